@@ -1,0 +1,120 @@
+//! The two access tables of the repaired system, loaded as libwrap would open them.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+use crate::rootfs::Root;
+use crate::syntax::Document;
+
+/// Which table: hosts.allow is read first, hosts.deny second.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Role {
+    Allow,
+    Deny,
+}
+
+impl Role {
+    /// The path libwrap opens, on the repaired system.
+    pub fn system_path(self) -> &'static str {
+        match self {
+            Role::Allow => "/etc/hosts.allow",
+            Role::Deny => "/etc/hosts.deny",
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Allow => "allow",
+            Role::Deny => "deny",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.system_path())
+    }
+}
+
+/// What opening the table gives libwrap (semantics.md §1.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileState {
+    /// ENOENT (a dangling link too): an empty table.
+    Missing,
+    /// Any other open error: ERR, which denies everyone when it is hosts.deny.
+    Unreadable(String),
+    /// Opens, but the first read fails: an empty table.
+    Directory,
+    Present(Document),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableFile {
+    pub role: Role,
+    /// Where the file is on this machine (links resolved inside the root).
+    pub host_path: PathBuf,
+    pub state: FileState,
+}
+
+impl TableFile {
+    pub fn document(&self) -> Option<&Document> {
+        match &self.state {
+            FileState::Present(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    pub fn state_name(&self) -> &'static str {
+        match self.state {
+            FileState::Missing => "missing",
+            FileState::Unreadable(_) | FileState::Directory => "unreadable",
+            FileState::Present(_) => "ok",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tables {
+    pub allow: TableFile,
+    pub deny: TableFile,
+}
+
+impl Tables {
+    /// Open both tables under `root`. Only a failure to resolve the path is an error; an
+    /// unreadable file is a state libwrap itself has to live with.
+    pub fn load(root: &Root) -> io::Result<Tables> {
+        Ok(Tables { allow: load_one(root, Role::Allow)?, deny: load_one(root, Role::Deny)? })
+    }
+
+    /// Tables from bytes (`None`: the file does not exist). For tests and plan verification.
+    pub fn from_bytes(allow: Option<&[u8]>, deny: Option<&[u8]>) -> Tables {
+        let file = |role: Role, bytes: Option<&[u8]>| TableFile {
+            role,
+            host_path: PathBuf::from(role.system_path()),
+            state: bytes.map_or(FileState::Missing, |b| FileState::Present(Document::new(b.to_vec()))),
+        };
+        Tables { allow: file(Role::Allow, allow), deny: file(Role::Deny, deny) }
+    }
+
+    pub fn get(&self, role: Role) -> &TableFile {
+        match role {
+            Role::Allow => &self.allow,
+            Role::Deny => &self.deny,
+        }
+    }
+
+    pub fn both(&self) -> [&TableFile; 2] {
+        [&self.allow, &self.deny]
+    }
+}
+
+fn load_one(root: &Root, role: Role) -> io::Result<TableFile> {
+    let host_path = root.resolve(role.system_path())?;
+    let state = match std::fs::read(&host_path) {
+        Ok(bytes) => FileState::Present(Document::new(bytes)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => FileState::Missing,
+        Err(e) if e.kind() == io::ErrorKind::IsADirectory => FileState::Directory,
+        Err(e) => FileState::Unreadable(e.to_string()),
+    };
+    Ok(TableFile { role, host_path, state })
+}
