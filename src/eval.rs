@@ -19,7 +19,7 @@ use crate::flavor::Flavor;
 use crate::options::{self, Accounts, Op, OptionError};
 use crate::pattern::{self, PARANOID, UNKNOWN, eq_nocase};
 use crate::rootfs::Root;
-use crate::syntax::{self, Entry, Unterminated};
+use crate::syntax::{self, Entry, Rule, Unterminated};
 use crate::tables::{FileState, Role, TableFile, Tables};
 
 /// How many runs one verdict may take before we settle for a conservative `depends`.
@@ -212,13 +212,28 @@ impl Verdict {
 
 /// Evaluate `daemon` for `client`, over every possibility for what is unknown.
 pub fn evaluate(tables: &Tables, daemon: &str, client: &Client, env: &Env<'_>) -> Verdict {
+    explore(env, daemon, client, |run| run.top(tables))
+}
+
+/// Does this one rule's daemon and client lists match (options not run)? As a verdict:
+/// `Granted` means "matches", `Denied` "does not", `Depends` "depends on an unknown".
+pub fn rule_matches(rule: &Rule<'_>, role: Role, daemon: &str, client: &Client, env: &Env<'_>) -> Access {
+    explore(env, daemon, client, |run| {
+        let matched = run.rule_matches(rule, role);
+        Decision { granted: matched, how: How::NoMatch, rule: None }
+    })
+    .access
+}
+
+/// Run `one` under every combination of answers to the unknowns it asks about.
+fn explore(env: &Env<'_>, daemon: &str, client: &Client, mut one: impl FnMut(&mut Run<'_, '_>) -> Decision) -> Verdict {
     let mut script: Vec<bool> = Vec::new();
     let mut outcomes = Vec::new();
     let mut files = FileCache::default();
     let mut complete = true;
     loop {
         let mut run = Run::new(env, daemon.as_bytes(), client, &script, &mut files);
-        let decision = run.top(tables);
+        let decision = one(&mut run);
         let trail = std::mem::take(&mut run.trail);
         script = std::mem::take(&mut run.script);
         let (witness, proven) = witness(&trail, client, env.flavor);
@@ -359,6 +374,13 @@ impl<'r, 'e> Run<'r, 'e> {
         }
     }
 
+    fn rule_matches(&mut self, rule: &Rule<'_>, role: Role) -> bool {
+        self.at = RuleLoc { role, line: rule.logical.line };
+        let mut daemons = syntax::tokens(rule.daemon_list());
+        let mut clients = syntax::tokens(rule.client_list());
+        self.match_list(&mut daemons, Self::server_match) && self.match_list(&mut clients, Self::client_match)
+    }
+
     /// table_match(): the first rule whose daemon and client lists both match.
     fn table(&mut self, file: &TableFile) -> TableEnd {
         let doc = match &file.state {
@@ -403,7 +425,8 @@ impl<'r, 'e> Run<'r, 'e> {
                                 Some(known) => known(cmd),
                                 None => self.ask(Pred::AclexecSucceeds(cmd.clone())),
                             };
-                            self.aclexec_failed |= !ok;
+                            // Each aclexec sets the flag afresh: a later success clears it.
+                            self.aclexec_failed = !ok;
                         }
                         Op::Spawn(_) | Op::Other => {}
                     }
@@ -508,6 +531,9 @@ impl<'r, 'e> Run<'r, 'e> {
                 Some(n) => !n.contains(&b'.') && known(n),
                 None => self.ask(Pred::NameLocal),
             };
+        }
+        if self.env.flavor == Flavor::Rhel7 && tok.first() == Some(&b'[') {
+            return pattern::rhel7_bracket_match(tok, addr);
         }
         if let Some(slash) = syntax::split_at(tok, 0, b'/') {
             return pattern::masked_match(&tok[..slash], &tok[slash + 1..], addr, self.env.flavor);

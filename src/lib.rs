@@ -13,3 +13,8 @@ pub mod pattern;
 pub mod rootfs;
 pub mod syntax;
 pub mod tables;
+pub mod analysis;
+pub mod cli;
+pub mod config;
+pub mod detect;
+pub mod error;

@@ -3,6 +3,7 @@
 //! `tcpd_jump()`: the connection is refused, even from hosts.allow.
 
 use crate::flavor::Flavor;
+use crate::syntax;
 
 /// One option that matters to the verdict, in the order libwrap runs them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,34 +190,24 @@ fn parse_one(raw: &[u8], last: bool, flavor: Flavor, accounts: &dyn Accounts) ->
         b"twist" => Op::Twist(v.to_vec()),
         b"aclexec" => Op::Aclexec(v.to_vec()),
         b"spawn" => Op::Spawn(v.to_vec()),
-        b"umask" => {
-            let ok = !v.is_empty() && v.iter().all(|b| (b'0'..=b'7').contains(b)) && octal(v).is_some_and(|m| m <= 0o777);
-            check(ok, "bad umask value", v)?
-        }
-        b"linger" | b"nice" | b"rfc931" if !v.is_empty() => {
-            let n = c_int(v);
-            let ok = match lower.as_slice() {
-                b"linger" => n.is_some(),
-                b"rfc931" => n.is_some_and(|n| n > 0),
-                _ => n.is_some(),
-            };
-            check(ok, &format!("bad {} value", String::from_utf8_lossy(&lower)), v)?
-        }
+        b"umask" => check(scanf_int(v, 8).is_some_and(|m| m & !0o777 == 0), "bad umask value", v)?,
+        b"linger" => check(scanf_int(v, 10).is_some_and(|n| n as i32 >= 0), "bad linger value", v)?,
+        b"nice" if !v.is_empty() => check(scanf_int(v, 10).is_some(), "bad nice value", v)?,
+        b"rfc931" if !v.is_empty() => check(scanf_int(v, 10).is_some_and(|n| n as i32 > 0), "bad rfc931 timeout", v)?,
         b"severity" => check(severity_ok(v), "bad syslog facility or severity", v)?,
         b"user" => {
-            let (user, group) = match v.iter().position(|&b| b == b'.') {
+            // `user U.G` checks the group first, then the user (only names are checked: the
+            // real library never switches ids).
+            let (user, group) = match syntax::split_at(v, 0, b'.') {
                 Some(i) => (&v[..i], Some(&v[i + 1..])),
                 None => (v, None),
             };
-            if !accounts.user_exists(user) {
-                return Err(format!("unknown user: \"{}\"", String::from_utf8_lossy(user)));
-            }
-            match group {
-                Some(g) if !accounts.group_exists(g) => {
+            if let Some(g) = group {
+                if !accounts.group_exists(g) {
                     return Err(format!("unknown group: \"{}\"", String::from_utf8_lossy(g)));
                 }
-                _ => Op::Other,
             }
+            check(accounts.user_exists(user), "unknown user", user)?
         }
         b"group" => check(accounts.group_exists(v), "unknown group", v)?,
         b"setenv" => {
@@ -231,30 +222,36 @@ fn check(ok: bool, what: &str, v: &[u8]) -> Result<Op, String> {
     if ok { Ok(Op::Other) } else { Err(format!("{what}: \"{}\"", String::from_utf8_lossy(v))) }
 }
 
-fn octal(v: &[u8]) -> Option<u32> {
-    u32::from_str_radix(std::str::from_utf8(v).ok()?, 8).ok()
-}
-
-/// `sscanf(v, "%d%c") == 1`: an optional sign and digits, nothing after (leading space allowed).
-fn c_int(v: &[u8]) -> Option<i64> {
+/// `sscanf(v, "%d%c") == 1` (radix 10) or `"%o%c"` (radix 8): optional sign, digits, nothing
+/// after. glibc reads a long (saturating) and keeps its low 32 bits.
+fn scanf_int(v: &[u8], radix: u32) -> Option<u32> {
     let t = &v[v.iter().position(|&b| !is_space(b)).unwrap_or(v.len())..];
-    let digits = t.strip_prefix(b"-").or_else(|| t.strip_prefix(b"+")).unwrap_or(t);
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+    let (neg, digits) = match t.first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    if digits.is_empty() || !digits.iter().all(|&b| (b as char).is_digit(radix)) {
         return None;
     }
-    let n: i64 = std::str::from_utf8(digits).ok()?.parse().unwrap_or(i64::MAX);
-    Some(if t.first() == Some(&b'-') { -n } else { n })
+    let mut n: u64 = 0;
+    for &d in digits {
+        n = n.saturating_mul(u64::from(radix)).saturating_add(u64::from(d - b'0'));
+    }
+    let n = n.min(i64::MAX as u64) as i64;
+    Some((if neg { -n } else { n }) as u32)
 }
 
+/// libwrap's own tables (options.c): no authpriv, syslog or ftp.
 const FACILITIES: &[&str] = &[
     "kern", "user", "mail", "daemon", "auth", "lpr", "news", "uucp", "cron", "local0", "local1",
-    "local2", "local3", "local4", "local5", "local6", "local7", "syslog", "authpriv", "ftp",
+    "local2", "local3", "local4", "local5", "local6", "local7",
 ];
 const LEVELS: &[&str] = &["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"];
 
 fn severity_ok(v: &[u8]) -> bool {
     let known = |table: &[&str], s: &[u8]| table.iter().any(|t| t.as_bytes().eq_ignore_ascii_case(s));
-    match v.iter().position(|&b| b == b'.') {
+    match syntax::split_at(v, 0, b'.') {
         Some(i) => known(FACILITIES, &v[..i]) && known(LEVELS, &v[i + 1..]),
         None => known(LEVELS, v),
     }
@@ -325,6 +322,14 @@ mod tests {
         assert!(p(" umask 022\n").error.is_none());
         assert!(p(" severity auth.info\n").error.is_none());
         assert!(p(" severity loud\n").error.is_some());
+        assert!(p(" severity authpriv.info\n").error.is_some());
+        assert!(p(" severity auth\n").error.is_some());
+        assert!(p(" umask 40000000022\n").error.is_none());
+        assert!(p(" umask -1\n").error.is_some());
+        assert!(p(" linger 4294967296\n").error.is_none());
+        assert!(p(" linger 2147483648\n").error.is_some());
+        assert!(p(" nice -5\n").error.is_none());
+        assert!(p(" rfc931 0\n").error.is_some());
         assert!(p(" setenv A=B c\n").error.is_some());
         assert!(parse(b" aclexec /bin/true\n", Flavor::Rhel7, &NoAccounts).error.is_some());
     }

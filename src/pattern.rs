@@ -20,8 +20,8 @@ pub const PARANOID: &[u8] = b"paranoid";
 /// `string_match(tok, s)`: glob, `.suffix`, ALL, KNOWN, `prefix.`, `[v6]`, equality.
 pub fn string_match(tok: &[u8], s: &[u8], flavor: Flavor) -> bool {
     // Mapped IPv4 addresses look like IPv4 to every textual rule (Debian, RHEL 6; RHEL 7's
-    // real sockets are already IPv4, see `Client::new`).
-    let s = strip_v4_mapped(s);
+    // real sockets are already IPv4, see `client::libwrap_text`).
+    let s = if flavor == Flavor::Rhel7 { s } else { strip_v4_mapped(s) };
     if tok.contains(&b'*') || tok.contains(&b'?') {
         return glob(tok, s, flavor == Flavor::Debian);
     }
@@ -37,8 +37,9 @@ pub fn string_match(tok: &[u8], s: &[u8], flavor: Flavor) -> bool {
     if tok.last() == Some(&b'.') {
         return s.len() >= tok.len() && eq_nocase(tok, &s[..tok.len()]);
     }
-    if tok.len() >= 2 && tok[0] == b'[' && tok[tok.len() - 1] == b']' {
-        return bracket_match(&tok[1..tok.len() - 1], s, flavor);
+    // RHEL 7 handles brackets in host_match (see `rhel7_bracket_match`), not here.
+    if flavor != Flavor::Rhel7 && tok.len() >= 2 && tok[0] == b'[' && tok[tok.len() - 1] == b']' {
+        return parse_v6(s).is_some_and(|a| parse_v6(&tok[1..tok.len() - 1]) == Some(a));
     }
     if eq_nocase(tok, s) {
         return true;
@@ -51,17 +52,25 @@ fn is_localhost(s: &[u8]) -> bool {
     eq_nocase(s, b"localhost") || eq_nocase(s, b"localhost.localdomain")
 }
 
-/// `[addr]` compared numerically; RHEL 7 also takes `[net/len]` inside the brackets.
-fn bracket_match(inner: &[u8], s: &[u8], flavor: Flavor) -> bool {
-    let Some(addr) = parse_v6(s) else { return false };
-    if flavor == Flavor::Rhel7 {
-        if let Some(slash) = inner.iter().position(|&b| b == b'/') {
-            let Some(net) = parse_v6(&inner[..slash]) else { return false };
-            let Some(len) = strict_prefix(&inner[slash + 1..], 128) else { return false };
-            return prefix_eq(&net, &addr, len);
-        }
+/// RHEL 7's `[…]` host pattern: `[net]`, `[net]/len` or `[net/len]`, compared on the
+/// first `len` bits (128 by default); text after `]` other than `/len` is ignored.
+pub fn rhel7_bracket_match(tok: &[u8], addr: &[u8]) -> bool {
+    let Some(addr) = parse_v6_strict(addr) else { return false };
+    let Some(close) = tok.iter().position(|&b| b == b']') else { return false };
+    let inside = &tok[1..close];
+    let after = &tok[close + 1..];
+    let (net, len) = match inside.iter().position(|&b| b == b'/') {
+        Some(i) => (&inside[..i], atoi(&inside[i + 1..])),
+        None => match after.iter().position(|&b| b == b'/') {
+            Some(i) => (inside, atoi(&after[i + 1..])),
+            None => (inside, 128),
+        },
+    };
+    let Ok(len) = u32::try_from(len) else { return false };
+    if len > 128 {
+        return false;
     }
-    parse_v6(inner) == Some(addr)
+    parse_v6_strict(net).is_some_and(|net| prefix_eq(&net, &addr, len))
 }
 
 /// If `s` is `::ffff:` followed by a four-part dotted quad, the dotted quad.
@@ -183,12 +192,6 @@ pub fn dot_quad_addr(s: &[u8]) -> Option<u32> {
     inet_aton(s).filter(|&v| v != u32::MAX)
 }
 
-/// Like `dot_quad_addr` but keeping 255.255.255.255 (Red Hat's mask parser accepts it).
-fn dot_quad_any(s: &[u8]) -> Option<u32> {
-    let runs = s.split(|&b| b == b'.').filter(|r| !r.is_empty()).count();
-    if runs != 4 { None } else { inet_aton(s) }
-}
-
 /// C `atoi()` as glibc does it: `(int) strtol(s, NULL, 10)`.
 pub fn atoi(s: &[u8]) -> i64 {
     let mut i = 0;
@@ -216,13 +219,12 @@ pub fn atoi(s: &[u8]) -> i64 {
     i64::from(v as i32)
 }
 
-/// A prefix length written only with digits (Red Hat), at most `max`.
-fn strict_prefix(s: &[u8], max: u32) -> Option<u32> {
-    if s.is_empty() || s.len() > 3 || !s.iter().all(u8::is_ascii_digit) {
+/// A number written only with decimal digits (`strtoul` consuming the whole string).
+fn decimal(s: &[u8]) -> Option<u64> {
+    if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let v: u32 = std::str::from_utf8(s).ok()?.parse().ok()?;
-    (v <= max).then_some(v)
+    Some(s.iter().fold(0u64, |v, &d| v.saturating_mul(10).saturating_add(u64::from(d - b'0'))))
 }
 
 /// getaddrinfo(AF_INET6, AI_NUMERICHOST): a numeric IPv6 address; a `%scope` is ignored.
@@ -234,6 +236,14 @@ pub fn parse_v6(s: &[u8]) -> Option<[u8; 16]> {
     };
     let text = std::str::from_utf8(s).ok()?;
     text.parse::<Ipv6Addr>().ok().map(|a| a.octets())
+}
+
+/// `inet_pton(AF_INET6)`: no scope suffix.
+fn parse_v6_strict(s: &[u8]) -> Option<[u8; 16]> {
+    if s.contains(&b'%') {
+        return None;
+    }
+    parse_v6(s)
 }
 
 fn prefix_eq(a: &[u8; 16], b: &[u8; 16], len: u32) -> bool {
@@ -268,16 +278,16 @@ fn masked_match4(net: &[u8], mask: &[u8], addr: &[u8], flavor: Flavor) -> bool {
                 u32::MAX << (32 - len)
             }
         },
-        Flavor::Rhel7 => match dot_quad_any(mask) {
+        // Red Hat: a dotted quad, or 255.255.255.255 written out; RHEL 7 also a plain
+        // decimal prefix 0..=32, where 32 only counts spelled exactly "32".
+        Flavor::Rhel7 | Flavor::Rhel6 => match dot_quad_addr(mask) {
             Some(m) => m,
-            None => match strict_prefix(mask, 32) {
+            None if mask == b"255.255.255.255" || (flavor == Flavor::Rhel7 && mask == b"32") => u32::MAX,
+            None if flavor == Flavor::Rhel7 => match decimal(mask) {
                 Some(0) => 0,
-                Some(len) => u32::MAX << (32 - len),
-                None => return false,
+                Some(len @ 1..=31) => u32::MAX << (32 - len),
+                _ => return false,
             },
-        },
-        Flavor::Rhel6 => match dot_quad_any(mask) {
-            Some(m) => m,
             None => return false,
         },
     };
@@ -285,6 +295,10 @@ fn masked_match4(net: &[u8], mask: &[u8], addr: &[u8], flavor: Flavor) -> bool {
 }
 
 fn masked_match6(net: &[u8], mask: &[u8], addr: &[u8], flavor: Flavor) -> bool {
+    // RHEL 7 matches IPv6 in its `[` branch before any `/` split.
+    if flavor == Flavor::Rhel7 {
+        return false;
+    }
     let mapped = strip_v4_mapped(addr);
     if mapped.len() != addr.len() {
         return masked_match4(net, mask, mapped, flavor);
@@ -294,15 +308,9 @@ fn masked_match6(net: &[u8], mask: &[u8], addr: &[u8], flavor: Flavor) -> bool {
         return false;
     }
     let Some(net) = parse_v6(&net[1..net.len() - 1]) else { return false };
-    let len = match flavor {
-        Flavor::Debian => match u32::try_from(atoi(mask)) {
-            Ok(l) if l <= 128 => l,
-            _ => return false,
-        },
-        Flavor::Rhel7 | Flavor::Rhel6 => match strict_prefix(mask, 128) {
-            Some(l) => l,
-            None => return false,
-        },
+    let len = match u32::try_from(atoi(mask)) {
+        Ok(l) if l <= 128 => l,
+        _ => return false,
     };
     prefix_eq(&net, &addr, len)
 }
@@ -372,7 +380,9 @@ mod tests {
         assert!(string_match(b"10.0.0.1", b"::ffff:10.0.0.1", D));
         assert!(!string_match(b"localhost", b"localhost.localdomain", D));
         assert!(string_match(b"localhost", b"localhost.localdomain", Flavor::Rhel7));
-        assert!(string_match(b"[2001:db8::/32]", b"2001:db8::1", Flavor::Rhel7));
+        assert!(rhel7_bracket_match(b"[2001:db8::/32]", b"2001:db8::1"));
+        assert!(rhel7_bracket_match(b"[2001:db8::]/32", b"2001:db8::1"));
+        assert!(rhel7_bracket_match(b"[::1]junk", b"::1"));
         assert!(!string_match(b"[2001:db8::/32]", b"2001:db8::1", D));
     }
 
@@ -385,6 +395,9 @@ mod tests {
         assert!(masked_match(b"10.0.0.1", b"32", b"10.0.0.1", D));
         assert!(!masked_match(b"10.0.0.0", b"8", b"10.0.0.1", Flavor::Rhel6));
         assert!(masked_match(b"0.0.0.0", b"0", b"10.0.0.1", Flavor::Rhel7));
+        assert!(!masked_match(b"10.0.0.1", b"032", b"10.0.0.1", Flavor::Rhel7));
+        assert!(!masked_match(b"10.0.0.0", b"24abc", b"10.0.0.1", Flavor::Rhel7));
+        assert!(masked_match(b"10.0.0.0", b"24", b"10.0.0.1", Flavor::Rhel7));
         assert!(!masked_match(b"0.0.0.0", b"0", b"10.0.0.1", D));
         assert!(masked_match(b"010.0.0.0", b"8", b"8.1.2.3", D));
         assert!(masked_match(b"[2001:db8::1]", b"64", b"2001:db8::ffff", D));

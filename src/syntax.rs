@@ -135,6 +135,8 @@ pub enum Unterminated {
     MissingNewline,
     /// The logical line does not fit libwrap's 2048-byte buffer.
     TooLong,
+    /// CentOS 6: a NUL byte makes the line unterminated (and swallows the next line).
+    NulByte,
 }
 
 /// What libwrap makes of one logical line.
@@ -233,10 +235,9 @@ pub struct Entries<'a> {
 
 enum Read<'a> {
     Eof,
-    Line(Logical<'a>, bool),
+    /// A logical line; `Some(why)` when it does not end in a newline.
+    Line(Logical<'a>, Option<Unterminated>),
     Hang(Logical<'a>),
-    /// RHEL 6: an over-long line, dropped with the rest of its physical line.
-    Dropped(Logical<'a>),
 }
 
 impl<'a> Entries<'a> {
@@ -248,32 +249,18 @@ impl<'a> Entries<'a> {
         let mut first_line: Option<u32> = None;
         let mut text = Pieces::default();
         let mut room = BUFLEN; // fgets' size argument for the next read
-        let mut complete = false;
+        let mut why = Some(Unterminated::MissingNewline);
         loop {
             if room <= 1 {
-                match self.flavor {
-                    Flavor::Debian => break,
-                    Flavor::Rhel7 => {
-                        // glibc fgets(n = 1) returns an empty string forever.
-                        let text = text.finish(bytes);
-                        let line = first_line.unwrap_or(start_line);
-                        let logical = self.logical(start, line, text);
-                        self.done = true;
-                        return Read::Hang(logical);
-                    }
-                    Flavor::Rhel6 => {
-                        // The el6 fix discards the rest of the physical line.
-                        let rest = &bytes[self.pos..];
-                        let used = memchr::memchr(b'\n', rest).map_or(rest.len(), |i| i + 1);
-                        self.pos += used;
-                        if rest[..used].last() == Some(&b'\n') {
-                            self.line += 1;
-                        }
-                        let text = text.finish(bytes);
-                        let line = first_line.unwrap_or(start_line);
-                        return Read::Dropped(self.logical(start, line, text));
-                    }
+                if self.flavor == Flavor::Rhel7 {
+                    // No guard in el7's loop: glibc fgets(n = 1) returns "" forever.
+                    let line = first_line.unwrap_or(start_line);
+                    let logical = self.logical(start, line, text.finish(bytes));
+                    self.done = true;
+                    return Read::Hang(logical);
                 }
+                why = Some(Unterminated::TooLong);
+                break;
             }
             if self.pos >= bytes.len() {
                 break;
@@ -300,8 +287,11 @@ impl<'a> Entries<'a> {
                     continue;
                 }
                 text.push(bytes, chunk_start..chunk_start + got);
-                complete = true;
+                why = None;
                 break;
+            }
+            if self.flavor == Flavor::Rhel6 {
+                return self.el6_discard(start, start_line, first_line, text, chunk_start..chunk_start + got, read);
             }
             text.push(bytes, chunk_start..chunk_start + got);
             room -= got;
@@ -309,9 +299,53 @@ impl<'a> Entries<'a> {
         if text.is_empty() {
             return Read::Eof;
         }
-        let text = text.finish(bytes);
         let line = first_line.unwrap_or(start_line);
-        Read::Line(self.logical(start, line, text), complete)
+        Read::Line(self.logical(start, line, text.finish(bytes)), why)
+    }
+
+    /// CentOS 6's xgets when what strlen() sees has no newline (a full buffer, a NUL byte,
+    /// the end of the file): it reads on byte by byte to the end of the physical line (and of
+    /// lines continued with a backslash) and returns the text without a newline, which
+    /// table_match() skips. A NUL byte therefore also swallows the next line.
+    fn el6_discard(
+        &mut self,
+        start: usize,
+        start_line: u32,
+        first_line: Option<u32>,
+        mut text: Pieces,
+        piece: Range<usize>,
+        read: usize,
+    ) -> Read<'a> {
+        let bytes = self.bytes;
+        let got = piece.len();
+        let why = if got < read {
+            Unterminated::NulByte
+        } else if read == BUFLEN - 1 {
+            Unterminated::TooLong
+        } else {
+            Unterminated::MissingNewline
+        };
+        let had_text = !text.is_empty();
+        text.push(bytes, piece.clone());
+        let mut last = if got >= 1 { bytes[piece.end - 1] } else { 0 };
+        let mut eof = true;
+        while self.pos < bytes.len() {
+            let c = bytes[self.pos];
+            self.pos += 1;
+            if c == b'\n' {
+                self.line += 1;
+                if last != b'\\' {
+                    eof = false;
+                    break;
+                }
+            }
+            last = c;
+        }
+        if eof && !had_text && got == 0 {
+            return Read::Eof;
+        }
+        let line = first_line.unwrap_or(start_line);
+        Read::Line(self.logical(start, line, text.finish(bytes)), Some(why))
     }
 
     fn logical(&self, start: usize, line: u32, text: Cow<'a, [u8]>) -> Logical<'a> {
@@ -369,21 +403,15 @@ impl<'a> Iterator for Entries<'a> {
         if self.done {
             return None;
         }
-        let (logical, complete) = match self.xgets() {
+        let (logical, why) = match self.xgets() {
             Read::Eof => {
                 self.done = true;
                 return None;
             }
             Read::Hang(l) => return Some(Entry::Hang(l)),
-            Read::Dropped(l) => return Some(Entry::Skipped(l, Unterminated::TooLong)),
-            Read::Line(l, complete) => (l, complete),
+            Read::Line(l, why) => (l, why),
         };
-        if !complete {
-            let why = if logical.text.len() >= BUFLEN - 1 {
-                Unterminated::TooLong
-            } else {
-                Unterminated::MissingNewline
-            };
+        if let Some(why) = why {
             return Some(match self.flavor {
                 Flavor::Debian => {
                     self.done = true;
@@ -500,6 +528,16 @@ mod tests {
         assert!(matches!(e[0], Entry::Skipped(_, Unterminated::TooLong)));
         assert!(matches!(e[1], Entry::Rule(_)));
         assert_eq!(e[1].logical().line, 2);
+    }
+
+    #[test]
+    fn centos6_loses_the_line_after_a_nul_and_drops_an_unterminated_last_line() {
+        let e = entries(b"a: b\n\x00x: y\nc: d\nlast: e", Flavor::Rhel6);
+        let rules: Vec<_> = e.iter().filter_map(|e| if let Entry::Rule(r) = e { Some(r.text().to_vec()) } else { None }).collect();
+        assert_eq!(rules, vec![b"a: b\n".to_vec()]);
+        let e = entries(b"a: b\nx\x00y\nc: d\ne: f\n", Flavor::Rhel6);
+        assert!(matches!(e[1], Entry::Skipped(_, Unterminated::NulByte)));
+        assert_eq!(e[2].logical().line, 4);
     }
 
     #[test]

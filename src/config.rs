@@ -1,0 +1,141 @@
+//! The checked configuration: everything in [`Cli`] validated and resolved, plus what comes
+//! from the environment ($SSH_CONNECTION, NO_COLOR, the root's os-release).
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use crate::cli::{Cli, Color, FlavorArg, Strategy};
+use crate::client::Client;
+use crate::error::{Error, Result};
+use crate::flavor::{Flavor, FlavorChoice};
+use crate::rootfs::Root;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    Repair,
+    Check,
+    DryRun,
+    Rollback { id: Option<String>, exact: bool },
+    ListBackups,
+}
+
+/// Where the clients came from, for the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientSource {
+    Options,
+    SshConnection,
+    /// No client known: the generic client stands in.
+    None,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub mode: Mode,
+    pub yes: bool,
+    pub root: Root,
+    pub flavor: FlavorChoice,
+    pub clients: Vec<Client>,
+    pub client_source: ClientSource,
+    pub daemons: Vec<String>,
+    pub strategy: Option<Strategy>,
+    /// Where change sets live, on this machine.
+    pub backup_dir: PathBuf,
+    pub json: bool,
+    pub color: bool,
+    pub quiet: bool,
+    pub verbose: bool,
+}
+
+impl Config {
+    /// Check the command line. `env` reads environment variables (a parameter so tests can
+    /// pass their own).
+    pub fn from_cli(cli: Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Config> {
+        let mode = if cli.mode.check {
+            Mode::Check
+        } else if cli.mode.dry_run {
+            Mode::DryRun
+        } else if cli.mode.list_backups {
+            Mode::ListBackups
+        } else if let Some(id) = cli.mode.rollback {
+            Mode::Rollback { id: (!id.is_empty()).then_some(id), exact: cli.exact }
+        } else {
+            Mode::Repair
+        };
+
+        let root_dir = std::fs::canonicalize(&cli.root)
+            .ok()
+            .filter(|p| p.is_dir())
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                    "--root {}: no such directory (give the directory where the system to repair is mounted, e.g. /mnt/sysimage)",
+                    cli.root.display()
+                ))
+            })?;
+        let root = Root::new(root_dir);
+
+        let flavor = match cli.flavor {
+            Some(FlavorArg::Debian) => FlavorChoice::forced(Flavor::Debian),
+            Some(FlavorArg::Rhel7) => FlavorChoice::forced(Flavor::Rhel7),
+            Some(FlavorArg::Rhel6) => FlavorChoice::forced(Flavor::Rhel6),
+            None => FlavorChoice::detect(&root),
+        };
+
+        let (clients, client_source) = if !cli.client.is_empty() {
+            let clients = cli
+                .client
+                .iter()
+                .map(|s| Client::parse(s, flavor.flavor).map_err(Error::Usage))
+                .collect::<Result<Vec<_>>>()?;
+            (clients, ClientSource::Options)
+        } else {
+            match env("SSH_CONNECTION").as_deref().and_then(|s| s.split_whitespace().next()).map(str::to_string) {
+                Some(addr) => {
+                    let c = Client::parse(&addr, flavor.flavor).map_err(|e| {
+                        Error::Usage(format!("$SSH_CONNECTION: {e}; pass --client explicitly"))
+                    })?;
+                    (vec![c], ClientSource::SshConnection)
+                }
+                None => (Vec::new(), ClientSource::None),
+            }
+        };
+
+        let mut daemons = if cli.daemon.is_empty() { vec!["sshd".to_string()] } else { cli.daemon };
+        for d in &daemons {
+            if d.is_empty() || d.bytes().any(|b| !b.is_ascii_graphic() || b",:/".contains(&b)) {
+                return Err(Error::Usage(format!(
+                    "invalid --daemon '{d}': give the daemon's process name as libwrap sees it, e.g. sshd"
+                )));
+            }
+        }
+        daemons.dedup();
+
+        let backup_dir = match cli.backup_dir {
+            Some(dir) => dir,
+            None => root
+                .resolve("/var/backups/wrapfix")
+                .map_err(|e| Error::read("resolve", root.dir().join("var/backups/wrapfix"), e))?,
+        };
+
+        let color = match cli.color {
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto => env("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal(),
+        } && !cli.json;
+
+        Ok(Config {
+            mode,
+            yes: cli.yes,
+            root,
+            flavor,
+            clients,
+            client_source,
+            daemons,
+            strategy: cli.strategy,
+            backup_dir,
+            json: cli.json,
+            color,
+            quiet: cli.quiet,
+            verbose: cli.verbose,
+        })
+    }
+}

@@ -1,0 +1,47 @@
+//! One error type for the whole tool. Each variant knows its exit status (DESIGN §2) and
+//! says which path and operation failed.
+
+use std::io;
+use std::path::PathBuf;
+
+/// Exit statuses of DESIGN §2.
+pub mod exit {
+    /// Every target granted, change applied, or nothing to do.
+    pub const OK: i32 = 0;
+    /// A lockout was found and not fixed.
+    pub const LOCKED_OUT: i32 = 1;
+    /// Usage or input error; nothing changed.
+    pub const USAGE: i32 = 2;
+    /// The change could not be made safely.
+    pub const UNSAFE: i32 = 3;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A bad option value or input: the message names the value and what to do.
+    #[error("{0}")]
+    Usage(String),
+
+    /// Reading the system being checked failed.
+    #[error("cannot {op} {}: {source}", path.display())]
+    Read { op: &'static str, path: PathBuf, source: io::Error },
+
+    /// A change could not be made safely; the message says what state each file is in.
+    #[error("{0}")]
+    Unsafe(String),
+}
+
+impl Error {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Usage(_) | Error::Read { .. } => exit::USAGE,
+            Error::Unsafe(_) => exit::UNSAFE,
+        }
+    }
+
+    pub fn read(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+        Error::Read { op, path: path.into(), source }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
