@@ -289,7 +289,7 @@ fn dns_findings(tables: &Tables, verdicts: &[TargetVerdict], out: &mut Vec<Findi
         for o in &tv.verdict.outcomes {
             for a in o.assumptions.iter().filter(|a| a.pred.is_name()) {
                 let who = tv.target.client.as_ref().map_or_else(|| "a client".to_string(), |c| c.addr.clone());
-                let d = format!("for {who}, {}", a.pred.describe(true));
+                let d = format!("for {who}: {}", a.pred.question());
                 let list = by_rule.entry(a.at).or_default();
                 if !list.contains(&d) {
                     list.push(d);
@@ -306,7 +306,7 @@ fn dns_findings(tables: &Tables, verdicts: &[TargetVerdict], out: &mut Vec<Findi
             line: Some(loc.line),
             text,
             message: format!(
-                "Whether this rule matches depends on reverse DNS ({}); give the client's name with --client ADDRESS=NAME to decide.",
+                "This rule turns on reverse DNS ({}); give the client's name with --client ADDRESS=NAME to decide.",
                 what.join("; ")
             ),
         });

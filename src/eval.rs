@@ -72,21 +72,25 @@ impl Pred {
         matches!(self, Pred::NameMatches(_) | Pred::NameKnown | Pred::NameLocal)
     }
 
-    /// The question in words, as "…" in "when …".
+    /// The answer in words: "the client's host name matches '.example.com'".
     pub fn describe(&self, yes: bool) -> String {
         let t = |v: &[u8]| String::from_utf8_lossy(v).into_owned();
-        let not = if yes { "" } else { " not" };
+        let (does, is) = if yes { ("", "is") } else { ("does not ", "is not") };
+        let s = if yes { "es" } else { "" };
         match self {
-            Pred::NameMatches(tok) => format!("the client's host name does{not} match '{}'", t(tok)),
-            Pred::NameKnown => format!("the client's address does{not} resolve to a verified host name"),
-            Pred::NameLocal => format!("the client's host name is{not} a verified name without a dot"),
-            Pred::ServerHost(h) => format!("the server address the client connects to does{not} match '{}'", t(h)),
-            Pred::ServerPort(p) => format!("the daemon is{not} listening on port {p}"),
-            Pred::Netgroup(g) => format!("the client is{not} in NIS netgroup '{}'", t(g)),
-            Pred::AclexecSucceeds(c) => {
-                format!("the command '{}' {}", t(c), if yes { "exits 0" } else { "fails" })
-            }
+            Pred::NameMatches(tok) => format!("the client's host name {does}match{s} '{}'", t(tok)),
+            Pred::NameKnown => format!("the client's address {does}resolve{} to a verified host name", if yes { "s" } else { "" }),
+            Pred::NameLocal => format!("the client's host name {is} a verified name without a dot"),
+            Pred::ServerHost(h) => format!("the server address the client connects to {does}match{s} '{}'", t(h)),
+            Pred::ServerPort(p) => format!("the daemon {is} listening on port {p}"),
+            Pred::Netgroup(g) => format!("the client {is} in NIS netgroup '{}'", t(g)),
+            Pred::AclexecSucceeds(c) => format!("the command '{}' {}", t(c), if yes { "exits 0" } else { "fails" }),
         }
+    }
+
+    /// The question in words: "whether the client's host name matches '.example.com'".
+    pub fn question(&self) -> String {
+        format!("whether {}", self.describe(true))
     }
 }
 

@@ -1,0 +1,272 @@
+//! What wrapfix prints: the human report and the JSON document (DESIGN §8).
+
+use std::io::{self, Write};
+
+use serde_json::{Value, json};
+
+use crate::analysis::{Analysis, TargetVerdict};
+use crate::config::Config;
+use crate::detect::{Finding, Severity};
+use crate::eval::{Access, Decision, How, RuleRef, TableProblem};
+use crate::syntax::Unterminated;
+use crate::tables::Role;
+
+/// Bytes from a file as text a terminal shows safely: invalid UTF-8 replaced, control
+/// characters written as escapes (a CR would otherwise hide what precedes it).
+pub fn show(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for c in String::from_utf8_lossy(bytes).chars() {
+        match c {
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\n' => out.push_str("\\n"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// ANSI colour, or none.
+#[derive(Clone, Copy)]
+pub struct Paint(pub bool);
+
+impl Paint {
+    fn wrap(self, code: &str, s: &str) -> String {
+        if self.0 { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
+    }
+    pub fn red(self, s: &str) -> String {
+        self.wrap("1;31", s)
+    }
+    pub fn green(self, s: &str) -> String {
+        self.wrap("1;32", s)
+    }
+    pub fn yellow(self, s: &str) -> String {
+        self.wrap("1;33", s)
+    }
+    pub fn bold(self, s: &str) -> String {
+        self.wrap("1", s)
+    }
+}
+
+fn access_word(p: Paint, a: Access) -> String {
+    match a {
+        Access::Granted => p.green("granted"),
+        Access::Denied => p.red("denied"),
+        Access::Depends => p.yellow("depends"),
+    }
+}
+
+fn who(tv: &TargetVerdict) -> String {
+    match &tv.target.client {
+        Some(c) => format!("{} from {c}", tv.target.daemon),
+        None => format!(
+            "{} from a client no rule mentions (e.g. {} = {})",
+            tv.target.daemon,
+            tv.evaluated.addr,
+            tv.evaluated.name.as_deref().unwrap_or("?")
+        ),
+    }
+}
+
+fn rule_at(r: &RuleRef) -> String {
+    format!("{}:{}", r.loc.role, r.loc.line)
+}
+
+/// One sentence: why this run ended the way it did.
+pub fn reason(d: &Decision) -> String {
+    match &d.how {
+        How::AllowRule => "this hosts.allow rule matches, so access is granted (hosts.deny is not read)".into(),
+        How::DenyRule => "no hosts.allow rule lets it in, and this hosts.deny rule matches".into(),
+        How::NoMatch => "no rule in either file matches, so access is granted".into(),
+        How::AllowOption => "this rule matches and its 'allow' option grants access".into(),
+        How::DenyOption => {
+            let wher = if d.rule.as_ref().is_some_and(|r| r.loc.role == Role::Allow) { " (even in hosts.allow)" } else { "" };
+            format!("this rule matches and its 'deny' option refuses access{wher}")
+        }
+        How::Twist => "this rule matches and 'twist' hands the connection to a command: the daemon never answers".into(),
+        How::OptionError(e) => format!(
+            "this rule matches but libwrap rejects its options ({}), and a bad option refuses the connection even in hosts.allow",
+            e.message
+        ),
+        How::AclexecVoid => "the aclexec command failed, which voids the matching rule, so access is granted".into(),
+        How::DenyTableError(TableProblem::Unterminated(Unterminated::TooLong)) => {
+            "hosts.deny has a line over libwrap's 2047-byte limit: libwrap stops there with an error and refuses everyone not let in before it".into()
+        }
+        How::DenyTableError(TableProblem::Unterminated(_)) => {
+            "the last line of hosts.deny has no newline: libwrap stops there with an error and refuses everyone not let in before it".into()
+        }
+        How::DenyTableError(TableProblem::Unreadable(e)) => {
+            format!("hosts.deny cannot be read ({e}): libwrap then refuses everyone not let in by hosts.allow")
+        }
+        How::Hang => "this line is over 2047 bytes and this libwrap loops forever on it: the daemon never answers".into(),
+        How::Crash => "a /file pattern here includes itself: libwrap recurses until the daemon crashes".into(),
+    }
+}
+
+/// The human report of an analysis.
+pub fn human(out: &mut dyn Write, config: &Config, a: &Analysis) -> io::Result<()> {
+    let p = Paint(config.color);
+    let root = config.root.dir().display();
+    writeln!(out, "{} {root} (flavor {}: {})", p.bold("wrapfix:"), config.flavor.flavor, config.flavor.why)?;
+    for file in a.tables.both() {
+        let detail = match file.state_name() {
+            "ok" => {
+                let n = a.rule_counts[file.role as usize];
+                format!("{n} rule{}", if n == 1 { "" } else { "s" })
+            }
+            other => other.to_string(),
+        };
+        writeln!(out, "  {:<18} {detail}", file.role.system_path())?;
+    }
+    for tv in &a.verdicts {
+        if config.quiet && tv.verdict.access == Access::Granted {
+            continue;
+        }
+        writeln!(out)?;
+        verdict(out, p, tv, config.verbose)?;
+    }
+    let shown: Vec<&Finding> =
+        a.findings.iter().filter(|f| !config.quiet || f.severity == Severity::Error).collect();
+    if !shown.is_empty() {
+        writeln!(out, "\n{}", p.bold("Findings:"))?;
+        for f in shown {
+            finding(out, p, f)?;
+        }
+    }
+    Ok(())
+}
+
+fn verdict(out: &mut dyn Write, p: Paint, tv: &TargetVerdict, verbose: bool) -> io::Result<()> {
+    let v = &tv.verdict;
+    writeln!(out, "{}: {}", p.bold(&who(tv)), access_word(p, v.access))?;
+    if v.access != Access::Depends {
+        let d = v.decision();
+        if let Some(r) = &d.rule {
+            writeln!(out, "  rule  {}  {}", rule_at(r), show(&r.text))?;
+        }
+        writeln!(out, "  why   {}", reason(d))?;
+        if !verbose {
+            return Ok(());
+        }
+    }
+    if v.access == Access::Depends {
+        writeln!(out, "  It depends on something wrapfix cannot know from the files:")?;
+    }
+    for o in &v.outcomes {
+        let conds: Vec<String> = o.assumptions.iter().map(|a| a.pred.describe(a.value)).collect();
+        let when = if conds.is_empty() { "always".to_string() } else { format!("when {}", conds.join(" and ")) };
+        let word = if o.decision.granted { p.green("granted") } else { p.red("denied") };
+        let rule = o.decision.rule.as_ref().map(|r| format!(" by {}  {}", rule_at(r), show(&r.text))).unwrap_or_default();
+        let maybe = if o.proven { "" } else { " (may be impossible)" };
+        writeln!(out, "  - {word} {when}{maybe}{rule}")?;
+    }
+    if !v.complete {
+        writeln!(out, "  (too many combinations to try them all: treated as 'depends')")?;
+    }
+    Ok(())
+}
+
+fn finding(out: &mut dyn Write, p: Paint, f: &Finding) -> io::Result<()> {
+    let sev = match f.severity {
+        Severity::Error => p.red("error  "),
+        Severity::Warning => p.yellow("warning"),
+        Severity::Info => "info   ".to_string(),
+    };
+    let wher = match (f.role, f.line) {
+        (Some(r), Some(l)) => format!("{r}:{l}"),
+        (Some(r), None) => r.system_path().to_string(),
+        _ => String::new(),
+    };
+    let text = f.text.as_deref().map(|t| format!("  {}", show(t))).unwrap_or_default();
+    writeln!(out, "  {sev} {:<14} {wher}{text}", f.kind.name())?;
+    writeln!(out, "          {}", f.message)
+}
+
+fn rule_json(r: &RuleRef) -> Value {
+    json!({"file": r.loc.role.system_path(), "line": r.loc.line, "text": String::from_utf8_lossy(&r.text)})
+}
+
+/// The JSON verdict objects (also used for a plan's "after" list).
+pub fn verdicts_json(a: &Analysis) -> Value {
+    let list: Vec<Value> = a
+        .verdicts
+        .iter()
+        .map(|tv| {
+            let v = &tv.verdict;
+            let d = v.decision();
+            let client = tv.target.client.as_ref();
+            let runs: Vec<Value> = v
+                .outcomes
+                .iter()
+                .map(|o| {
+                    json!({
+                        "access": if o.decision.granted { "granted" } else { "denied" },
+                        "rule": o.decision.rule.as_ref().map(rule_json),
+                        "when": o.assumptions.iter().map(|a| a.pred.describe(a.value)).collect::<Vec<_>>(),
+                        "name": o.witness,
+                    })
+                })
+                .collect();
+            let mut obj = json!({
+                "daemon": tv.target.daemon,
+                "client": client.map(|c| c.addr.clone()),
+                "name": client.and_then(|c| c.name.clone()),
+                "user": client.and_then(|c| c.user.clone()),
+                "access": v.access.name(),
+                "rule": if v.access == Access::Depends { None } else { d.rule.as_ref().map(rule_json) },
+                "reason": if v.access == Access::Depends {
+                    format!("depends on {}", v.dependent_rules().iter().map(|l| format!("{}:{}", l.role, l.line)).collect::<Vec<_>>().join(", "))
+                } else {
+                    reason(d)
+                },
+            });
+            if v.access == Access::Depends {
+                obj["runs"] = Value::Array(runs);
+            }
+            obj
+        })
+        .collect();
+    Value::Array(list)
+}
+
+/// The whole JSON document. `plan` and `change_set` are filled in by the repair modes.
+pub fn json(config: &Config, a: &Analysis, plan: Value, change_set: Value) -> Value {
+    let files: Vec<Value> = a
+        .tables
+        .both()
+        .iter()
+        .map(|f| {
+            json!({
+                "role": f.role.name(),
+                "path": f.role.system_path(),
+                "state": f.state_name(),
+                "rules": a.rule_counts[f.role as usize],
+            })
+        })
+        .collect();
+    let findings: Vec<Value> = a
+        .findings
+        .iter()
+        .map(|f| {
+            json!({
+                "kind": f.kind.name(),
+                "severity": f.severity.name(),
+                "file": f.role.map(Role::system_path),
+                "line": f.line,
+                "text": f.text.as_ref().map(|t| String::from_utf8_lossy(t).into_owned()),
+                "message": f.message,
+            })
+        })
+        .collect();
+    json!({
+        "version": 1,
+        "root": config.root.dir().display().to_string(),
+        "flavor": {"name": config.flavor.flavor.name(), "source": config.flavor.source, "why": config.flavor.why},
+        "files": files,
+        "verdicts": verdicts_json(a),
+        "findings": findings,
+        "plan": plan,
+        "change_set": change_set,
+    })
+}
