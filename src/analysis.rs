@@ -7,9 +7,8 @@ use crate::config::Config;
 use crate::detect::{self, Finding};
 use crate::eval::{self, Access, Env, Mode, Verdict};
 use crate::flavor::Flavor;
-use crate::pattern::{self, eq_nocase};
 use crate::rootfs::Root;
-use crate::syntax::{self, Entry};
+use crate::scan;
 use crate::tables::Tables;
 
 /// One (daemon, client) question.
@@ -69,70 +68,56 @@ impl Context {
         Env { flavor: self.flavor, mode: Mode::Daemon, root: &self.root, accounts: &self.accounts, aclexec: None }
     }
 
-    /// Verdicts and findings for these tables.
+    /// Verdicts and findings for these tables: one scan, then each verdict from its
+    /// candidate entries.
     pub fn analyse(&self, tables: Tables) -> Analysis {
         let env = self.env();
-        let generic = generic_client(&tables, self.flavor);
-        let clients: Vec<Option<&Client>> =
-            if self.clients.is_empty() { vec![None] } else { self.clients.iter().map(Some).collect() };
+        let stand_ins = stand_ins();
+        let probed: Vec<Client> = self.clients.iter().chain(&stand_ins).cloned().collect();
+        let n = probed.len();
+        let scan = scan::scan(&tables, &self.daemons, &probed, &env);
+        let generic_at = self.clients.len()
+            + (0..stand_ins.len()).find(|&i| !scan.mentioned[self.clients.len() + i]).unwrap_or(0);
+        let generic = probed[generic_at].clone();
+        let asked: Vec<(Option<&Client>, usize)> = if self.clients.is_empty() {
+            vec![(None, generic_at)]
+        } else {
+            self.clients.iter().enumerate().map(|(i, c)| (Some(c), i)).collect()
+        };
         let mut verdicts = Vec::new();
-        for daemon in &self.daemons {
-            for client in &clients {
-                let evaluated = client.cloned().unwrap_or_else(|| generic.clone());
-                let verdict = eval::evaluate(&tables, daemon, &evaluated, &env);
+        let mut names = Vec::new();
+        for (d, daemon) in self.daemons.iter().enumerate() {
+            for &(client, at) in &asked {
+                let evaluated = &probed[at];
+                let verdict = eval::evaluate_candidates(&tables, scan.probe(d, at, n), daemon, evaluated, &env);
+                names.push((d * n + at, daemon.clone(), evaluated.addr.clone()));
                 verdicts.push(TargetVerdict {
                     target: Target { daemon: daemon.clone(), client: client.cloned() },
-                    evaluated,
+                    evaluated: evaluated.clone(),
                     verdict,
                 });
             }
         }
-        let (findings, rule_counts) = detect::findings(&tables, &verdicts, &generic, &env);
-        Analysis { tables, verdicts, findings, rule_counts, generic }
-    }
-}
-
-/// Addresses and names tried, in order, for the generic client: documentation ranges first.
-const GENERIC_ADDRS: &[&str] = &["203.0.113.77", "198.51.100.77", "192.0.2.77", "100.64.77.77", "172.31.77.77"];
-const GENERIC_NAMES: &[&str] = &["host.wrapfix.invalid", "client.example.net", "nowhere.test"];
-
-/// A client no rule mentions: an address no address pattern matches and a verified name no
-/// name pattern matches (wildcards like ALL and KNOWN do not count as mentioning).
-pub fn generic_client(tables: &Tables, flavor: Flavor) -> Client {
-    let mut addr_hit = vec![false; GENERIC_ADDRS.len()];
-    let mut name_hit = vec![false; GENERIC_NAMES.len()];
-    for file in tables.both() {
-        let Some(doc) = file.document() else { continue };
-        for entry in doc.entries(flavor) {
-            let Entry::Rule(rule) = entry else { continue };
-            for tok in syntax::tokens(rule.client_list()) {
-                let host = syntax::split_at(tok, 1, b'@').map_or(tok, |i| &tok[i + 1..]);
-                if is_wildcard(host) {
-                    continue;
-                }
-                for (hit, addr) in addr_hit.iter_mut().zip(GENERIC_ADDRS) {
-                    *hit |= mentions(host, addr.as_bytes(), flavor);
-                }
-                if pattern::not_inaddr(host) {
-                    for (hit, name) in name_hit.iter_mut().zip(GENERIC_NAMES) {
-                        *hit |= pattern::string_match(host, name.as_bytes(), flavor);
-                    }
-                }
+        let generic_probes: Vec<usize> = (0..self.daemons.len()).map(|d| d * n + generic_at).collect();
+        for &p in &generic_probes {
+            if !names.iter().any(|t| t.0 == p) {
+                names.push((p, self.daemons[p / n].clone(), generic.addr.clone()));
             }
         }
+        let findings = detect::finish(scan.pending, &scan.refusals, &verdicts, &generic_probes, &names, &tables, self.flavor);
+        Analysis { tables, verdicts, findings, rule_counts: scan.rule_counts, generic }
     }
-    let pick = |hits: &[bool], from: &[&str]| from[hits.iter().position(|h| !h).unwrap_or(0)].to_string();
-    Client { addr: pick(&addr_hit, GENERIC_ADDRS), name: Some(pick(&name_hit, GENERIC_NAMES)), user: None }
 }
 
-fn is_wildcard(tok: &[u8]) -> bool {
-    ["ALL", "KNOWN", "UNKNOWN", "LOCAL", "PARANOID", "EXCEPT"].iter().any(|w| eq_nocase(tok, w.as_bytes()))
-        || tok.iter().all(|&b| b == b'*')
-}
-
-fn mentions(tok: &[u8], addr: &[u8], flavor: Flavor) -> bool {
-    match syntax::split_at(tok, 0, b'/') {
-        Some(i) if tok.first() != Some(&b'/') => pattern::masked_match(&tok[..i], &tok[i + 1..], addr, flavor),
-        _ => pattern::string_match(tok, addr, flavor),
-    }
+/// Stand-ins for the generic client, tried in order: documentation addresses and names.
+/// The first whose address and name no rule mentions is the generic client.
+fn stand_ins() -> Vec<Client> {
+    const ADDRS: [&str; 5] = ["203.0.113.77", "198.51.100.77", "192.0.2.77", "100.64.77.77", "172.31.77.77"];
+    const NAMES: [&str; 5] =
+        ["host.wrapfix.invalid", "client.example.net", "nowhere.test", "far.away.example", "generic.wrapfix.test"];
+    ADDRS
+        .iter()
+        .zip(NAMES)
+        .map(|(a, n)| Client { addr: (*a).into(), name: Some(n.into()), user: None })
+        .collect()
 }

@@ -4,11 +4,11 @@
 use std::collections::{BTreeMap, HashSet};
 
 use crate::analysis::TargetVerdict;
-use crate::client::Client;
-use crate::eval::{self, Access, Env, RuleLoc};
+use crate::eval::{Env, RuleLoc};
+use crate::flavor::Flavor;
 use crate::options::{self, Cause, Op};
-use crate::syntax::{Entry, Rule, Unterminated};
-use crate::tables::{FileState, Role, Tables};
+use crate::syntax::{Document, Entry, Rule, Unterminated};
+use crate::tables::{FileState, Role, TableFile, Tables};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
@@ -73,82 +73,98 @@ pub struct Finding {
 /// Physical lines with a NUL byte reported one by one; more are summed up.
 const MAX_NUL_LINES: usize = 10;
 
-/// Scan both tables once and collect findings; also count each table's rules.
-pub fn findings(tables: &Tables, verdicts: &[TargetVerdict], generic: &Client, env: &Env<'_>) -> (Vec<Finding>, [usize; 2]) {
-    // Rules that decide a refusal in some possible run, and those that are the answer for
-    // a target that is let in: the severity of a finding follows them.
-    let mut refusing: HashSet<RuleLoc> = HashSet::new();
-    for tv in verdicts {
-        for o in &tv.verdict.outcomes {
-            if let (false, Some(r)) = (o.decision.granted, &o.decision.rule) {
-                refusing.insert(r.loc);
-            }
-        }
+/// A finding whose severity waits for the verdicts: `decides` if the rule decides a
+/// refusal for some target, `otherwise` if not.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub finding: Finding,
+    pub decides: Severity,
+    pub otherwise: Severity,
+}
+
+/// A rule that refuses on a match, and a probe (daemon × client) it certainly matches.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    pub loc: RuleLoc,
+    pub text: Vec<u8>,
+    pub probe: usize,
+}
+
+/// What the scan needs to know about a rule besides its findings.
+pub struct RuleFacts {
+    /// A match refuses the client: hosts.deny without `allow`, hosts.allow with `deny` or
+    /// `twist` (malformed options are reported as option-error instead).
+    pub refuses: bool,
+}
+
+fn pending(finding: Finding, decides: Severity, otherwise: Severity) -> Pending {
+    Pending { finding, decides, otherwise }
+}
+
+fn fixed(finding: Finding) -> Pending {
+    let s = finding.severity;
+    pending(finding, s, s)
+}
+
+/// File-level problems: unreadable, a directory, NUL bytes.
+pub fn file_findings(file: &TableFile, out: &mut Vec<Pending>) {
+    let role = file.role;
+    match &file.state {
+        FileState::Missing => {}
+        FileState::Unreadable(e) => out.push(fixed(table_error(role, None, None, unreadable_message(role, e)))),
+        FileState::Directory => out.push(fixed(table_error(
+            role,
+            None,
+            None,
+            format!("{role} is a directory: libwrap reads it as an empty file."),
+        ))),
+        FileState::Present(doc) => nul_findings(doc, role, out),
     }
-    let mut out = Vec::new();
-    let mut counts = [0usize; 2];
-    for file in tables.both() {
-        let role = file.role;
-        let doc = match &file.state {
-            FileState::Missing => continue,
-            FileState::Unreadable(e) => {
-                out.push(table_error(role, None, None, unreadable_message(role, e)));
-                continue;
-            }
-            FileState::Directory => {
-                out.push(table_error(role, None, None, format!("{role} is a directory: libwrap reads it as an empty file.")));
-                continue;
-            }
-            FileState::Present(doc) => doc,
-        };
-        nul_findings(doc.bytes(), role, &mut out);
-        for entry in doc.entries(env.flavor) {
-            match entry {
-                Entry::Rule(rule) => {
-                    counts[role as usize] += 1;
-                    rule_findings(&rule, role, verdicts, generic, env, &refusing, &mut out);
-                }
-                Entry::NoSeparator(l) => out.push(Finding {
-                    kind: Kind::IgnoredLine,
-                    severity: Severity::Warning,
-                    role: Some(role),
-                    line: Some(l.line),
-                    text: Some(trim_newline(&l.text)),
-                    message: "libwrap skips this line: it has no ':' between the daemon list and the client list.".into(),
-                }),
-                Entry::TableError(l, why) => {
-                    let message = match (role, why) {
-                        (Role::Deny, Unterminated::MissingNewline | Unterminated::NulByte) => "The last line of hosts.deny has no newline: libwrap stops with an error here and refuses every client no earlier line let in.",
-                        (Role::Deny, Unterminated::TooLong) => "This line is longer than libwrap's 2047-byte limit: libwrap stops with an error here and refuses every client no earlier line let in.",
-                        (Role::Allow, Unterminated::MissingNewline | Unterminated::NulByte) => "The last line of hosts.allow has no newline: libwrap ignores it.",
-                        (Role::Allow, Unterminated::TooLong) => "This line is longer than libwrap's 2047-byte limit: libwrap stops reading hosts.allow here.",
-                    };
-                    let mut f = table_error(role, Some(l.line), Some(trim_newline(&l.text)), message.into());
-                    f.severity = if role == Role::Deny { Severity::Error } else { Severity::Warning };
-                    out.push(f);
-                }
-                Entry::Skipped(l, why) => {
-                    let message = match why {
-                        Unterminated::MissingNewline => "The last line has no newline: this libwrap build skips it.",
-                        Unterminated::TooLong => "This line is longer than libwrap's 2047-byte limit: this libwrap build skips it.",
-                        Unterminated::NulByte => "This line has a NUL byte: this libwrap build skips it and the line after it.",
-                    };
-                    let mut f = table_error(role, Some(l.line), Some(trim_newline(&l.text)), message.into());
-                    f.severity = Severity::Warning;
-                    out.push(f);
-                }
-                Entry::Hang(l) => out.push(table_error(
-                    role,
-                    Some(l.line),
-                    Some(trim_newline(&l.text)),
-                    "This line is longer than 2047 bytes: RHEL 7's libwrap loops forever on it, so every connection hangs.".into(),
-                )),
-                Entry::Comment(_) | Entry::Blank(_) => {}
-            }
+}
+
+/// Findings for entries that are not rules.
+pub fn entry_findings(entry: &Entry<'_>, role: Role, out: &mut Vec<Pending>) {
+    let l = entry.logical();
+    let text = || Some(trim_newline(&l.text));
+    let f = match entry {
+        Entry::NoSeparator(_) => Finding {
+            kind: Kind::IgnoredLine,
+            severity: Severity::Warning,
+            role: Some(role),
+            line: Some(l.line),
+            text: text(),
+            message: "libwrap skips this line: it has no ':' between the daemon list and the client list.".into(),
+        },
+        Entry::TableError(_, why) => {
+            let message = match (role, why) {
+                (Role::Deny, Unterminated::TooLong) => "This line is longer than libwrap's 2047-byte limit: libwrap stops with an error here and refuses every client no earlier line let in.",
+                (Role::Deny, _) => "The last line of hosts.deny has no newline: libwrap stops with an error here and refuses every client no earlier line let in.",
+                (Role::Allow, Unterminated::TooLong) => "This line is longer than libwrap's 2047-byte limit: libwrap stops reading hosts.allow here.",
+                (Role::Allow, _) => "The last line of hosts.allow has no newline: libwrap ignores it.",
+            };
+            let mut f = table_error(role, Some(l.line), text(), message.into());
+            f.severity = if role == Role::Deny { Severity::Error } else { Severity::Warning };
+            f
         }
-    }
-    dns_findings(tables, verdicts, &mut out);
-    (out, counts)
+        Entry::Skipped(_, why) => {
+            let message = match why {
+                Unterminated::MissingNewline => "The last line has no newline: this libwrap build skips it.",
+                Unterminated::TooLong => "This line is longer than libwrap's 2047-byte limit: this libwrap build skips it.",
+                Unterminated::NulByte => "This line has a NUL byte: this libwrap build skips it and the line after it.",
+            };
+            let mut f = table_error(role, Some(l.line), text(), message.into());
+            f.severity = Severity::Warning;
+            f
+        }
+        Entry::Hang(_) => table_error(
+            role,
+            Some(l.line),
+            text(),
+            "This line is longer than 2047 bytes: RHEL 7's libwrap loops forever on it, so every connection hangs.".into(),
+        ),
+        Entry::Rule(_) | Entry::Comment(_) | Entry::Blank(_) => return,
+    };
+    out.push(fixed(f));
 }
 
 fn unreadable_message(role: Role, e: &str) -> String {
@@ -162,67 +178,68 @@ fn table_error(role: Role, line: Option<u32>, text: Option<Vec<u8>>, message: St
     Finding { kind: Kind::TableError, severity: Severity::Error, role: Some(role), line, text, message }
 }
 
-fn trim_newline(t: &[u8]) -> Vec<u8> {
+/// A logical line's text without its line ending.
+pub fn trim_newline(t: &[u8]) -> Vec<u8> {
     let t = t.strip_suffix(b"\n").unwrap_or(t);
     t.strip_suffix(b"\r").unwrap_or(t).to_vec()
 }
 
-fn nul_findings(bytes: &[u8], role: Role, out: &mut Vec<Finding>) {
-    if memchr::memchr(0, bytes).is_none() {
+fn nul_findings(doc: &Document, role: Role, out: &mut Vec<Pending>) {
+    if memchr::memchr(0, doc.bytes()).is_none() {
         return;
     }
-    let doc_lines = crate::syntax::Document::new(bytes.to_vec());
-    let with_nul: Vec<_> = doc_lines.lines().filter(|l| l.content.contains(&0)).map(|l| (l.number, l.content.to_vec())).collect();
-    for (n, content) in with_nul.iter().take(MAX_NUL_LINES) {
-        let mut f = table_error(
-            role,
-            Some(*n),
-            Some(content.clone()),
-            "This line has a NUL byte: libwrap drops the rest of the line and joins the next line onto it.".into(),
-        );
-        f.severity = Severity::Warning;
-        out.push(f);
+    let mut count = 0;
+    for l in doc.lines().filter(|l| l.content.contains(&0)) {
+        count += 1;
+        if count <= MAX_NUL_LINES {
+            let mut f = table_error(
+                role,
+                Some(l.number),
+                Some(l.content.to_vec()),
+                "This line has a NUL byte: libwrap drops the rest of the line and joins the next line onto it.".into(),
+            );
+            f.severity = Severity::Warning;
+            out.push(fixed(f));
+        }
     }
-    if with_nul.len() > MAX_NUL_LINES {
-        out.push(Finding {
+    if count > MAX_NUL_LINES {
+        out.push(fixed(Finding {
             kind: Kind::TableError,
             severity: Severity::Warning,
             role: Some(role),
             line: None,
             text: None,
-            message: format!("{} more lines have NUL bytes.", with_nul.len() - MAX_NUL_LINES),
-        });
+            message: format!("{} more lines have NUL bytes.", count - MAX_NUL_LINES),
+        }));
     }
 }
 
-fn rule_findings(
-    rule: &Rule<'_>,
-    role: Role,
-    verdicts: &[TargetVerdict],
-    generic: &Client,
-    env: &Env<'_>,
-    refusing: &HashSet<RuleLoc>,
-    out: &mut Vec<Finding>,
-) {
-    let loc = RuleLoc { role, line: rule.logical.line };
-    let decides = refusing.contains(&loc);
-    let text = || Some(trim_newline(rule.text()));
-    let mut push = |kind, severity, message: String| {
-        out.push(Finding { kind, severity, role: Some(role), line: Some(loc.line), text: text(), message });
+/// Findings a rule carries by itself (whoever asks): not-a-comment, option-error, twist.
+pub fn rule_findings(rule: &Rule<'_>, role: Role, env: &Env<'_>, out: &mut Vec<Pending>) -> RuleFacts {
+    let line = rule.logical.line;
+    let mut push = |kind, message: String| {
+        let finding = Finding {
+            kind,
+            severity: Severity::Warning,
+            role: Some(role),
+            line: Some(line),
+            text: Some(trim_newline(rule.text())),
+            message,
+        };
+        out.push(pending(finding, Severity::Error, Severity::Warning));
     };
-    let err_or_warn = if decides { Severity::Error } else { Severity::Warning };
-
-    let starts = rule.text();
-    let indent = starts.iter().take_while(|&&b| b == b' ' || b == b'\t').count();
-    if indent > 0 && starts.get(indent) == Some(&b'#') {
+    let text = rule.text();
+    let indent = text.iter().take_while(|&&b| b == b' ' || b == b'\t').count();
+    if indent > 0 && text.get(indent) == Some(&b'#') {
         push(
             Kind::NotAComment,
-            err_or_warn,
             "This line starts with a space before '#', so libwrap reads it as a rule, not a comment; put '#' in the first column.".into(),
         );
     }
-
-    let opts = rule.options_field().map(|f| options::parse(f, env.flavor, env.accounts)).unwrap_or_default();
+    let Some(field) = rule.options_field() else {
+        return RuleFacts { refuses: role == Role::Deny };
+    };
+    let opts = options::parse(field, env.flavor, env.accounts);
     if let Some(e) = &opts.error {
         let why = match e.cause {
             Cause::InlineComment => "there are no inline comments, so the text after '#' became options".to_string(),
@@ -233,72 +250,106 @@ fn rule_findings(
         };
         push(
             Kind::OptionError,
-            err_or_warn,
             format!("The options of this rule are malformed ({why}): libwrap refuses every client this rule matches, even in hosts.allow."),
         );
     }
     if opts.has_twist() {
         push(
             Kind::Twist,
-            err_or_warn,
             "This rule hands matching connections to a command ('twist'): the daemon itself never answers them.".into(),
         );
     }
-
-    // Does a match refuse the client? hosts.deny without `allow`; hosts.allow with `deny`.
     let last = opts.ops.last();
-    let refuses = match role {
-        Role::Deny => !matches!(last, Some(Op::Allow)),
-        Role::Allow => matches!(last, Some(Op::Deny | Op::Twist(_))),
-    };
-    if !refuses || opts.error.is_some() {
-        return;
-    }
-    let mut daemons: Vec<&str> = verdicts.iter().map(|v| v.target.daemon.as_str()).collect();
-    daemons.dedup();
-    for daemon in daemons {
-        if eval::rule_matches(rule, role, daemon, generic, env) == Access::Granted {
-            let severity = if decides { Severity::Error } else { Severity::Info };
-            let scope = if role == Role::Allow { " (a ': deny' rule in hosts.allow)" } else { "" };
-            push(
-                Kind::BlanketDeny,
-                severity,
-                format!("This rule{scope} refuses {daemon} to every client except those it lists and those let in earlier."),
-            );
-            return;
+    let refuses = opts.error.is_none()
+        && match role {
+            Role::Deny => !matches!(last, Some(Op::Allow)),
+            Role::Allow => matches!(last, Some(Op::Deny | Op::Twist(_))),
+        };
+    RuleFacts { refuses }
+}
+
+/// Turn what the scan collected into findings, now that the verdicts are known.
+/// `generic_probes` are the probes of the generic client (one per daemon); `probe_names`
+/// gives each probe's (daemon, client address) for messages.
+pub fn finish(
+    pending: Vec<Pending>,
+    refusals: &[Refusal],
+    verdicts: &[TargetVerdict],
+    generic_probes: &[usize],
+    target_probes: &[(usize, String, String)],
+    tables: &Tables,
+    flavor: Flavor,
+) -> Vec<Finding> {
+    // Rules that decide a refusal in some possible run.
+    let refusing: HashSet<RuleLoc> = verdicts
+        .iter()
+        .flat_map(|tv| tv.verdict.outcomes.iter())
+        .filter(|o| !o.decision.granted)
+        .filter_map(|o| o.decision.rule.as_ref().map(|r| r.loc))
+        .collect();
+    let mut out: Vec<Finding> = pending
+        .into_iter()
+        .map(|p| {
+            let decides = p.finding.line.zip(p.finding.role).is_some_and(|(line, role)| refusing.contains(&RuleLoc { role, line }));
+            Finding { severity: if decides { p.decides } else { p.otherwise }, ..p.finding }
+        })
+        .collect();
+    let mut blanket: HashSet<RuleLoc> = HashSet::new();
+    for r in refusals.iter().filter(|r| generic_probes.contains(&r.probe)) {
+        if !blanket.insert(r.loc) {
+            continue;
         }
+        let daemon = target_probes.iter().find(|t| t.0 == r.probe).map_or("the daemon", |t| t.1.as_str());
+        let scope = if r.loc.role == Role::Allow { " (a ': deny' rule in hosts.allow)" } else { "" };
+        out.push(Finding {
+            kind: Kind::BlanketDeny,
+            severity: if refusing.contains(&r.loc) { Severity::Error } else { Severity::Info },
+            role: Some(r.loc.role),
+            line: Some(r.loc.line),
+            text: Some(r.text.clone()),
+            message: format!("This rule{scope} refuses {daemon} to every client except those it lists and those let in earlier."),
+        });
     }
-    for tv in verdicts {
-        let Some(client) = &tv.target.client else { continue };
-        if eval::rule_matches(rule, role, &tv.target.daemon, client, env) == Access::Granted {
-            let severity = if decides { Severity::Error } else { Severity::Warning };
-            let shadow = if decides { "" } else { " (an earlier rule decides first)" };
-            push(
-                Kind::ClientDeny,
-                severity,
-                format!("This rule refuses {} from {}{shadow}.", tv.target.daemon, client.addr),
-            );
-        }
+    for r in refusals.iter().filter(|r| !blanket.contains(&r.loc)) {
+        let Some((_, daemon, addr)) = target_probes.iter().find(|t| t.0 == r.probe && !generic_probes.contains(&t.0)) else {
+            continue;
+        };
+        let decides = refusing.contains(&r.loc);
+        let shadow = if decides { "" } else { " (an earlier rule decides first)" };
+        out.push(Finding {
+            kind: Kind::ClientDeny,
+            severity: if decides { Severity::Error } else { Severity::Warning },
+            role: Some(r.loc.role),
+            line: Some(r.loc.line),
+            text: Some(r.text.clone()),
+            message: format!("This rule refuses {daemon} from {addr}{shadow}."),
+        });
     }
+    dns_findings(tables, verdicts, flavor, &mut out);
+    out
 }
 
 /// Rules where a target's verdict turns on its host name.
-fn dns_findings(tables: &Tables, verdicts: &[TargetVerdict], out: &mut Vec<Finding>) {
-    let mut by_rule: BTreeMap<RuleLoc, Vec<String>> = BTreeMap::new();
+fn dns_findings(tables: &Tables, verdicts: &[TargetVerdict], flavor: Flavor, out: &mut Vec<Finding>) {
+    let mut by_rule: BTreeMap<(RuleLoc, usize), Vec<String>> = BTreeMap::new();
     for tv in verdicts {
         for o in &tv.verdict.outcomes {
             for a in o.assumptions.iter().filter(|a| a.pred.is_name()) {
                 let who = tv.target.client.as_ref().map_or_else(|| "a client".to_string(), |c| c.addr.clone());
                 let d = format!("for {who}: {}", a.pred.question());
-                let list = by_rule.entry(a.at).or_default();
+                let list = by_rule.entry((a.at, a.pos)).or_default();
                 if !list.contains(&d) {
                     list.push(d);
                 }
             }
         }
     }
-    for (loc, what) in by_rule {
-        let text = rule_text(tables, loc);
+    for ((loc, pos), what) in by_rule {
+        let text = tables
+            .get(loc.role)
+            .document()
+            .and_then(|doc| doc.entries_from(flavor, pos, loc.line).next())
+            .map(|e| trim_newline(&e.logical().text));
         out.push(Finding {
             kind: Kind::DnsDependent,
             severity: Severity::Warning,
@@ -311,13 +362,4 @@ fn dns_findings(tables: &Tables, verdicts: &[TargetVerdict], out: &mut Vec<Findi
             ),
         });
     }
-}
-
-/// The text of the rule at `loc` (a second look, only for the few rules findings name).
-fn rule_text(tables: &Tables, loc: RuleLoc) -> Option<Vec<u8>> {
-    let doc = tables.get(loc.role).document()?;
-    doc.entries(crate::flavor::Flavor::Debian)
-        .chain(doc.entries(crate::flavor::Flavor::Rhel6))
-        .find(|e| e.logical().line == loc.line)
-        .map(|e| trim_newline(&e.logical().text))
 }

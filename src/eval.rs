@@ -43,9 +43,9 @@ pub struct Env<'a> {
     pub mode: Mode,
     /// `/file` patterns are read under this root.
     pub root: &'a Root,
-    pub accounts: &'a dyn Accounts,
+    pub accounts: &'a (dyn Accounts + Sync),
     /// Known outcome of an aclexec command (true: exit status 0). `None`: unknown.
-    pub aclexec: Option<&'a dyn Fn(&[u8]) -> bool>,
+    pub aclexec: Option<&'a (dyn Fn(&[u8]) -> bool + Sync)>,
 }
 
 /// A question evaluation cannot answer by itself.
@@ -155,6 +155,8 @@ pub struct Assumption {
     pub pred: Pred,
     pub value: bool,
     pub at: RuleLoc,
+    /// Byte offset of that rule in its file.
+    pub pos: usize,
 }
 
 /// One possible run: its assumptions and what they lead to.
@@ -216,7 +218,62 @@ impl Verdict {
 
 /// Evaluate `daemon` for `client`, over every possibility for what is unknown.
 pub fn evaluate(tables: &Tables, daemon: &str, client: &Client, env: &Env<'_>) -> Verdict {
-    explore(env, daemon, client, |run| run.top(tables))
+    explore(env, daemon, client, |run| run.top(tables, None))
+}
+
+/// Entries of each table (byte offset, physical line) that a scan found this (daemon,
+/// client) may need: every rule that matches or might, and any entry that ends the table.
+pub type Candidates = [Vec<(usize, u32)>; 2];
+
+/// [`evaluate`], looking only at the candidate entries: the same verdict, since every
+/// other rule cannot match.
+pub fn evaluate_candidates(tables: &Tables, candidates: &Candidates, daemon: &str, client: &Client, env: &Env<'_>) -> Verdict {
+    explore(env, daemon, client, |run| run.top(tables, Some(candidates)))
+}
+
+/// Concrete one-shot matching for a scan over every rule: an unknown counts as "may match".
+pub struct Prober<'p, 'e> {
+    env: &'p Env<'e>,
+    files: FileCache,
+    nobody: Client,
+}
+
+/// A probe's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Probe {
+    No,
+    Yes,
+    /// Only if something unknown (a host name, a server address…) turns out so.
+    Maybe,
+}
+
+impl<'p, 'e> Prober<'p, 'e> {
+    pub fn new(env: &'p Env<'e>) -> Self {
+        let nobody = Client { addr: "unknown".into(), name: Some("unknown".into()), user: None };
+        Prober { env, files: FileCache::default(), nobody }
+    }
+
+    fn run<R>(&mut self, daemon: &str, client: Option<&Client>, f: impl FnOnce(&mut Run<'_, '_>) -> bool) -> Probe {
+        let client = client.unwrap_or(&self.nobody);
+        let mut run = Run::new(self.env, daemon.as_bytes(), client, &[], &mut self.files);
+        run.probe = true;
+        let matched = f(&mut run);
+        match (matched, run.asked) {
+            (false, _) => Probe::No,
+            (true, false) => Probe::Yes,
+            (true, true) => Probe::Maybe,
+        }
+    }
+
+    /// Does the rule's daemon list match `daemon`?
+    pub fn daemons(&mut self, rule: &Rule<'_>, daemon: &str) -> Probe {
+        self.run::<()>(daemon, None, |run| run.match_list(&mut syntax::tokens(rule.daemon_list()), Run::server_match))
+    }
+
+    /// Does the rule's client list match `client`?
+    pub fn clients(&mut self, rule: &Rule<'_>, client: &Client) -> Probe {
+        self.run::<()>("", Some(client), |run| run.match_list(&mut syntax::tokens(rule.client_list()), Run::client_match))
+    }
 }
 
 /// Does this one rule's daemon and client lists match (options not run)? As a verdict:
@@ -314,11 +371,15 @@ struct Run<'r, 'e> {
     answers: HashMap<Pred, bool>,
     trail: Vec<Assumption>,
     at: RuleLoc,
+    at_pos: usize,
     files: &'r mut FileCache,
     file_depth: usize,
     crashed: bool,
     /// Debian's global aclexec failure flag: never cleared within one request.
     aclexec_failed: bool,
+    /// Probe mode: unknowns are not explored, only noted.
+    probe: bool,
+    asked: bool,
 }
 
 impl<'r, 'e> Run<'r, 'e> {
@@ -332,15 +393,22 @@ impl<'r, 'e> Run<'r, 'e> {
             answers: HashMap::new(),
             trail: Vec::new(),
             at: RuleLoc { role: Role::Allow, line: 0 },
+            at_pos: 0,
             files,
             file_depth: 0,
             crashed: false,
             aclexec_failed: false,
+            probe: false,
+            asked: false,
         }
     }
 
     /// The answer to an unknown: remembered, scripted, or a new "yes".
     fn ask(&mut self, pred: Pred) -> bool {
+        if self.probe {
+            self.asked = true;
+            return true;
+        }
         if let Some(&v) = self.answers.get(&pred) {
             return v;
         }
@@ -353,21 +421,21 @@ impl<'r, 'e> Run<'r, 'e> {
         };
         self.next += 1;
         self.answers.insert(pred.clone(), v);
-        self.trail.push(Assumption { pred, value: v, at: self.at });
+        self.trail.push(Assumption { pred, value: v, at: self.at, pos: self.at_pos });
         v
     }
 
     /// hosts_access(): allow table, then deny table.
-    fn top(&mut self, tables: &Tables) -> Decision {
+    fn top(&mut self, tables: &Tables, candidates: Option<&Candidates>) -> Decision {
         let decision = |granted, how, rule| Decision { granted, how, rule };
-        match self.table(&tables.allow) {
+        match self.table(&tables.allow, candidates) {
             TableEnd::Match(r) => return decision(true, How::AllowRule, Some(r)),
             TableEnd::Jump(how, granted, r) => return decision(granted, how, Some(r)),
             TableEnd::Hang(r) => return decision(false, How::Hang, Some(r)),
             TableEnd::Crash(r) => return decision(false, How::Crash, Some(r)),
             TableEnd::NoMatch | TableEnd::Void(_) | TableEnd::Error(_) => {}
         }
-        match self.table(&tables.deny) {
+        match self.table(&tables.deny, candidates) {
             TableEnd::Match(r) => decision(false, How::DenyRule, Some(r)),
             TableEnd::NoMatch => decision(true, How::NoMatch, None),
             TableEnd::Void(r) => decision(true, How::AclexecVoid, Some(r)),
@@ -386,14 +454,35 @@ impl<'r, 'e> Run<'r, 'e> {
     }
 
     /// table_match(): the first rule whose daemon and client lists both match.
-    fn table(&mut self, file: &TableFile) -> TableEnd {
+    fn table(&mut self, file: &TableFile, candidates: Option<&Candidates>) -> TableEnd {
         let doc = match &file.state {
             FileState::Missing | FileState::Directory => return TableEnd::NoMatch,
             FileState::Unreadable(e) => return TableEnd::Error(TableProblem::Unreadable(e.clone())),
             FileState::Present(doc) => doc,
         };
         let role = file.role;
-        for entry in doc.entries(self.env.flavor) {
+        let flavor = self.env.flavor;
+        match candidates {
+            None => {
+                let mut entries = doc.entries(flavor);
+                let all = std::iter::from_fn(move || {
+                    let (pos, _) = entries.position();
+                    entries.next().map(|e| (pos, e))
+                });
+                self.first_match(role, all)
+            }
+            Some(c) => {
+                let only = c[role as usize]
+                    .iter()
+                    .filter_map(|&(pos, line)| doc.entries_from(flavor, pos, line).next().map(|e| (pos, e)));
+                self.first_match(role, only)
+            }
+        }
+    }
+
+    fn first_match<'d>(&mut self, role: Role, entries: impl Iterator<Item = (usize, Entry<'d>)>) -> TableEnd {
+        for (pos, entry) in entries {
+            self.at_pos = pos;
             let rule = match entry {
                 Entry::Rule(rule) => rule,
                 Entry::TableError(l, why) => {

@@ -17,6 +17,7 @@ pub mod options;
 pub mod pattern;
 pub mod report;
 pub mod rootfs;
+pub mod scan;
 pub mod syntax;
 pub mod tables;
 

@@ -22,7 +22,7 @@ pub fn string_match(tok: &[u8], s: &[u8], flavor: Flavor) -> bool {
     // Mapped IPv4 addresses look like IPv4 to every textual rule (Debian, RHEL 6; RHEL 7's
     // real sockets are already IPv4, see `client::libwrap_text`).
     let s = if flavor == Flavor::Rhel7 { s } else { strip_v4_mapped(s) };
-    if tok.contains(&b'*') || tok.contains(&b'?') {
+    if tok.iter().any(|&b| b == b'*' || b == b'?') {
         return glob(tok, s, flavor == Flavor::Debian);
     }
     if tok.first() == Some(&b'.') {

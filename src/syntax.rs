@@ -23,6 +23,8 @@ pub const BUFLEN: usize = 2048;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Document {
     bytes: Vec<u8>,
+    /// Whether the file has a NUL byte at all (most do not: the reader skips that search).
+    has_nul: bool,
 }
 
 /// How a physical line ends.
@@ -65,7 +67,8 @@ impl PhysLine<'_> {
 
 impl Document {
     pub fn new(bytes: Vec<u8>) -> Self {
-        Document { bytes }
+        let has_nul = memchr::memchr(0, &bytes).is_some();
+        Document { bytes, has_nul }
     }
 
     pub fn bytes(&self) -> &[u8] {
@@ -83,7 +86,25 @@ impl Document {
 
     /// What libwrap reads from this file, entry by entry, for the given build.
     pub fn entries(&self, flavor: Flavor) -> Entries<'_> {
-        Entries { bytes: &self.bytes, flavor, pos: 0, line: 1, done: false }
+        self.entries_from(flavor, 0, 1)
+    }
+
+    /// Entries of the part `start..end` of the file, which must begin and end at logical line
+    /// boundaries (`start` on physical line `line`): the parts of a parallel scan.
+    pub fn entries_between(&self, flavor: Flavor, start: usize, line: u32, end: usize) -> Entries<'_> {
+        let bytes = &self.bytes[..end.min(self.bytes.len())];
+        Entries { bytes, flavor, pos: start, line, done: false, has_nul: self.has_nul }
+    }
+
+    /// Whether the file has a NUL byte.
+    pub fn has_nul(&self) -> bool {
+        self.has_nul
+    }
+
+    /// Entries from byte `pos`, which must start a logical line on physical line `line`
+    /// (a position an earlier pass recorded).
+    pub fn entries_from(&self, flavor: Flavor, pos: usize, line: u32) -> Entries<'_> {
+        Entries { bytes: &self.bytes, flavor, pos, line, done: false, has_nul: self.has_nul }
     }
 }
 
@@ -211,12 +232,17 @@ pub fn tokens(list: &[u8]) -> impl Iterator<Item = &[u8]> {
 /// `from`. A stray `]` makes the depth negative for the rest of the string, an unclosed `[`
 /// keeps it positive: either way no later split.
 pub fn split_at(s: &[u8], from: usize, delim: u8) -> Option<usize> {
+    let rest = s.get(from..)?;
     let mut depth: i64 = 0;
-    for (i, &b) in s.iter().enumerate().skip(from) {
+    for (i, &b) in rest.iter().enumerate() {
+        // One test for the common byte; brackets and the delimiter are rare.
+        if b != delim && b != b'[' && b != b']' {
+            continue;
+        }
         match b {
             b'[' => depth += 1,
             b']' => depth -= 1,
-            _ if depth == 0 && b == delim => return Some(i),
+            _ if depth == 0 => return Some(from + i),
             _ => {}
         }
     }
@@ -231,6 +257,14 @@ pub struct Entries<'a> {
     /// Physical line number of the byte at `pos`.
     line: u32,
     done: bool,
+    has_nul: bool,
+}
+
+impl Entries<'_> {
+    /// Byte offset and physical line of the next entry.
+    pub fn position(&self) -> (usize, u32) {
+        (self.pos, self.line)
+    }
 }
 
 enum Read<'a> {
@@ -245,6 +279,20 @@ impl<'a> Entries<'a> {
     fn xgets(&mut self) -> Read<'a> {
         let bytes = self.bytes;
         let start = self.pos;
+        if !self.has_nul {
+            // The common case: one whole physical line that fits and is not continued.
+            let window = &bytes[start..bytes.len().min(start + BUFLEN - 1)];
+            if let Some(i) = memchr::memchr(b'\n', window) {
+                if i == 0 || window[i - 1] != b'\\' {
+                    let end = start + i + 1;
+                    let line = self.line;
+                    self.pos = end;
+                    self.line += 1;
+                    let text = Cow::Borrowed(&bytes[start..end]);
+                    return Read::Line(Logical { line, last_line: line, span: start..end, text }, None);
+                }
+            }
+        }
         let start_line = self.line;
         let mut first_line: Option<u32> = None;
         let mut text = Pieces::default();
@@ -276,7 +324,7 @@ impl<'a> Entries<'a> {
                 self.line += 1;
             }
             // strlen(): a NUL ends what libwrap sees of this chunk.
-            let got = memchr::memchr(0, chunk).unwrap_or(read);
+            let got = if self.has_nul { memchr::memchr(0, chunk).unwrap_or(read) } else { read };
             if got > 0 && first_line.is_none() {
                 first_line = Some(chunk_line);
             }

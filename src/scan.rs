@@ -1,0 +1,367 @@
+//! One pass over each table for every (daemon, client) at once.
+//!
+//! A 1,000,000-line ban list must be checked faster than libwrap reads it, and for many
+//! clients at once, so the tables are read exactly once: each rule is probed against every
+//! client, and each (daemon, client) keeps only the entries that matter to it (rules that
+//! match or might, and entries that end a table). [`crate::eval::evaluate_candidates`] then
+//! gives the exact verdict from those few entries. Rules whose client list is only literal
+//! addresses (the shape ban lists have) are matched by looking their tokens up among the
+//! clients, not by matching every client against every token.
+//!
+//! The same pass collects the per-line findings ([`crate::detect`]) and which stand-in
+//! addresses and names the rules mention (for the generic client).
+
+use rustc_hash::FxHashMap;
+
+use crate::client::Client;
+use crate::detect::{self, Pending, Refusal};
+use crate::eval::{Candidates, Env, Probe, Prober, RuleLoc};
+use crate::flavor::Flavor;
+use crate::pattern::{self, eq_nocase};
+use crate::syntax::{self, Document, Entry, Rule};
+use crate::tables::{FileState, Role, Tables};
+
+/// Everything one pass learns.
+pub struct Scan {
+    /// Per probe (daemon index × client index), the entries it must see.
+    pub candidates: Vec<Candidates>,
+    /// Rules per table, as libwrap reads them.
+    pub rule_counts: [usize; 2],
+    /// Rules that refuse on a match, with each probe they certainly match.
+    pub refusals: Vec<Refusal>,
+    /// Findings about single lines and files, to be finished once verdicts are known.
+    pub pending: Vec<Pending>,
+    /// Per client: some rule names its address or host name (not just ALL-like wildcards).
+    pub mentioned: Vec<bool>,
+}
+
+impl Scan {
+    pub fn probe(&self, daemon: usize, client: usize, clients: usize) -> &Candidates {
+        &self.candidates[daemon * clients + client]
+    }
+}
+
+/// Client lookup by the address text a literal token is compared with.
+enum AddrIndex {
+    /// A few clients: comparing bytes beats hashing.
+    Few(Vec<(Vec<u8>, usize)>),
+    Many(FxHashMap<Vec<u8>, Vec<usize>>),
+}
+
+impl AddrIndex {
+    fn new(clients: &[Client], flavor: Flavor) -> Self {
+        let keys = clients.iter().enumerate().map(|(i, c)| (literal_key(c.addr.as_bytes(), flavor).to_vec(), i));
+        if clients.len() <= 16 {
+            return AddrIndex::Few(keys.collect());
+        }
+        let mut map: FxHashMap<Vec<u8>, Vec<usize>> = FxHashMap::default();
+        for (k, i) in keys {
+            map.entry(k).or_default().push(i);
+        }
+        AddrIndex::Many(map)
+    }
+
+    fn each(&self, tok: &[u8], mut f: impl FnMut(usize)) {
+        match self {
+            AddrIndex::Few(keys) => keys.iter().filter(|(k, _)| k == tok).for_each(|(_, i)| f(*i)),
+            AddrIndex::Many(map) => map.get(tok).into_iter().flatten().for_each(|&i| f(i)),
+        }
+    }
+}
+
+/// What a literal token is compared with: `string_match` strips `::ffff:` first.
+fn literal_key(addr: &[u8], flavor: Flavor) -> &[u8] {
+    if flavor == Flavor::Rhel7 { addr } else { pattern::strip_v4_mapped(addr) }
+}
+
+/// A token that can only equal an address text: digits and dots, a digit at both ends.
+/// (`host_match` compares such a token with the address only, case-blind equality.)
+#[cfg(test)]
+fn is_literal(tok: &[u8]) -> bool {
+    tok.first().is_some_and(u8::is_ascii_digit)
+        && tok.last().is_some_and(u8::is_ascii_digit)
+        && tok.iter().all(|&b| b.is_ascii_digit() || b == b'.')
+}
+
+/// Tables larger than this are scanned in parallel parts.
+const PARALLEL_BYTES: usize = 4 << 20;
+
+/// If every token of the list is a literal address (the shape of ban lists), call `f` on
+/// each and return true; otherwise return false (some calls may have been made). One pass
+/// over the bytes: this runs on every line of a million-line file.
+fn literal_tokens(list: &[u8], mut f: impl FnMut(&[u8])) -> bool {
+    let is_sep = |b: u8| matches!(b, b',' | b' ' | b'\t' | b'\r' | b'\n');
+    let n = list.len();
+    let mut i = 0;
+    loop {
+        while i < n && is_sep(list[i]) {
+            i += 1;
+        }
+        if i == n {
+            return true;
+        }
+        // A literal starts with a digit (`.1` is a suffix pattern) ...
+        if !list[i].is_ascii_digit() {
+            return false;
+        }
+        let start = i;
+        while i < n && (list[i].is_ascii_digit() || list[i] == b'.') {
+            i += 1;
+        }
+        // ... ends with one (`10.` is a prefix pattern), and is all digits and dots.
+        if (i < n && !is_sep(list[i])) || list[i - 1] == b'.' {
+            return false;
+        }
+        f(&list[start..i]);
+    }
+}
+
+/// Scan both tables. `clients` are all clients probed (targets first, then stand-ins).
+pub fn scan(tables: &Tables, daemons: &[String], clients: &[Client], env: &Env<'_>) -> Scan {
+    let index = AddrIndex::new(clients, env.flavor);
+    let mut out = Scan::empty(daemons.len() * clients.len(), clients.len());
+    for file in tables.both() {
+        detect::file_findings(file, &mut out.pending);
+        let FileState::Present(doc) = &file.state else { continue };
+        let parts = parts(doc);
+        let results: Vec<(Scan, bool)> = if parts.len() == 1 {
+            vec![scan_part(doc, file.role, parts[0], daemons, clients, &index, env)]
+        } else {
+            std::thread::scope(|s| {
+                let handles: Vec<_> = parts
+                    .iter()
+                    .map(|&part| {
+                        let index = &index;
+                        s.spawn(move || scan_part(doc, file.role, part, daemons, clients, index, env))
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+            })
+        };
+        for (part, ended) in results {
+            out.append(part);
+            // libwrap stops reading at a table error: later parts were never read.
+            if ended {
+                break;
+            }
+        }
+    }
+    out
+}
+
+impl Scan {
+    fn empty(probes: usize, clients: usize) -> Self {
+        Scan {
+            candidates: vec![Candidates::default(); probes],
+            rule_counts: [0, 0],
+            refusals: Vec::new(),
+            pending: Vec::new(),
+            mentioned: vec![false; clients],
+        }
+    }
+
+    fn append(&mut self, part: Scan) {
+        for (mine, theirs) in self.candidates.iter_mut().zip(part.candidates) {
+            for (m, t) in mine.iter_mut().zip(theirs) {
+                m.extend(t);
+            }
+        }
+        self.rule_counts[0] += part.rule_counts[0];
+        self.rule_counts[1] += part.rule_counts[1];
+        self.refusals.extend(part.refusals);
+        self.pending.extend(part.pending);
+        for (m, t) in self.mentioned.iter_mut().zip(part.mentioned) {
+            *m |= t;
+        }
+    }
+}
+
+/// A part of a file: start offset, its physical line number, end offset.
+type Part = (usize, u32, usize);
+
+/// Split a large file at newlines that end a logical line, one part per core. Files with a
+/// NUL byte (which glues lines together) are read in one go.
+fn parts(doc: &Document) -> Vec<Part> {
+    let bytes = doc.bytes();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4);
+    if bytes.len() < PARALLEL_BYTES || doc.has_nul() || cores < 2 {
+        return vec![(0, 1, bytes.len())];
+    }
+    let mut cuts = vec![0];
+    for k in 1..cores {
+        let mut at = bytes.len() * k / cores;
+        // The next newline that is not a continuation, after the previous cut.
+        while let Some(i) = memchr::memchr(b'\n', &bytes[at..]) {
+            let nl = at + i;
+            if nl == 0 || bytes[nl - 1] != b'\\' {
+                at = nl + 1;
+                break;
+            }
+            at = nl + 1;
+        }
+        if at > *cuts.last().unwrap_or(&0) && at < bytes.len() {
+            cuts.push(at);
+        }
+    }
+    cuts.push(bytes.len());
+    let mut line = 1u32;
+    let mut out = Vec::new();
+    for w in cuts.windows(2) {
+        out.push((w[0], line, w[1]));
+        line += memchr::memchr_iter(b'\n', &bytes[w[0]..w[1]]).count() as u32;
+    }
+    out
+}
+
+/// Scan one part of one table; also says whether libwrap stops reading in it.
+fn scan_part(
+    doc: &Document,
+    role: Role,
+    (start, first_line, end): Part,
+    daemons: &[String],
+    clients: &[Client],
+    index: &AddrIndex,
+    env: &Env<'_>,
+) -> (Scan, bool) {
+    let n = clients.len();
+    let mut out = Scan::empty(daemons.len() * n, n);
+    let mut prober = Prober::new(env);
+    let mut daemon_hits = vec![Probe::No; daemons.len()];
+    let mut daemon_cache = DaemonCache::default();
+    let mut client_hits = vec![Probe::No; n];
+    let mut ended = false;
+    let mut entries = doc.entries_between(env.flavor, start, first_line, end);
+    loop {
+        let (pos, _) = entries.position();
+        let Some(entry) = entries.next() else { break };
+        let line = entry.logical().line;
+        let Entry::Rule(rule) = &entry else {
+            if matches!(entry, Entry::TableError(..) | Entry::Hang(_)) {
+                ended = true;
+                for c in &mut out.candidates {
+                    c[role as usize].push((pos, line));
+                }
+            }
+            detect::entry_findings(&entry, role, &mut out.pending);
+            continue;
+        };
+        out.rule_counts[role as usize] += 1;
+        let facts = detect::rule_findings(rule, role, env, &mut out.pending);
+        daemon_cache.probe(rule, daemons, &mut prober, &mut daemon_hits);
+        if daemon_hits.iter().all(|h| *h == Probe::No) {
+            continue;
+        }
+        probe_clients(rule, clients, index, &mut prober, &mut client_hits, &mut out.mentioned, env.flavor);
+        if client_hits.iter().all(|h| *h == Probe::No) {
+            continue;
+        }
+        let loc = RuleLoc { role, line };
+        for (d, dh) in daemon_hits.iter().enumerate() {
+            for (c, ch) in client_hits.iter().enumerate() {
+                if *dh == Probe::No || *ch == Probe::No {
+                    continue;
+                }
+                out.candidates[d * n + c][role as usize].push((pos, line));
+                if facts.refuses && *dh == Probe::Yes && *ch == Probe::Yes {
+                    out.refusals.push(Refusal { loc, text: detect::trim_newline(rule.text()), probe: d * n + c });
+                }
+            }
+        }
+    }
+    (out, ended)
+}
+
+/// Fill `hits` with each client's answer for this rule's client list.
+fn probe_clients(
+    rule: &Rule<'_>,
+    clients: &[Client],
+    index: &AddrIndex,
+    prober: &mut Prober<'_, '_>,
+    hits: &mut [Probe],
+    mentioned: &mut [bool],
+    flavor: Flavor,
+) {
+    hits.fill(Probe::No);
+    let list = rule.client_list();
+    if literal_tokens(list, |tok| index.each(tok, |c| hits[c] = Probe::Yes)) {
+        for (m, h) in mentioned.iter_mut().zip(hits.iter()) {
+            *m |= *h == Probe::Yes;
+        }
+        return;
+    }
+    hits.fill(Probe::No);
+    for (hit, client) in hits.iter_mut().zip(clients) {
+        *hit = prober.clients(rule, client);
+    }
+    for tok in syntax::tokens(list) {
+        let host = syntax::split_at(tok, 1, b'@').map_or(tok, |i| &tok[i + 1..]);
+        if is_wildcard(host) {
+            continue;
+        }
+        for (m, client) in mentioned.iter_mut().zip(clients) {
+            *m = *m || mentions(host, client, flavor);
+        }
+    }
+}
+
+/// The answers for the last few distinct daemon lists: ban lists repeat `sshd` or `ALL`
+/// on every line, and a daemon list's answer depends on nothing but its text.
+#[derive(Default)]
+struct DaemonCache {
+    recent: Vec<(Vec<u8>, Vec<Probe>)>,
+    next: usize,
+}
+
+impl DaemonCache {
+    const SIZE: usize = 8;
+
+    fn probe(&mut self, rule: &Rule<'_>, daemons: &[String], prober: &mut Prober<'_, '_>, hits: &mut [Probe]) {
+        let key = rule.daemon_list();
+        let same = |k: &[u8]| k.len() == key.len() && k.iter().zip(key).all(|(a, b)| a == b);
+        if let Some((_, cached)) = self.recent.iter().find(|(k, _)| same(k)) {
+            hits.copy_from_slice(cached);
+            return;
+        }
+        for (hit, d) in hits.iter_mut().zip(daemons) {
+            *hit = prober.daemons(rule, d);
+        }
+        let entry = (key.to_vec(), hits.to_vec());
+        if self.recent.len() < Self::SIZE {
+            self.recent.push(entry);
+        } else {
+            self.recent[self.next] = entry;
+            self.next = (self.next + 1) % Self::SIZE;
+        }
+    }
+}
+
+fn is_wildcard(tok: &[u8]) -> bool {
+    ["ALL", "KNOWN", "UNKNOWN", "LOCAL", "PARANOID", "EXCEPT"].iter().any(|w| eq_nocase(tok, w.as_bytes()))
+        || tok.iter().all(|&b| b == b'*')
+}
+
+/// Does this (non-wildcard) host pattern name the client's address or host name?
+fn mentions(tok: &[u8], client: &Client, flavor: Flavor) -> bool {
+    let addr = client.addr.as_bytes();
+    let by_addr = match syntax::split_at(tok, 0, b'/') {
+        Some(i) if tok.first() != Some(&b'/') => pattern::masked_match(&tok[..i], &tok[i + 1..], addr, flavor),
+        _ => pattern::string_match(tok, addr, flavor),
+    };
+    by_addr
+        || (pattern::not_inaddr(tok)
+            && client.name.as_deref().is_some_and(|n| pattern::string_match(tok, n.as_bytes(), flavor)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literal_tokens_are_digits_and_dots_only() {
+        assert!(is_literal(b"10.0.0.1"));
+        assert!(!is_literal(b"10.0.0."));
+        assert!(!is_literal(b".1"));
+        assert!(!is_literal(b"10.0.0.0/8"));
+        assert!(!is_literal(b"[::1]"));
+    }
+}
