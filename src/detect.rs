@@ -7,7 +7,7 @@ use crate::analysis::TargetVerdict;
 use crate::eval::{Env, RuleLoc};
 use crate::flavor::Flavor;
 use crate::options::{self, Cause, Op};
-use crate::syntax::{Document, Entry, Rule, Unterminated};
+use crate::syntax::{self, Document, Entry, Rule, Unterminated};
 use crate::tables::{FileState, Role, TableFile, Tables};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -241,7 +241,9 @@ pub fn rule_findings(rule: &Rule<'_>, role: Role, env: &Env<'_>, out: &mut Vec<P
     };
     let opts = options::parse(field, env.flavor, env.accounts);
     if let Some(e) = &opts.error {
-        let why = match e.cause {
+        // A '#' among the clients means the comment started there and its colon made options.
+        let cause = if syntax::tokens(rule.client_list()).any(|t| t.first() == Some(&b'#')) { Cause::InlineComment } else { e.cause };
+        let why = match cause {
             Cause::InlineComment => "there are no inline comments, so the text after '#' became options".to_string(),
             Cause::ShellCommand => "a shell command in the third field is read as options".to_string(),
             Cause::BareIpv6 => "an IPv6 address without [brackets] splits the line at its colons".to_string(),
