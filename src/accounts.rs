@@ -15,7 +15,9 @@ pub struct FileAccounts {
 impl FileAccounts {
     pub fn load(root: &Root) -> Self {
         let names = |path: &str| -> Vec<Vec<u8>> {
-            let Ok(Some(bytes)) = root.read_optional(path) else { return Vec::new() };
+            let Ok(Some(bytes)) = root.read_optional(path) else {
+                return Vec::new();
+            };
             bytes
                 .split(|&b| b == b'\n')
                 .filter_map(|l| l.split(|&b| b == b':').next())
@@ -23,12 +25,18 @@ impl FileAccounts {
                 .map(<[u8]>::to_vec)
                 .collect()
         };
-        FileAccounts { users: names("/etc/passwd"), groups: names("/etc/group") }
+        FileAccounts {
+            users: names("/etc/passwd"),
+            groups: names("/etc/group"),
+        }
     }
 
     pub fn from_names(users: &[&str], groups: &[&str]) -> Self {
         let v = |n: &[&str]| n.iter().map(|s| s.as_bytes().to_vec()).collect();
-        FileAccounts { users: v(users), groups: v(groups) }
+        FileAccounts {
+            users: v(users),
+            groups: v(groups),
+        }
     }
 }
 

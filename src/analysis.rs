@@ -40,7 +40,9 @@ pub struct Analysis {
 
 impl Analysis {
     pub fn all_granted(&self) -> bool {
-        self.verdicts.iter().all(|v| v.verdict.access == Access::Granted)
+        self.verdicts
+            .iter()
+            .all(|v| v.verdict.access == Access::Granted)
     }
 }
 
@@ -65,7 +67,13 @@ impl Context {
     }
 
     pub fn env(&self) -> Env<'_> {
-        Env { flavor: self.flavor, mode: Mode::Daemon, root: &self.root, accounts: &self.accounts, aclexec: None }
+        Env {
+            flavor: self.flavor,
+            mode: Mode::Daemon,
+            root: &self.root,
+            accounts: &self.accounts,
+            aclexec: None,
+        }
     }
 
     /// Verdicts and findings for these tables: one scan, then each verdict from its
@@ -77,47 +85,93 @@ impl Context {
         let n = probed.len();
         let scan = scan::scan(&tables, &self.daemons, &probed, &env);
         let generic_at = self.clients.len()
-            + (0..stand_ins.len()).find(|&i| !scan.mentioned[self.clients.len() + i]).unwrap_or(0);
+            + (0..stand_ins.len())
+                .find(|&i| !scan.mentioned[self.clients.len() + i])
+                .unwrap_or(0);
         let generic = probed[generic_at].clone();
         let asked: Vec<(Option<&Client>, usize)> = if self.clients.is_empty() {
             vec![(None, generic_at)]
         } else {
-            self.clients.iter().enumerate().map(|(i, c)| (Some(c), i)).collect()
+            self.clients
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (Some(c), i))
+                .collect()
         };
         let mut verdicts = Vec::new();
         let mut names = Vec::new();
         for (d, daemon) in self.daemons.iter().enumerate() {
             for &(client, at) in &asked {
                 let evaluated = &probed[at];
-                let verdict = eval::evaluate_candidates(&tables, scan.probe(d, at, n), daemon, evaluated, &env);
+                let verdict = eval::evaluate_candidates(
+                    &tables,
+                    scan.probe(d, at, n),
+                    daemon,
+                    evaluated,
+                    &env,
+                );
                 names.push((d * n + at, daemon.clone(), evaluated.addr.clone()));
                 verdicts.push(TargetVerdict {
-                    target: Target { daemon: daemon.clone(), client: client.cloned() },
+                    target: Target {
+                        daemon: daemon.clone(),
+                        client: client.cloned(),
+                    },
                     evaluated: evaluated.clone(),
                     verdict,
                 });
             }
         }
-        let generic_probes: Vec<usize> = (0..self.daemons.len()).map(|d| d * n + generic_at).collect();
+        let generic_probes: Vec<usize> = (0..self.daemons.len())
+            .map(|d| d * n + generic_at)
+            .collect();
         for &p in &generic_probes {
             if !names.iter().any(|t| t.0 == p) {
                 names.push((p, self.daemons[p / n].clone(), generic.addr.clone()));
             }
         }
-        let findings = detect::finish(scan.pending, &scan.refusals, &verdicts, &generic_probes, &names, &tables, self.flavor);
-        Analysis { tables, verdicts, findings, rule_counts: scan.rule_counts, generic }
+        let findings = detect::finish(
+            scan.pending,
+            &scan.refusals,
+            &verdicts,
+            &generic_probes,
+            &names,
+            &tables,
+            self.flavor,
+        );
+        Analysis {
+            tables,
+            verdicts,
+            findings,
+            rule_counts: scan.rule_counts,
+            generic,
+        }
     }
 }
 
 /// Stand-ins for the generic client, tried in order: documentation addresses and names.
 /// The first whose address and name no rule mentions is the generic client.
 fn stand_ins() -> Vec<Client> {
-    const ADDRS: [&str; 5] = ["203.0.113.77", "198.51.100.77", "192.0.2.77", "100.64.77.77", "172.31.77.77"];
-    const NAMES: [&str; 5] =
-        ["host.wrapfix.invalid", "client.example.net", "nowhere.test", "far.away.example", "generic.wrapfix.test"];
+    const ADDRS: [&str; 5] = [
+        "203.0.113.77",
+        "198.51.100.77",
+        "192.0.2.77",
+        "100.64.77.77",
+        "172.31.77.77",
+    ];
+    const NAMES: [&str; 5] = [
+        "host.wrapfix.invalid",
+        "client.example.net",
+        "nowhere.test",
+        "far.away.example",
+        "generic.wrapfix.test",
+    ];
     ADDRS
         .iter()
         .zip(NAMES)
-        .map(|(a, n)| Client { addr: (*a).into(), name: Some(n.into()), user: None })
+        .map(|(a, n)| Client {
+            addr: (*a).into(),
+            name: Some(n.into()),
+            user: None,
+        })
         .collect()
 }

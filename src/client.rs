@@ -34,21 +34,36 @@ impl Client {
             Some((a, n)) => (a, Some(n)),
             None => (rest, None),
         };
-        if let Some(u) = user {
-            if u.is_empty() || !u.bytes().all(|b| b.is_ascii_graphic() && !b",:".contains(&b)) {
-                return Err(bad("the user name is empty or has spaces, commas or colons"));
-            }
+        if let Some(u) = user
+            && (u.is_empty()
+                || !u
+                    .bytes()
+                    .all(|b| b.is_ascii_graphic() && !b",:".contains(&b)))
+        {
+            return Err(bad(
+                "the user name is empty or has spaces, commas or colons",
+            ));
         }
-        if let Some(n) = name {
-            if n.is_empty() || !n.bytes().all(|b| b.is_ascii_graphic() && !b",:@/".contains(&b)) {
-                return Err(bad("the host name is empty or has characters a host name cannot have"));
-            }
+        if let Some(n) = name
+            && (n.is_empty()
+                || !n
+                    .bytes()
+                    .all(|b| b.is_ascii_graphic() && !b",:@/".contains(&b)))
+        {
+            return Err(bad(
+                "the host name is empty or has characters a host name cannot have",
+            ));
         }
-        let addr = addr.strip_prefix('[').and_then(|a| a.strip_suffix(']')).unwrap_or(addr);
+        let addr = addr
+            .strip_prefix('[')
+            .and_then(|a| a.strip_suffix(']'))
+            .unwrap_or(addr);
         if addr.contains('%') {
             return Err(bad("scoped IPv6 addresses (with %) are not supported"));
         }
-        let ip: IpAddr = addr.parse().map_err(|_| bad("not an IPv4 or IPv6 address"))?;
+        let ip: IpAddr = addr
+            .parse()
+            .map_err(|_| bad("not an IPv4 or IPv6 address"))?;
         Ok(Client {
             addr: libwrap_text(ip, flavor),
             name: name.map(str::to_string),
@@ -104,16 +119,37 @@ mod tests {
         assert_eq!(c.addr, "2001:db8::1");
         assert_eq!(c.user.as_deref(), Some("root"));
         assert_eq!(c.name.as_deref(), Some("Admin.example.com"));
-        assert_eq!(Client::parse("::FFFF:10.0.0.1", D).unwrap().addr, "::ffff:10.0.0.1");
-        assert_eq!(Client::parse("::ffff:10.0.0.1", Flavor::Rhel7).unwrap().addr, "10.0.0.1");
+        assert_eq!(
+            Client::parse("::FFFF:10.0.0.1", D).unwrap().addr,
+            "::ffff:10.0.0.1"
+        );
+        assert_eq!(
+            Client::parse("::ffff:10.0.0.1", Flavor::Rhel7)
+                .unwrap()
+                .addr,
+            "10.0.0.1"
+        );
         assert_eq!(Client::parse("[::1]", D).unwrap().addr, "::1");
         assert_eq!(Client::parse("::10.0.0.1", D).unwrap().addr, "::10.0.0.1");
-        assert_eq!(Client::parse("10.0.0.1=unknown", D).unwrap().name.as_deref(), Some("unknown"));
+        assert_eq!(
+            Client::parse("10.0.0.1=unknown", D)
+                .unwrap()
+                .name
+                .as_deref(),
+            Some("unknown")
+        );
     }
 
     #[test]
     fn bad_specs_name_the_value() {
-        for bad in ["10.0.0.300", "", "host.example.com", "@10.0.0.1", "10.0.0.1=", "fe80::1%eth0"] {
+        for bad in [
+            "10.0.0.300",
+            "",
+            "host.example.com",
+            "@10.0.0.1",
+            "10.0.0.1=",
+            "fe80::1%eth0",
+        ] {
             let e = Client::parse(bad, D).unwrap_err();
             assert!(e.contains(&format!("'{bad}'")), "{e}");
         }

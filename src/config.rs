@@ -57,7 +57,10 @@ impl Config {
         } else if cli.mode.list_backups {
             Mode::ListBackups
         } else if let Some(id) = cli.mode.rollback {
-            Mode::Rollback { id: (!id.is_empty()).then_some(id), exact: cli.exact }
+            Mode::Rollback {
+                id: (!id.is_empty()).then_some(id),
+                exact: cli.exact,
+            }
         } else {
             Mode::Repair
         };
@@ -88,7 +91,11 @@ impl Config {
                 .collect::<Result<Vec<_>>>()?;
             (clients, ClientSource::Options)
         } else {
-            match env("SSH_CONNECTION").as_deref().and_then(|s| s.split_whitespace().next()).map(str::to_string) {
+            match env("SSH_CONNECTION")
+                .as_deref()
+                .and_then(|s| s.split_whitespace().next())
+                .map(str::to_string)
+            {
                 Some(addr) => {
                     let c = Client::parse(&addr, flavor.flavor).map_err(|e| {
                         Error::Usage(format!("$SSH_CONNECTION: {e}; pass --client explicitly"))
@@ -99,9 +106,16 @@ impl Config {
             }
         };
 
-        let mut daemons = if cli.daemon.is_empty() { vec!["sshd".to_string()] } else { cli.daemon };
+        let mut daemons = if cli.daemon.is_empty() {
+            vec!["sshd".to_string()]
+        } else {
+            cli.daemon
+        };
         for d in &daemons {
-            if d.is_empty() || d.bytes().any(|b| !b.is_ascii_graphic() || b",:/".contains(&b)) {
+            if d.is_empty()
+                || d.bytes()
+                    .any(|b| !b.is_ascii_graphic() || b",:/".contains(&b))
+            {
                 return Err(Error::Usage(format!(
                     "invalid --daemon '{d}': give the daemon's process name as libwrap sees it, e.g. sshd"
                 )));
@@ -119,7 +133,9 @@ impl Config {
         let color = match cli.color {
             Color::Always => true,
             Color::Never => false,
-            Color::Auto => env("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal(),
+            Color::Auto => {
+                env("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+            }
         } && !cli.json;
 
         Ok(Config {

@@ -98,7 +98,11 @@ pub struct RuleFacts {
 }
 
 fn pending(finding: Finding, decides: Severity, otherwise: Severity) -> Pending {
-    Pending { finding, decides, otherwise }
+    Pending {
+        finding,
+        decides,
+        otherwise,
+    }
 }
 
 fn fixed(finding: Finding) -> Pending {
@@ -111,7 +115,12 @@ pub fn file_findings(file: &TableFile, out: &mut Vec<Pending>) {
     let role = file.role;
     match &file.state {
         FileState::Missing => {}
-        FileState::Unreadable(e) => out.push(fixed(table_error(role, None, None, unreadable_message(role, e)))),
+        FileState::Unreadable(e) => out.push(fixed(table_error(
+            role,
+            None,
+            None,
+            unreadable_message(role, e),
+        ))),
         FileState::Directory => out.push(fixed(table_error(
             role,
             None,
@@ -169,13 +178,22 @@ pub fn entry_findings(entry: &Entry<'_>, role: Role, out: &mut Vec<Pending>) {
 
 fn unreadable_message(role: Role, e: &str) -> String {
     match role {
-        Role::Deny => format!("hosts.deny cannot be read ({e}): libwrap refuses every client not let in by hosts.allow."),
+        Role::Deny => format!(
+            "hosts.deny cannot be read ({e}): libwrap refuses every client not let in by hosts.allow."
+        ),
         Role::Allow => format!("hosts.allow cannot be read ({e}): libwrap ignores it."),
     }
 }
 
 fn table_error(role: Role, line: Option<u32>, text: Option<Vec<u8>>, message: String) -> Finding {
-    Finding { kind: Kind::TableError, severity: Severity::Error, role: Some(role), line, text, message }
+    Finding {
+        kind: Kind::TableError,
+        severity: Severity::Error,
+        role: Some(role),
+        line,
+        text,
+        message,
+    }
 }
 
 /// A logical line's text without its line ending.
@@ -215,7 +233,12 @@ fn nul_findings(doc: &Document, role: Role, out: &mut Vec<Pending>) {
 }
 
 /// Findings a rule carries by itself (whoever asks): not-a-comment, option-error, twist.
-pub fn rule_findings(rule: &Rule<'_>, role: Role, env: &Env<'_>, out: &mut Vec<Pending>) -> RuleFacts {
+pub fn rule_findings(
+    rule: &Rule<'_>,
+    role: Role,
+    env: &Env<'_>,
+    out: &mut Vec<Pending>,
+) -> RuleFacts {
     let line = rule.logical.line;
     let mut push = |kind, message: String| {
         let finding = Finding {
@@ -229,7 +252,10 @@ pub fn rule_findings(rule: &Rule<'_>, role: Role, env: &Env<'_>, out: &mut Vec<P
         out.push(pending(finding, Severity::Error, Severity::Warning));
     };
     let text = rule.text();
-    let indent = text.iter().take_while(|&&b| b == b' ' || b == b'\t').count();
+    let indent = text
+        .iter()
+        .take_while(|&&b| b == b' ' || b == b'\t')
+        .count();
     if indent > 0 && text.get(indent) == Some(&b'#') {
         push(
             Kind::NotAComment,
@@ -237,22 +263,36 @@ pub fn rule_findings(rule: &Rule<'_>, role: Role, env: &Env<'_>, out: &mut Vec<P
         );
     }
     let Some(field) = rule.options_field() else {
-        return RuleFacts { refuses: role == Role::Deny };
+        return RuleFacts {
+            refuses: role == Role::Deny,
+        };
     };
     let opts = options::parse(field, env.flavor, env.accounts);
     if let Some(e) = &opts.error {
         // A '#' among the clients means the comment started there and its colon made options.
-        let cause = if syntax::tokens(rule.client_list()).any(|t| t.first() == Some(&b'#')) { Cause::InlineComment } else { e.cause };
+        let cause = if syntax::tokens(rule.client_list()).any(|t| t.first() == Some(&b'#')) {
+            Cause::InlineComment
+        } else {
+            e.cause
+        };
         let why = match cause {
-            Cause::InlineComment => "there are no inline comments, so the text after '#' became options".to_string(),
-            Cause::ShellCommand => "a shell command in the third field is read as options".to_string(),
-            Cause::BareIpv6 => "an IPv6 address without [brackets] splits the line at its colons".to_string(),
+            Cause::InlineComment => {
+                "there are no inline comments, so the text after '#' became options".to_string()
+            }
+            Cause::ShellCommand => {
+                "a shell command in the third field is read as options".to_string()
+            }
+            Cause::BareIpv6 => {
+                "an IPv6 address without [brackets] splits the line at its colons".to_string()
+            }
             Cause::TrailingColon => "the rule ends with ':' (an empty option)".to_string(),
             Cause::Other => format!("libwrap says: {}", e.message),
         };
         push(
             Kind::OptionError,
-            format!("The options of this rule are malformed ({why}): libwrap refuses every client this rule matches, even in hosts.allow."),
+            format!(
+                "The options of this rule are malformed ({why}): libwrap refuses every client this rule matches, even in hosts.allow."
+            ),
         );
     }
     if opts.has_twist() {
@@ -292,17 +332,34 @@ pub fn finish(
     let mut out: Vec<Finding> = pending
         .into_iter()
         .map(|p| {
-            let decides = p.finding.line.zip(p.finding.role).is_some_and(|(line, role)| refusing.contains(&RuleLoc { role, line }));
-            Finding { severity: if decides { p.decides } else { p.otherwise }, ..p.finding }
+            let decides = p
+                .finding
+                .line
+                .zip(p.finding.role)
+                .is_some_and(|(line, role)| refusing.contains(&RuleLoc { role, line }));
+            Finding {
+                severity: if decides { p.decides } else { p.otherwise },
+                ..p.finding
+            }
         })
         .collect();
     let mut blanket: HashSet<RuleLoc> = HashSet::new();
-    for r in refusals.iter().filter(|r| generic_probes.contains(&r.probe)) {
+    for r in refusals
+        .iter()
+        .filter(|r| generic_probes.contains(&r.probe))
+    {
         if !blanket.insert(r.loc) {
             continue;
         }
-        let daemon = target_probes.iter().find(|t| t.0 == r.probe).map_or("the daemon", |t| t.1.as_str());
-        let scope = if r.loc.role == Role::Allow { " (a ': deny' rule in hosts.allow)" } else { "" };
+        let daemon = target_probes
+            .iter()
+            .find(|t| t.0 == r.probe)
+            .map_or("the daemon", |t| t.1.as_str());
+        let scope = if r.loc.role == Role::Allow {
+            " (a ': deny' rule in hosts.allow)"
+        } else {
+            ""
+        };
         out.push(Finding {
             kind: Kind::BlanketDeny,
             severity: if refusing.contains(&r.loc) { Severity::Error } else { Severity::Info },
@@ -313,14 +370,25 @@ pub fn finish(
         });
     }
     for r in refusals.iter().filter(|r| !blanket.contains(&r.loc)) {
-        let Some((_, daemon, addr)) = target_probes.iter().find(|t| t.0 == r.probe && !generic_probes.contains(&t.0)) else {
+        let Some((_, daemon, addr)) = target_probes
+            .iter()
+            .find(|t| t.0 == r.probe && !generic_probes.contains(&t.0))
+        else {
             continue;
         };
         let decides = refusing.contains(&r.loc);
-        let shadow = if decides { "" } else { " (an earlier rule decides first)" };
+        let shadow = if decides {
+            ""
+        } else {
+            " (an earlier rule decides first)"
+        };
         out.push(Finding {
             kind: Kind::ClientDeny,
-            severity: if decides { Severity::Error } else { Severity::Warning },
+            severity: if decides {
+                Severity::Error
+            } else {
+                Severity::Warning
+            },
             role: Some(r.loc.role),
             line: Some(r.loc.line),
             text: Some(r.text.clone()),
@@ -332,12 +400,21 @@ pub fn finish(
 }
 
 /// Rules where a target's verdict turns on its host name.
-fn dns_findings(tables: &Tables, verdicts: &[TargetVerdict], flavor: Flavor, out: &mut Vec<Finding>) {
+fn dns_findings(
+    tables: &Tables,
+    verdicts: &[TargetVerdict],
+    flavor: Flavor,
+    out: &mut Vec<Finding>,
+) {
     let mut by_rule: BTreeMap<(RuleLoc, usize), Vec<String>> = BTreeMap::new();
     for tv in verdicts {
         for o in &tv.verdict.outcomes {
             for a in o.assumptions.iter().filter(|a| a.pred.is_name()) {
-                let who = tv.target.client.as_ref().map_or_else(|| "a client".to_string(), |c| c.addr.clone());
+                let who = tv
+                    .target
+                    .client
+                    .as_ref()
+                    .map_or_else(|| "a client".to_string(), |c| c.addr.clone());
                 let d = format!("for {who}: {}", a.pred.question());
                 let list = by_rule.entry((a.at, a.pos)).or_default();
                 if !list.contains(&d) {

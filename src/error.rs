@@ -24,7 +24,11 @@ pub enum Error {
 
     /// Reading the system being checked failed.
     #[error("cannot {op} {}: {source}", path.display())]
-    Read { op: &'static str, path: PathBuf, source: io::Error },
+    Read {
+        op: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
 
     /// A change could not be made safely; the message says what state each file is in.
     #[error("{0}")]
@@ -40,7 +44,11 @@ impl Error {
     }
 
     pub fn read(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
-        Error::Read { op, path: path.into(), source }
+        Error::Read {
+            op,
+            path: path.into(),
+            source,
+        }
     }
 }
 

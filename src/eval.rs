@@ -37,6 +37,9 @@ pub enum Mode {
     HostsCtl,
 }
 
+/// Tells whether an aclexec command exits 0 (tests that know the commands supply one).
+pub type AclexecOracle = dyn Fn(&[u8]) -> bool + Sync;
+
 /// Everything evaluation needs besides the tables and the request.
 pub struct Env<'a> {
     pub flavor: Flavor,
@@ -45,7 +48,7 @@ pub struct Env<'a> {
     pub root: &'a Root,
     pub accounts: &'a (dyn Accounts + Sync),
     /// Known outcome of an aclexec command (true: exit status 0). `None`: unknown.
-    pub aclexec: Option<&'a (dyn Fn(&[u8]) -> bool + Sync)>,
+    pub aclexec: Option<&'a AclexecOracle>,
 }
 
 /// A question evaluation cannot answer by itself.
@@ -69,22 +72,39 @@ pub enum Pred {
 
 impl Pred {
     pub fn is_name(&self) -> bool {
-        matches!(self, Pred::NameMatches(_) | Pred::NameKnown | Pred::NameLocal)
+        matches!(
+            self,
+            Pred::NameMatches(_) | Pred::NameKnown | Pred::NameLocal
+        )
     }
 
     /// The answer in words: "the client's host name matches '.example.com'".
     pub fn describe(&self, yes: bool) -> String {
-        let t = |v: &[u8]| String::from_utf8_lossy(v).into_owned();
-        let (does, is) = if yes { ("", "is") } else { ("does not ", "is not") };
+        let t = syntax::escape;
+        let (does, is) = if yes {
+            ("", "is")
+        } else {
+            ("does not ", "is not")
+        };
         let s = if yes { "es" } else { "" };
         match self {
             Pred::NameMatches(tok) => format!("the client's host name {does}match{s} '{}'", t(tok)),
-            Pred::NameKnown => format!("the client's address {does}resolve{} to a verified host name", if yes { "s" } else { "" }),
+            Pred::NameKnown => format!(
+                "the client's address {does}resolve{} to a verified host name",
+                if yes { "s" } else { "" }
+            ),
             Pred::NameLocal => format!("the client's host name {is} a verified name without a dot"),
-            Pred::ServerHost(h) => format!("the server address the client connects to {does}match{s} '{}'", t(h)),
+            Pred::ServerHost(h) => format!(
+                "the server address the client connects to {does}match{s} '{}'",
+                t(h)
+            ),
             Pred::ServerPort(p) => format!("the daemon {is} listening on port {p}"),
             Pred::Netgroup(g) => format!("the client {is} in NIS netgroup '{}'", t(g)),
-            Pred::AclexecSucceeds(c) => format!("the command '{}' {}", t(c), if yes { "exits 0" } else { "fails" }),
+            Pred::AclexecSucceeds(c) => format!(
+                "the command '{}' {}",
+                t(c),
+                if yes { "exits 0" } else { "fails" }
+            ),
         }
     }
 
@@ -208,8 +228,11 @@ impl Verdict {
 
     /// Rules whose unknowns make the verdict depend (in file order, each once).
     pub fn dependent_rules(&self) -> Vec<RuleLoc> {
-        let mut v: Vec<RuleLoc> =
-            self.outcomes.iter().flat_map(|o| o.assumptions.iter().map(|a| a.at)).collect();
+        let mut v: Vec<RuleLoc> = self
+            .outcomes
+            .iter()
+            .flat_map(|o| o.assumptions.iter().map(|a| a.at))
+            .collect();
         v.sort();
         v.dedup();
         v
@@ -227,7 +250,13 @@ pub type Candidates = [Vec<(usize, u32)>; 2];
 
 /// [`evaluate`], looking only at the candidate entries: the same verdict, since every
 /// other rule cannot match.
-pub fn evaluate_candidates(tables: &Tables, candidates: &Candidates, daemon: &str, client: &Client, env: &Env<'_>) -> Verdict {
+pub fn evaluate_candidates(
+    tables: &Tables,
+    candidates: &Candidates,
+    daemon: &str,
+    client: &Client,
+    env: &Env<'_>,
+) -> Verdict {
     explore(env, daemon, client, |run| run.top(tables, Some(candidates)))
 }
 
@@ -249,11 +278,24 @@ pub enum Probe {
 
 impl<'p, 'e> Prober<'p, 'e> {
     pub fn new(env: &'p Env<'e>) -> Self {
-        let nobody = Client { addr: "unknown".into(), name: Some("unknown".into()), user: None };
-        Prober { env, files: FileCache::default(), nobody }
+        let nobody = Client {
+            addr: "unknown".into(),
+            name: Some("unknown".into()),
+            user: None,
+        };
+        Prober {
+            env,
+            files: FileCache::default(),
+            nobody,
+        }
     }
 
-    fn run<R>(&mut self, daemon: &str, client: Option<&Client>, f: impl FnOnce(&mut Run<'_, '_>) -> bool) -> Probe {
+    fn run(
+        &mut self,
+        daemon: &str,
+        client: Option<&Client>,
+        f: impl FnOnce(&mut Run<'_, '_>) -> bool,
+    ) -> Probe {
         let client = client.unwrap_or(&self.nobody);
         let mut run = Run::new(self.env, daemon.as_bytes(), client, &[], &mut self.files);
         run.probe = true;
@@ -267,27 +309,46 @@ impl<'p, 'e> Prober<'p, 'e> {
 
     /// Does the rule's daemon list match `daemon`?
     pub fn daemons(&mut self, rule: &Rule<'_>, daemon: &str) -> Probe {
-        self.run::<()>(daemon, None, |run| run.match_list(&mut syntax::tokens(rule.daemon_list()), Run::server_match))
+        self.run(daemon, None, |run| {
+            run.match_list(&mut syntax::tokens(rule.daemon_list()), Run::server_match)
+        })
     }
 
     /// Does the rule's client list match `client`?
     pub fn clients(&mut self, rule: &Rule<'_>, client: &Client) -> Probe {
-        self.run::<()>("", Some(client), |run| run.match_list(&mut syntax::tokens(rule.client_list()), Run::client_match))
+        self.run("", Some(client), |run| {
+            run.match_list(&mut syntax::tokens(rule.client_list()), Run::client_match)
+        })
     }
 }
 
 /// Does this one rule's daemon and client lists match (options not run)? As a verdict:
 /// `Granted` means "matches", `Denied` "does not", `Depends` "depends on an unknown".
-pub fn rule_matches(rule: &Rule<'_>, role: Role, daemon: &str, client: &Client, env: &Env<'_>) -> Access {
+pub fn rule_matches(
+    rule: &Rule<'_>,
+    role: Role,
+    daemon: &str,
+    client: &Client,
+    env: &Env<'_>,
+) -> Access {
     explore(env, daemon, client, |run| {
         let matched = run.rule_matches(rule, role);
-        Decision { granted: matched, how: How::NoMatch, rule: None }
+        Decision {
+            granted: matched,
+            how: How::NoMatch,
+            rule: None,
+        }
     })
     .access
 }
 
 /// Run `one` under every combination of answers to the unknowns it asks about.
-fn explore(env: &Env<'_>, daemon: &str, client: &Client, mut one: impl FnMut(&mut Run<'_, '_>) -> Decision) -> Verdict {
+fn explore(
+    env: &Env<'_>,
+    daemon: &str,
+    client: &Client,
+    mut one: impl FnMut(&mut Run<'_, '_>) -> Decision,
+) -> Verdict {
     let mut script: Vec<bool> = Vec::new();
     let mut outcomes = Vec::new();
     let mut files = FileCache::default();
@@ -298,7 +359,12 @@ fn explore(env: &Env<'_>, daemon: &str, client: &Client, mut one: impl FnMut(&mu
         let trail = std::mem::take(&mut run.trail);
         script = std::mem::take(&mut run.script);
         let (witness, proven) = witness(&trail, client, env.flavor);
-        outcomes.push(Outcome { decision, assumptions: trail, witness, proven });
+        outcomes.push(Outcome {
+            decision,
+            assumptions: trail,
+            witness,
+            proven,
+        });
         // Next combination: flip the last "yes" to "no", forget what came after it.
         while script.last() == Some(&false) {
             script.pop();
@@ -328,7 +394,12 @@ fn explore(env: &Env<'_>, daemon: &str, client: &Client, mut one: impl FnMut(&mu
         .iter()
         .position(|o| o.proven && want.is_none_or(|w| o.decision.granted == w))
         .unwrap_or(0);
-    Verdict { access, outcomes, complete, primary }
+    Verdict {
+        access,
+        outcomes,
+        complete,
+        primary,
+    }
 }
 
 /// Contents of `/file` pattern files, read once per verdict.
@@ -383,7 +454,13 @@ struct Run<'r, 'e> {
 }
 
 impl<'r, 'e> Run<'r, 'e> {
-    fn new(env: &'r Env<'e>, daemon: &'r [u8], client: &'r Client, script: &[bool], files: &'r mut FileCache) -> Self {
+    fn new(
+        env: &'r Env<'e>,
+        daemon: &'r [u8],
+        client: &'r Client,
+        script: &[bool],
+        files: &'r mut FileCache,
+    ) -> Self {
         Run {
             env,
             daemon,
@@ -392,7 +469,10 @@ impl<'r, 'e> Run<'r, 'e> {
             next: 0,
             answers: HashMap::new(),
             trail: Vec::new(),
-            at: RuleLoc { role: Role::Allow, line: 0 },
+            at: RuleLoc {
+                role: Role::Allow,
+                line: 0,
+            },
             at_pos: 0,
             files,
             file_depth: 0,
@@ -421,7 +501,12 @@ impl<'r, 'e> Run<'r, 'e> {
         };
         self.next += 1;
         self.answers.insert(pred.clone(), v);
-        self.trail.push(Assumption { pred, value: v, at: self.at, pos: self.at_pos });
+        self.trail.push(Assumption {
+            pred,
+            value: v,
+            at: self.at,
+            pos: self.at_pos,
+        });
         v
     }
 
@@ -447,17 +532,23 @@ impl<'r, 'e> Run<'r, 'e> {
     }
 
     fn rule_matches(&mut self, rule: &Rule<'_>, role: Role) -> bool {
-        self.at = RuleLoc { role, line: rule.logical.line };
+        self.at = RuleLoc {
+            role,
+            line: rule.logical.line,
+        };
         let mut daemons = syntax::tokens(rule.daemon_list());
         let mut clients = syntax::tokens(rule.client_list());
-        self.match_list(&mut daemons, Self::server_match) && self.match_list(&mut clients, Self::client_match)
+        self.match_list(&mut daemons, Self::server_match)
+            && self.match_list(&mut clients, Self::client_match)
     }
 
     /// table_match(): the first rule whose daemon and client lists both match.
     fn table(&mut self, file: &TableFile, candidates: Option<&Candidates>) -> TableEnd {
         let doc = match &file.state {
             FileState::Missing | FileState::Directory => return TableEnd::NoMatch,
-            FileState::Unreadable(e) => return TableEnd::Error(TableProblem::Unreadable(e.clone())),
+            FileState::Unreadable(e) => {
+                return TableEnd::Error(TableProblem::Unreadable(e.clone()));
+            }
             FileState::Present(doc) => doc,
         };
         let role = file.role;
@@ -472,15 +563,19 @@ impl<'r, 'e> Run<'r, 'e> {
                 self.first_match(role, all)
             }
             Some(c) => {
-                let only = c[role as usize]
-                    .iter()
-                    .filter_map(|&(pos, line)| doc.entries_from(flavor, pos, line).next().map(|e| (pos, e)));
+                let only = c[role as usize].iter().filter_map(|&(pos, line)| {
+                    doc.entries_from(flavor, pos, line).next().map(|e| (pos, e))
+                });
                 self.first_match(role, only)
             }
         }
     }
 
-    fn first_match<'d>(&mut self, role: Role, entries: impl Iterator<Item = (usize, Entry<'d>)>) -> TableEnd {
+    fn first_match<'d>(
+        &mut self,
+        role: Role,
+        entries: impl Iterator<Item = (usize, Entry<'d>)>,
+    ) -> TableEnd {
         for (pos, entry) in entries {
             self.at_pos = pos;
             let rule = match entry {
@@ -492,7 +587,10 @@ impl<'r, 'e> Run<'r, 'e> {
                 Entry::Hang(l) => return TableEnd::Hang(rule_ref(role, l.line, &l.text)),
                 _ => continue,
             };
-            self.at = RuleLoc { role, line: rule.logical.line };
+            self.at = RuleLoc {
+                role,
+                line: rule.logical.line,
+            };
             let mut daemons = syntax::tokens(rule.daemon_list());
             if !self.match_list(&mut daemons, Self::server_match) {
                 continue;
@@ -565,13 +663,14 @@ impl<'r, 'e> Run<'r, 'e> {
             Some(i) => (&tok[..i], Some(&tok[i + 1..])),
             None => (tok, None),
         };
-        let daemon_ok = match pattern::port_token(daemon).filter(|_| self.env.flavor == Flavor::Debian) {
-            Some(port) => match self.env.mode {
-                Mode::HostsCtl => false,
-                Mode::Daemon => self.ask(Pred::ServerPort(port)),
-            },
-            None => pattern::string_match(daemon, self.daemon, self.env.flavor),
-        };
+        let daemon_ok =
+            match pattern::port_token(daemon).filter(|_| self.env.flavor == Flavor::Debian) {
+                Some(port) => match self.env.mode {
+                    Mode::HostsCtl => false,
+                    Mode::Daemon => self.ask(Pred::ServerPort(port)),
+                },
+                None => pattern::string_match(daemon, self.daemon, self.env.flavor),
+            };
         match host {
             Some(host) if daemon_ok => self.server_host_match(host),
             _ => daemon_ok,
@@ -634,11 +733,15 @@ impl<'r, 'e> Run<'r, 'e> {
         if pattern::string_match(tok, addr, self.env.flavor) {
             return true;
         }
+        // Digits-and-dots tokens are never compared with names.
         if !pattern::not_inaddr(tok) {
             return false;
         }
         match name {
             Some(n) => pattern::string_match(tok, n, self.env.flavor),
+            // A `[v6]` token could only match a name that is an IPv6 literal, and a verified
+            // host name never is one (libwrap turns a numeric reverse name into "paranoid").
+            None if tok.first() == Some(&b'[') && tok.last() == Some(&b']') => false,
             None => self.ask(Pred::NameMatches(tok.to_vec())),
         }
     }
@@ -649,7 +752,9 @@ impl<'r, 'e> Run<'r, 'e> {
             self.crashed = true;
             return false;
         }
-        let Some(content) = self.files.get(self.env.root, path) else { return false };
+        let Some(content) = self.files.get(self.env.root, path) else {
+            return false;
+        };
         self.file_depth += 1;
         let mut matched = false;
         for word in content.split(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)) {
@@ -674,7 +779,10 @@ impl<'r, 'e> Run<'r, 'e> {
 fn rule_ref(role: Role, line: u32, text: &[u8]) -> RuleRef {
     let text = text.strip_suffix(b"\n").unwrap_or(text);
     let text = text.strip_suffix(b"\r").unwrap_or(text);
-    RuleRef { loc: RuleLoc { role, line }, text: text.to_vec() }
+    RuleRef {
+        loc: RuleLoc { role, line },
+        text: text.to_vec(),
+    }
 }
 
 /// Find a host name that answers every name question of a run as assumed. Returns the name
@@ -684,7 +792,10 @@ pub fn witness(trail: &[Assumption], client: &Client, flavor: Flavor) -> (Option
     if asks.is_empty() {
         return (None, true);
     }
-    let holds = |name: &str| asks.iter().all(|a| name_pred(&a.pred, name, client, flavor) == a.value);
+    let holds = |name: &str| {
+        asks.iter()
+            .all(|a| name_pred(&a.pred, name, client, flavor) == a.value)
+    };
     for cand in candidates(&asks) {
         if holds(&cand) {
             return (Some(cand), true);
@@ -712,7 +823,9 @@ fn candidates(asks: &[&Assumption]) -> Vec<String> {
     let mut suffixes = vec![String::new()];
     let mut out: Vec<String> = vec!["unknown".into(), "paranoid".into()];
     for a in asks {
-        let Pred::NameMatches(tok) = &a.pred else { continue };
+        let Pred::NameMatches(tok) = &a.pred else {
+            continue;
+        };
         let t = text(tok);
         if t.contains('*') || t.contains('?') {
             for fill in ["", "x", "x.x"] {

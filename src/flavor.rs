@@ -39,7 +39,9 @@ impl FromStr for Flavor {
             "debian" => Ok(Flavor::Debian),
             "rhel7" => Ok(Flavor::Rhel7),
             "rhel6" => Ok(Flavor::Rhel6),
-            other => Err(format!("unknown flavor '{other}': use debian, rhel7 or rhel6")),
+            other => Err(format!(
+                "unknown flavor '{other}': use debian, rhel7 or rhel6"
+            )),
         }
     }
 }
@@ -56,20 +58,24 @@ pub struct FlavorChoice {
 
 impl FlavorChoice {
     pub fn forced(flavor: Flavor) -> Self {
-        FlavorChoice { flavor, source: "--flavor".into(), why: format!("{flavor} was chosen with --flavor") }
+        FlavorChoice {
+            flavor,
+            source: "--flavor".into(),
+            why: format!("{flavor} was chosen with --flavor"),
+        }
     }
 
     /// Detect from `ROOT/etc/os-release`, then `ROOT/etc/redhat-release`; Debian if neither says.
     pub fn detect(root: &Root) -> Self {
-        if let Ok(Some(text)) = root.read_optional("/etc/os-release") {
-            if let Some(choice) = from_os_release(&String::from_utf8_lossy(&text)) {
-                return choice;
-            }
+        if let Ok(Some(text)) = root.read_optional("/etc/os-release")
+            && let Some(choice) = from_os_release(&String::from_utf8_lossy(&text))
+        {
+            return choice;
         }
-        if let Ok(Some(text)) = root.read_optional("/etc/redhat-release") {
-            if let Some(choice) = from_redhat_release(&String::from_utf8_lossy(&text)) {
-                return choice;
-            }
+        if let Ok(Some(text)) = root.read_optional("/etc/redhat-release")
+            && let Some(choice) = from_redhat_release(&String::from_utf8_lossy(&text))
+        {
+            return choice;
         }
         FlavorChoice {
             flavor: Flavor::Debian,
@@ -87,16 +93,34 @@ fn os_release_field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
 }
 
 fn major(version: &str) -> Option<u32> {
-    version.split(|c: char| !c.is_ascii_digit()).find(|s| !s.is_empty())?.parse().ok()
+    version
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|s| !s.is_empty())?
+        .parse()
+        .ok()
 }
 
-const RHEL_LIKE: &[&str] = &["rhel", "centos", "rocky", "almalinux", "ol", "scientific", "fedora"];
+const RHEL_LIKE: &[&str] = &[
+    "rhel",
+    "centos",
+    "rocky",
+    "almalinux",
+    "ol",
+    "scientific",
+    "fedora",
+];
 
 fn from_os_release(text: &str) -> Option<FlavorChoice> {
-    let id = os_release_field(text, "ID").unwrap_or("").to_ascii_lowercase();
-    let like = os_release_field(text, "ID_LIKE").unwrap_or("").to_ascii_lowercase();
+    let id = os_release_field(text, "ID")
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let like = os_release_field(text, "ID_LIKE")
+        .unwrap_or("")
+        .to_ascii_lowercase();
     let version = os_release_field(text, "VERSION_ID").unwrap_or("");
-    let family: Vec<&str> = std::iter::once(id.as_str()).chain(like.split_whitespace()).collect();
+    let family: Vec<&str> = std::iter::once(id.as_str())
+        .chain(like.split_whitespace())
+        .collect();
     let source = "/etc/os-release".to_string();
     if family.iter().any(|f| *f == "debian" || *f == "ubuntu") {
         return Some(FlavorChoice {
@@ -116,7 +140,11 @@ fn from_os_release(text: &str) -> Option<FlavorChoice> {
     } else {
         None
     }?;
-    let flavor = if rhel_major <= 6 { Flavor::Rhel6 } else { Flavor::Rhel7 };
+    let flavor = if rhel_major <= 6 {
+        Flavor::Rhel6
+    } else {
+        Flavor::Rhel7
+    };
     let note = if rhel_major >= 8 {
         " (RHEL 8 and later ship no libwrap; modelling the last build that had it)"
     } else {
@@ -150,7 +178,10 @@ mod tests {
         let deb = "PRETTY_NAME=\"Debian GNU/Linux 12\"\nID=debian\nVERSION_ID=\"12\"\n";
         assert_eq!(from_os_release(deb).map(|c| c.flavor), Some(Flavor::Debian));
         let ubuntu = "ID=ubuntu\nID_LIKE=debian\nVERSION_ID=\"22.04\"\n";
-        assert_eq!(from_os_release(ubuntu).map(|c| c.flavor), Some(Flavor::Debian));
+        assert_eq!(
+            from_os_release(ubuntu).map(|c| c.flavor),
+            Some(Flavor::Debian)
+        );
         let c7 = "ID=\"centos\"\nID_LIKE=\"rhel fedora\"\nVERSION_ID=\"7\"\n";
         assert_eq!(from_os_release(c7).map(|c| c.flavor), Some(Flavor::Rhel7));
         let ol6 = "ID=\"ol\"\nVERSION_ID=\"6.10\"\n";

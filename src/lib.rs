@@ -42,16 +42,26 @@ pub fn run(cli: cli::Cli) -> Result<i32> {
 /// `--check`: verdicts and findings; exit 1 when any target is not granted.
 fn check(config: &Config) -> Result<i32> {
     let ctx = Context::from_config(config);
-    let tables = Tables::load(&config.root).map_err(|e| Error::read("open the tables under", config.root.dir(), e))?;
+    let tables = Tables::load(&config.root)
+        .map_err(|e| Error::read("open the tables under", config.root.dir(), e))?;
     let analysis = ctx.analyse(tables);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let written = if config.json {
-        let doc = report::json(config, &analysis, serde_json::Value::Null, serde_json::Value::Null);
+        let doc = report::json(
+            config,
+            &analysis,
+            serde_json::Value::Null,
+            serde_json::Value::Null,
+        );
         writeln!(out, "{doc:#}")
     } else {
         report::human(&mut out, config, &analysis)
     };
     written.map_err(|e| Error::read("write the report to", "stdout", e))?;
-    Ok(if analysis.all_granted() { exit::OK } else { exit::LOCKED_OUT })
+    Ok(if analysis.all_granted() {
+        exit::OK
+    } else {
+        exit::LOCKED_OUT
+    })
 }

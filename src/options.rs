@@ -73,14 +73,18 @@ struct Spec {
 }
 
 const fn spec(need_arg: bool, opt_arg: bool, use_last: bool) -> Spec {
-    Spec { need_arg, opt_arg, use_last }
+    Spec {
+        need_arg,
+        opt_arg,
+        use_last,
+    }
 }
 
 fn lookup(key: &[u8], flavor: Flavor) -> Option<Spec> {
     let key = key.to_ascii_lowercase();
     Some(match key.as_slice() {
-        b"user" | b"group" | b"umask" | b"linger" | b"spawn" | b"twist" | b"setenv" | b"severity"
-        | b"banners" => spec(true, false, key == b"twist"),
+        b"user" | b"group" | b"umask" | b"linger" | b"spawn" | b"twist" | b"setenv"
+        | b"severity" | b"banners" => spec(true, false, key == b"twist"),
         b"aclexec" if flavor == Flavor::Debian => spec(true, false, false),
         b"keepalive" => spec(false, false, false),
         b"rfc931" | b"nice" => spec(false, true, false),
@@ -127,7 +131,10 @@ fn is_space(b: u8) -> bool {
 
 fn chop(s: &[u8]) -> &[u8] {
     let start = s.iter().position(|&b| !is_space(b)).unwrap_or(s.len());
-    let end = s.iter().rposition(|&b| !is_space(b)).map_or(start, |i| i + 1);
+    let end = s
+        .iter()
+        .rposition(|&b| !is_space(b))
+        .map_or(start, |i| i + 1);
     &s[start..end.max(start)]
 }
 
@@ -149,12 +156,24 @@ pub fn parse(field: &[u8], flavor: Flavor, accounts: &dyn Accounts) -> Options {
     out
 }
 
-fn parse_one(raw: &[u8], last: bool, flavor: Flavor, accounts: &dyn Accounts) -> Result<Op, String> {
+fn parse_one(
+    raw: &[u8],
+    last: bool,
+    flavor: Flavor,
+    accounts: &dyn Accounts,
+) -> Result<Op, String> {
     let text = chop(raw);
-    let key_end = text.iter().position(|&b| matches!(b, b'=' | b' ' | b'\t' | b'\r' | b'\n')).unwrap_or(text.len());
+    let key_end = text
+        .iter()
+        .position(|&b| matches!(b, b'=' | b' ' | b'\t' | b'\r' | b'\n'))
+        .unwrap_or(text.len());
     let key = &text[..key_end];
     let mut rest = &text[key_end..];
-    let skip_ws = |s: &[u8]| -> usize { s.iter().position(|&b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n')).unwrap_or(s.len()) };
+    let skip_ws = |s: &[u8]| -> usize {
+        s.iter()
+            .position(|&b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+            .unwrap_or(s.len())
+    };
     if let Some((&first, after)) = rest.split_first() {
         rest = after;
         if first != b'=' {
@@ -190,10 +209,22 @@ fn parse_one(raw: &[u8], last: bool, flavor: Flavor, accounts: &dyn Accounts) ->
         b"twist" => Op::Twist(v.to_vec()),
         b"aclexec" => Op::Aclexec(v.to_vec()),
         b"spawn" => Op::Spawn(v.to_vec()),
-        b"umask" => check(scanf_int(v, 8).is_some_and(|m| m & !0o777 == 0), "bad umask value", v)?,
-        b"linger" => check(scanf_int(v, 10).is_some_and(|n| n as i32 >= 0), "bad linger value", v)?,
+        b"umask" => check(
+            scanf_int(v, 8).is_some_and(|m| m & !0o777 == 0),
+            "bad umask value",
+            v,
+        )?,
+        b"linger" => check(
+            scanf_int(v, 10).is_some_and(|n| n as i32 >= 0),
+            "bad linger value",
+            v,
+        )?,
         b"nice" if !v.is_empty() => check(scanf_int(v, 10).is_some(), "bad nice value", v)?,
-        b"rfc931" if !v.is_empty() => check(scanf_int(v, 10).is_some_and(|n| n as i32 > 0), "bad rfc931 timeout", v)?,
+        b"rfc931" if !v.is_empty() => check(
+            scanf_int(v, 10).is_some_and(|n| n as i32 > 0),
+            "bad rfc931 timeout",
+            v,
+        )?,
         b"severity" => check(severity_ok(v), "bad syslog facility or severity", v)?,
         b"user" => {
             // `user U.G` checks the group first, then the user (only names are checked: the
@@ -202,24 +233,35 @@ fn parse_one(raw: &[u8], last: bool, flavor: Flavor, accounts: &dyn Accounts) ->
                 Some(i) => (&v[..i], Some(&v[i + 1..])),
                 None => (v, None),
             };
-            if let Some(g) = group {
-                if !accounts.group_exists(g) {
-                    return Err(format!("unknown group: \"{}\"", String::from_utf8_lossy(g)));
-                }
+            if let Some(g) = group
+                && !accounts.group_exists(g)
+            {
+                return Err(format!("unknown group: \"{}\"", String::from_utf8_lossy(g)));
             }
             check(accounts.user_exists(user), "unknown user", user)?
         }
         b"group" => check(accounts.group_exists(v), "unknown group", v)?,
         b"setenv" => {
-            let name_end = v.iter().position(|&b| matches!(b, b' ' | b'\t' | b'\r' | b'\n')).unwrap_or(v.len());
-            check(!v[..name_end].contains(&b'='), "memory allocation failure", v)?
+            let name_end = v
+                .iter()
+                .position(|&b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+                .unwrap_or(v.len());
+            check(
+                !v[..name_end].contains(&b'='),
+                "memory allocation failure",
+                v,
+            )?
         }
         _ => Op::Other,
     })
 }
 
 fn check(ok: bool, what: &str, v: &[u8]) -> Result<Op, String> {
-    if ok { Ok(Op::Other) } else { Err(format!("{what}: \"{}\"", String::from_utf8_lossy(v))) }
+    if ok {
+        Ok(Op::Other)
+    } else {
+        Err(format!("{what}: \"{}\"", String::from_utf8_lossy(v)))
+    }
 }
 
 /// `sscanf(v, "%d%c") == 1` (radix 10) or `"%o%c"` (radix 8): optional sign, digits, nothing
@@ -236,7 +278,9 @@ fn scanf_int(v: &[u8], radix: u32) -> Option<u32> {
     }
     let mut n: u64 = 0;
     for &d in digits {
-        n = n.saturating_mul(u64::from(radix)).saturating_add(u64::from(d - b'0'));
+        n = n
+            .saturating_mul(u64::from(radix))
+            .saturating_add(u64::from(d - b'0'));
     }
     let n = n.min(i64::MAX as u64) as i64;
     Some((if neg { -n } else { n }) as u32)
@@ -247,10 +291,13 @@ const FACILITIES: &[&str] = &[
     "kern", "user", "mail", "daemon", "auth", "lpr", "news", "uucp", "cron", "local0", "local1",
     "local2", "local3", "local4", "local5", "local6", "local7",
 ];
-const LEVELS: &[&str] = &["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"];
+const LEVELS: &[&str] = &[
+    "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
+];
 
 fn severity_ok(v: &[u8]) -> bool {
-    let known = |table: &[&str], s: &[u8]| table.iter().any(|t| t.as_bytes().eq_ignore_ascii_case(s));
+    let known =
+        |table: &[&str], s: &[u8]| table.iter().any(|t| t.as_bytes().eq_ignore_ascii_case(s));
     match syntax::split_at(v, 0, b'.') {
         Some(i) => known(FACILITIES, &v[..i]) && known(LEVELS, &v[i + 1..]),
         None => known(LEVELS, v),
@@ -269,7 +316,9 @@ fn guess_cause(field: &[u8], raw: &[u8], message: &str) -> Cause {
         return Cause::ShellCommand;
     }
     // `sshd: ::1` leaves options like ":1"; `sshd: 2001:db8::1` leaves "db8::1".
-    let looks_v6 = field.iter().all(|&b| b.is_ascii_hexdigit() || is_space(b) || b == b':' || b == b'.' || b == b',' || b == b']');
+    let looks_v6 = field.iter().all(|&b| {
+        b.is_ascii_hexdigit() || is_space(b) || b == b':' || b == b'.' || b == b',' || b == b']'
+    });
     if looks_v6 && message != "option \"allow\" must be at end" {
         return Cause::BareIpv6;
     }
@@ -299,7 +348,10 @@ mod tests {
         assert_eq!(p(" allow\n").ops, vec![Op::Allow]);
         assert_eq!(p(" DENY\n").ops, vec![Op::Deny]);
         assert!(p(" allow: spawn /bin/true\n").error.is_some());
-        assert_eq!(p(" spawn echo a\\:b: allow\n").ops, vec![Op::Spawn(b"echo a:b".to_vec()), Op::Allow]);
+        assert_eq!(
+            p(" spawn echo a\\:b: allow\n").ops,
+            vec![Op::Spawn(b"echo a:b".to_vec()), Op::Allow]
+        );
         assert_eq!(p(" allow=\n").error, None);
         assert!(p(" allow = x\n").error.is_some());
     }
@@ -331,6 +383,10 @@ mod tests {
         assert!(p(" nice -5\n").error.is_none());
         assert!(p(" rfc931 0\n").error.is_some());
         assert!(p(" setenv A=B c\n").error.is_some());
-        assert!(parse(b" aclexec /bin/true\n", Flavor::Rhel7, &NoAccounts).error.is_some());
+        assert!(
+            parse(b" aclexec /bin/true\n", Flavor::Rhel7, &NoAccounts)
+                .error
+                .is_some()
+        );
     }
 }

@@ -21,7 +21,11 @@ pub const PARANOID: &[u8] = b"paranoid";
 pub fn string_match(tok: &[u8], s: &[u8], flavor: Flavor) -> bool {
     // Mapped IPv4 addresses look like IPv4 to every textual rule (Debian, RHEL 6; RHEL 7's
     // real sockets are already IPv4, see `client::libwrap_text`).
-    let s = if flavor == Flavor::Rhel7 { s } else { strip_v4_mapped(s) };
+    let s = if flavor == Flavor::Rhel7 {
+        s
+    } else {
+        strip_v4_mapped(s)
+    };
     if tok.iter().any(|&b| b == b'*' || b == b'?') {
         return glob(tok, s, flavor == Flavor::Debian);
     }
@@ -55,8 +59,12 @@ fn is_localhost(s: &[u8]) -> bool {
 /// RHEL 7's `[…]` host pattern: `[net]`, `[net]/len` or `[net/len]`, compared on the
 /// first `len` bits (128 by default); text after `]` other than `/len` is ignored.
 pub fn rhel7_bracket_match(tok: &[u8], addr: &[u8]) -> bool {
-    let Some(addr) = parse_v6_strict(addr) else { return false };
-    let Some(close) = tok.iter().position(|&b| b == b']') else { return false };
+    let Some(addr) = parse_v6_strict(addr) else {
+        return false;
+    };
+    let Some(close) = tok.iter().position(|&b| b == b']') else {
+        return false;
+    };
     let inside = &tok[1..close];
     let after = &tok[close + 1..];
     let (net, len) = match inside.iter().position(|&b| b == b'/') {
@@ -66,7 +74,9 @@ pub fn rhel7_bracket_match(tok: &[u8], addr: &[u8]) -> bool {
             None => (inside, 128),
         },
     };
-    let Ok(len) = u32::try_from(len) else { return false };
+    let Ok(len) = u32::try_from(len) else {
+        return false;
+    };
     if len > 128 {
         return false;
     }
@@ -85,12 +95,22 @@ pub fn strip_v4_mapped(s: &[u8]) -> &[u8] {
 /// The wildcard matcher: `*` any run, `?` one byte, no escapes. Debian compares letters
 /// case-insensitively, Red Hat exactly. `**` does not match the empty string.
 pub fn glob(pat: &[u8], s: &[u8], nocase: bool) -> bool {
-    let same = |a: u8, b: u8| if nocase { a.eq_ignore_ascii_case(&b) } else { a == b };
+    let same = |a: u8, b: u8| {
+        if nocase {
+            a.eq_ignore_ascii_case(&b)
+        } else {
+            a == b
+        }
+    };
     let (mut p, mut s) = (pat, s);
     loop {
-        let Some((&pc, prest)) = p.split_first() else { return s.is_empty() };
+        let Some((&pc, prest)) = p.split_first() else {
+            return s.is_empty();
+        };
         if pc == b'*' {
-            let Some(&next) = prest.first() else { return true };
+            let Some(&next) = prest.first() else {
+                return true;
+            };
             if next != b'?' && next != b'*' {
                 for i in 0..s.len() {
                     if same(s[i], next) && glob(&prest[1..], &s[i + 1..], nocase) {
@@ -106,7 +126,9 @@ pub fn glob(pat: &[u8], s: &[u8], nocase: bool) -> bool {
             }
             return false;
         }
-        let Some((&sc, srest)) = s.split_first() else { return false };
+        let Some((&sc, srest)) = s.split_first() else {
+            return false;
+        };
         if pc != b'?' && !same(pc, sc) {
             return false;
         }
@@ -142,10 +164,11 @@ pub fn inet_aton(s: &[u8]) -> Option<u32> {
             break;
         }
     }
-    if let Some(&c) = s.get(i) {
-        if !c.is_ascii_whitespace() && c != 0x0b {
-            return None;
-        }
+    if let Some(&c) = s.get(i)
+        && !c.is_ascii_whitespace()
+        && c != 0x0b
+    {
+        return None;
     }
     let max: u64 = match parts.len() {
         0 => 0xffff_ffff,
@@ -167,7 +190,11 @@ pub fn inet_aton(s: &[u8]) -> Option<u32> {
 /// bytes used.
 fn strtoul0(s: &[u8]) -> (Option<u64>, usize) {
     let (base, start) = if s.len() >= 2 && s[0] == b'0' && (s[1] | 0x20) == b'x' {
-        if s.get(2).is_some_and(u8::is_ascii_hexdigit) { (16, 2) } else { return (Some(0), 1) }
+        if s.get(2).is_some_and(u8::is_ascii_hexdigit) {
+            (16, 2)
+        } else {
+            return (Some(0), 1);
+        }
     } else if s[0] == b'0' {
         (8, 0)
     } else {
@@ -195,7 +222,10 @@ pub fn dot_quad_addr(s: &[u8]) -> Option<u32> {
 /// C `atoi()` as glibc does it: `(int) strtol(s, NULL, 10)`.
 pub fn atoi(s: &[u8]) -> i64 {
     let mut i = 0;
-    while s.get(i).is_some_and(|c| c.is_ascii_whitespace() || *c == 0x0b) {
+    while s
+        .get(i)
+        .is_some_and(|c| c.is_ascii_whitespace() || *c == 0x0b)
+    {
         i += 1;
     }
     let neg = match s.get(i) {
@@ -224,7 +254,9 @@ fn decimal(s: &[u8]) -> Option<u64> {
     if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    Some(s.iter().fold(0u64, |v, &d| v.saturating_mul(10).saturating_add(u64::from(d - b'0'))))
+    Some(s.iter().fold(0u64, |v, &d| {
+        v.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+    }))
 }
 
 /// getaddrinfo(AF_INET6, AI_NUMERICHOST): a numeric IPv6 address; a `%scope` is ignored.
@@ -265,8 +297,12 @@ pub fn masked_match(net: &[u8], mask: &[u8], addr: &[u8], flavor: Flavor) -> boo
 }
 
 fn masked_match4(net: &[u8], mask: &[u8], addr: &[u8], flavor: Flavor) -> bool {
-    let Some(addr) = dot_quad_addr(addr) else { return false };
-    let Some(net) = dot_quad_addr(net) else { return false };
+    let Some(addr) = dot_quad_addr(addr) else {
+        return false;
+    };
+    let Some(net) = dot_quad_addr(net) else {
+        return false;
+    };
     let mask = match flavor {
         Flavor::Debian => match dot_quad_addr(mask) {
             Some(m) => m,
@@ -282,7 +318,9 @@ fn masked_match4(net: &[u8], mask: &[u8], addr: &[u8], flavor: Flavor) -> bool {
         // decimal prefix 0..=32, where 32 only counts spelled exactly "32".
         Flavor::Rhel7 | Flavor::Rhel6 => match dot_quad_addr(mask) {
             Some(m) => m,
-            None if mask == b"255.255.255.255" || (flavor == Flavor::Rhel7 && mask == b"32") => u32::MAX,
+            None if mask == b"255.255.255.255" || (flavor == Flavor::Rhel7 && mask == b"32") => {
+                u32::MAX
+            }
             None if flavor == Flavor::Rhel7 => match decimal(mask) {
                 Some(0) => 0,
                 Some(len @ 1..=31) => u32::MAX << (32 - len),
@@ -303,11 +341,15 @@ fn masked_match6(net: &[u8], mask: &[u8], addr: &[u8], flavor: Flavor) -> bool {
     if mapped.len() != addr.len() {
         return masked_match4(net, mask, mapped, flavor);
     }
-    let Some(addr) = parse_v6(addr) else { return false };
+    let Some(addr) = parse_v6(addr) else {
+        return false;
+    };
     if net.len() < 2 || net[0] != b'[' || net[net.len() - 1] != b']' {
         return false;
     }
-    let Some(net) = parse_v6(&net[1..net.len() - 1]) else { return false };
+    let Some(net) = parse_v6(&net[1..net.len() - 1]) else {
+        return false;
+    };
     let len = match u32::try_from(atoi(mask)) {
         Ok(l) if l <= 128 => l,
         _ => return false,
@@ -318,7 +360,8 @@ fn masked_match6(net: &[u8], mask: &[u8], addr: &[u8], flavor: Flavor) -> bool {
 /// `NOT_INADDR(tok)`: the token has a byte other than digits, `.` and `/`, so it may be
 /// compared with a host name.
 pub fn not_inaddr(tok: &[u8]) -> bool {
-    tok.iter().any(|&b| !(b.is_ascii_digit() || b == b'.' || b == b'/'))
+    tok.iter()
+        .any(|&b| !(b.is_ascii_digit() || b == b'.' || b == b'/'))
 }
 
 /// Debian's numeric daemon token (`sscanf("%u%c") == 1`, ≤ 65535): a server port pattern.
@@ -334,15 +377,19 @@ pub fn port_token(tok: &[u8]) -> Option<u16> {
     // strtoul saturates at ULONG_MAX; scanf then stores the low 32 bits.
     let mut v: u64 = 0;
     for &d in digits {
-        v = match v.checked_mul(10).and_then(|x| x.checked_add(u64::from(d - b'0'))) {
-            Some(x) => x,
-            None => u64::MAX,
-        };
+        v = v
+            .checked_mul(10)
+            .and_then(|x| x.checked_add(u64::from(d - b'0')))
+            .unwrap_or(u64::MAX);
         if v == u64::MAX {
             break;
         }
     }
-    let v = if neg && v != u64::MAX { v.wrapping_neg() } else { v };
+    let v = if neg && v != u64::MAX {
+        v.wrapping_neg()
+    } else {
+        v
+    };
     u16::try_from(v as u32).ok()
 }
 
@@ -374,12 +421,20 @@ mod tests {
         assert!(string_match(b".exa*", b".example", D));
         assert!(!string_match(b".exa*", b"good.example.com", D));
         assert!(string_match(b"*.EXAMPLE.COM", b"good.example.com", D));
-        assert!(!string_match(b"*.EXAMPLE.COM", b"good.example.com", Flavor::Rhel7));
+        assert!(!string_match(
+            b"*.EXAMPLE.COM",
+            b"good.example.com",
+            Flavor::Rhel7
+        ));
         assert!(string_match(b"[0:0:0:0:0:0:0:1]", b"::1", D));
         assert!(!string_match(b"[::ffff:10.0.0.1]", b"::ffff:10.0.0.1", D));
         assert!(string_match(b"10.0.0.1", b"::ffff:10.0.0.1", D));
         assert!(!string_match(b"localhost", b"localhost.localdomain", D));
-        assert!(string_match(b"localhost", b"localhost.localdomain", Flavor::Rhel7));
+        assert!(string_match(
+            b"localhost",
+            b"localhost.localdomain",
+            Flavor::Rhel7
+        ));
         assert!(rhel7_bracket_match(b"[2001:db8::/32]", b"2001:db8::1"));
         assert!(rhel7_bracket_match(b"[2001:db8::]/32", b"2001:db8::1"));
         assert!(rhel7_bracket_match(b"[::1]junk", b"::1"));
@@ -390,13 +445,33 @@ mod tests {
     fn masks_per_flavour() {
         assert!(!masked_match(b"10.0.0.1", b"24", b"10.0.0.1", D));
         assert!(masked_match(b"10.0.0.0", b"24abc", b"10.0.0.1", D));
-        assert!(!masked_match(b"10.0.0.1", b"255.255.255.255", b"10.0.0.1", D));
-        assert!(masked_match(b"10.0.0.1", b"255.255.255.255", b"10.0.0.1", Flavor::Rhel7));
+        assert!(!masked_match(
+            b"10.0.0.1",
+            b"255.255.255.255",
+            b"10.0.0.1",
+            D
+        ));
+        assert!(masked_match(
+            b"10.0.0.1",
+            b"255.255.255.255",
+            b"10.0.0.1",
+            Flavor::Rhel7
+        ));
         assert!(masked_match(b"10.0.0.1", b"32", b"10.0.0.1", D));
         assert!(!masked_match(b"10.0.0.0", b"8", b"10.0.0.1", Flavor::Rhel6));
         assert!(masked_match(b"0.0.0.0", b"0", b"10.0.0.1", Flavor::Rhel7));
-        assert!(!masked_match(b"10.0.0.1", b"032", b"10.0.0.1", Flavor::Rhel7));
-        assert!(!masked_match(b"10.0.0.0", b"24abc", b"10.0.0.1", Flavor::Rhel7));
+        assert!(!masked_match(
+            b"10.0.0.1",
+            b"032",
+            b"10.0.0.1",
+            Flavor::Rhel7
+        ));
+        assert!(!masked_match(
+            b"10.0.0.0",
+            b"24abc",
+            b"10.0.0.1",
+            Flavor::Rhel7
+        ));
         assert!(masked_match(b"10.0.0.0", b"24", b"10.0.0.1", Flavor::Rhel7));
         assert!(!masked_match(b"0.0.0.0", b"0", b"10.0.0.1", D));
         assert!(masked_match(b"010.0.0.0", b"8", b"8.1.2.3", D));

@@ -11,20 +11,9 @@ use crate::eval::{Access, Decision, How, RuleRef, TableProblem};
 use crate::syntax::Unterminated;
 use crate::tables::Role;
 
-/// Bytes from a file as text a terminal shows safely: invalid UTF-8 replaced, control
-/// characters written as escapes (a CR would otherwise hide what precedes it).
+/// Bytes from a file as text a terminal shows safely.
 pub fn show(bytes: &[u8]) -> String {
-    let mut out = String::new();
-    for c in String::from_utf8_lossy(bytes).chars() {
-        match c {
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            '\n' => out.push_str("\\n"),
-            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out
+    crate::syntax::escape(bytes)
 }
 
 /// ANSI colour, or none.
@@ -33,7 +22,11 @@ pub struct Paint(pub bool);
 
 impl Paint {
     fn wrap(self, code: &str, s: &str) -> String {
-        if self.0 { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
+        if self.0 {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
     }
     pub fn red(self, s: &str) -> String {
         self.wrap("1;31", s)
@@ -108,7 +101,13 @@ pub fn reason(d: &Decision) -> String {
 pub fn human(out: &mut dyn Write, config: &Config, a: &Analysis) -> io::Result<()> {
     let p = Paint(config.color);
     let root = config.root.dir().display();
-    writeln!(out, "{} {root} (flavor {}: {})", p.bold("wrapfix:"), config.flavor.flavor, config.flavor.why)?;
+    writeln!(
+        out,
+        "{} {root} (flavor {}: {})",
+        p.bold("wrapfix:"),
+        config.flavor.flavor,
+        config.flavor.why
+    )?;
     for file in a.tables.both() {
         let detail = match file.state_name() {
             "ok" => {
@@ -126,8 +125,11 @@ pub fn human(out: &mut dyn Write, config: &Config, a: &Analysis) -> io::Result<(
         writeln!(out)?;
         verdict(out, p, tv, config.verbose)?;
     }
-    let shown: Vec<&Finding> =
-        a.findings.iter().filter(|f| !config.quiet || f.severity == Severity::Error).collect();
+    let shown: Vec<&Finding> = a
+        .findings
+        .iter()
+        .filter(|f| !config.quiet || f.severity == Severity::Error)
+        .collect();
     if !shown.is_empty() {
         writeln!(out, "\n{}", p.bold("Findings:"))?;
         for f in shown {
@@ -151,18 +153,41 @@ fn verdict(out: &mut dyn Write, p: Paint, tv: &TargetVerdict, verbose: bool) -> 
         }
     }
     if v.access == Access::Depends {
-        writeln!(out, "  It depends on something wrapfix cannot know from the files:")?;
+        writeln!(
+            out,
+            "  It depends on something wrapfix cannot know from the files:"
+        )?;
     }
     for o in &v.outcomes {
-        let conds: Vec<String> = o.assumptions.iter().map(|a| a.pred.describe(a.value)).collect();
-        let when = if conds.is_empty() { "always".to_string() } else { format!("when {}", conds.join(" and ")) };
-        let word = if o.decision.granted { p.green("granted") } else { p.red("denied") };
-        let rule = o.decision.rule.as_ref().map(|r| format!(" by {}  {}", rule_at(r), show(&r.text))).unwrap_or_default();
+        let conds: Vec<String> = o
+            .assumptions
+            .iter()
+            .map(|a| a.pred.describe(a.value))
+            .collect();
+        let when = if conds.is_empty() {
+            "always".to_string()
+        } else {
+            format!("when {}", conds.join(" and "))
+        };
+        let word = if o.decision.granted {
+            p.green("granted")
+        } else {
+            p.red("denied")
+        };
+        let rule = o
+            .decision
+            .rule
+            .as_ref()
+            .map(|r| format!(" by {}  {}", rule_at(r), show(&r.text)))
+            .unwrap_or_default();
         let maybe = if o.proven { "" } else { " (may be impossible)" };
         writeln!(out, "  - {word} {when}{maybe}{rule}")?;
     }
     if !v.complete {
-        writeln!(out, "  (too many combinations to try them all: treated as 'depends')")?;
+        writeln!(
+            out,
+            "  (too many combinations to try them all: treated as 'depends')"
+        )?;
     }
     Ok(())
 }
@@ -178,7 +203,11 @@ fn finding(out: &mut dyn Write, p: Paint, f: &Finding) -> io::Result<()> {
         (Some(r), None) => r.system_path().to_string(),
         _ => String::new(),
     };
-    let text = f.text.as_deref().map(|t| format!("  {}", show(t))).unwrap_or_default();
+    let text = f
+        .text
+        .as_deref()
+        .map(|t| format!("  {}", show(t)))
+        .unwrap_or_default();
     writeln!(out, "  {sev} {:<14} {wher}{text}", f.kind.name())?;
     writeln!(out, "          {}", f.message)
 }

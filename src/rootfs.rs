@@ -103,9 +103,15 @@ mod tests {
         std::fs::create_dir_all(t.path().join("etc/alt")).unwrap();
         std::fs::write(t.path().join("etc/alt/deny"), b"x").unwrap();
         symlink("/etc/alt/deny", t.path().join("etc/hosts.deny")).unwrap();
-        assert_eq!(root.resolve("/etc/hosts.deny").unwrap(), t.path().join("etc/alt/deny"));
+        assert_eq!(
+            root.resolve("/etc/hosts.deny").unwrap(),
+            t.path().join("etc/alt/deny")
+        );
         symlink("../../../../etc/alt/deny", t.path().join("etc/up")).unwrap();
-        assert_eq!(root.resolve("/etc/up").unwrap(), t.path().join("etc/alt/deny"));
+        assert_eq!(
+            root.resolve("/etc/up").unwrap(),
+            t.path().join("etc/alt/deny")
+        );
     }
 
     #[test]

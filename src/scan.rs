@@ -50,7 +50,10 @@ enum AddrIndex {
 
 impl AddrIndex {
     fn new(clients: &[Client], flavor: Flavor) -> Self {
-        let keys = clients.iter().enumerate().map(|(i, c)| (literal_key(c.addr.as_bytes(), flavor).to_vec(), i));
+        let keys = clients
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (literal_key(c.addr.as_bytes(), flavor).to_vec(), i));
         if clients.len() <= 16 {
             return AddrIndex::Few(keys.collect());
         }
@@ -63,7 +66,10 @@ impl AddrIndex {
 
     fn each(&self, tok: &[u8], mut f: impl FnMut(usize)) {
         match self {
-            AddrIndex::Few(keys) => keys.iter().filter(|(k, _)| k == tok).for_each(|(_, i)| f(*i)),
+            AddrIndex::Few(keys) => keys
+                .iter()
+                .filter(|(k, _)| k == tok)
+                .for_each(|(_, i)| f(*i)),
             AddrIndex::Many(map) => map.get(tok).into_iter().flatten().for_each(|&i| f(i)),
         }
     }
@@ -71,7 +77,11 @@ impl AddrIndex {
 
 /// What a literal token is compared with: `string_match` strips `::ffff:` first.
 fn literal_key(addr: &[u8], flavor: Flavor) -> &[u8] {
-    if flavor == Flavor::Rhel7 { addr } else { pattern::strip_v4_mapped(addr) }
+    if flavor == Flavor::Rhel7 {
+        addr
+    } else {
+        pattern::strip_v4_mapped(addr)
+    }
 }
 
 /// A token that can only equal an address text: digits and dots, a digit at both ends.
@@ -122,20 +132,29 @@ pub fn scan(tables: &Tables, daemons: &[String], clients: &[Client], env: &Env<'
     let mut out = Scan::empty(daemons.len() * clients.len(), clients.len());
     for file in tables.both() {
         detect::file_findings(file, &mut out.pending);
-        let FileState::Present(doc) = &file.state else { continue };
+        let FileState::Present(doc) = &file.state else {
+            continue;
+        };
         let parts = parts(doc);
         let results: Vec<(Scan, bool)> = if parts.len() == 1 {
-            vec![scan_part(doc, file.role, parts[0], daemons, clients, &index, env)]
+            vec![scan_part(
+                doc, file.role, parts[0], daemons, clients, &index, env,
+            )]
         } else {
             std::thread::scope(|s| {
                 let handles: Vec<_> = parts
                     .iter()
                     .map(|&part| {
                         let index = &index;
-                        s.spawn(move || scan_part(doc, file.role, part, daemons, clients, index, env))
+                        s.spawn(move || {
+                            scan_part(doc, file.role, part, daemons, clients, index, env)
+                        })
                     })
                     .collect();
-                handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                    .collect()
             })
         };
         for (part, ended) in results {
@@ -183,7 +202,9 @@ type Part = (usize, u32, usize);
 /// NUL byte (which glues lines together) are read in one go.
 fn parts(doc: &Document) -> Vec<Part> {
     let bytes = doc.bytes();
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4);
+    let cores = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(4);
     if bytes.len() < PARALLEL_BYTES || doc.has_nul() || cores < 2 {
         return vec![(0, 1, bytes.len())];
     }
@@ -251,7 +272,15 @@ fn scan_part(
         if daemon_hits.iter().all(|h| *h == Probe::No) {
             continue;
         }
-        probe_clients(rule, clients, index, &mut prober, &mut client_hits, &mut out.mentioned, env.flavor);
+        probe_clients(
+            rule,
+            clients,
+            index,
+            &mut prober,
+            &mut client_hits,
+            &mut out.mentioned,
+            env.flavor,
+        );
         if client_hits.iter().all(|h| *h == Probe::No) {
             continue;
         }
@@ -263,7 +292,11 @@ fn scan_part(
                 }
                 out.candidates[d * n + c][role as usize].push((pos, line));
                 if facts.refuses && *dh == Probe::Yes && *ch == Probe::Yes {
-                    out.refusals.push(Refusal { loc, text: detect::trim_newline(rule.text()), probe: d * n + c });
+                    out.refusals.push(Refusal {
+                        loc,
+                        text: detect::trim_newline(rule.text()),
+                        probe: d * n + c,
+                    });
                 }
             }
         }
@@ -315,7 +348,13 @@ struct DaemonCache {
 impl DaemonCache {
     const SIZE: usize = 8;
 
-    fn probe(&mut self, rule: &Rule<'_>, daemons: &[String], prober: &mut Prober<'_, '_>, hits: &mut [Probe]) {
+    fn probe(
+        &mut self,
+        rule: &Rule<'_>,
+        daemons: &[String],
+        prober: &mut Prober<'_, '_>,
+        hits: &mut [Probe],
+    ) {
         let key = rule.daemon_list();
         let same = |k: &[u8]| k.len() == key.len() && k.iter().zip(key).all(|(a, b)| a == b);
         if let Some((_, cached)) = self.recent.iter().find(|(k, _)| same(k)) {
@@ -336,7 +375,9 @@ impl DaemonCache {
 }
 
 fn is_wildcard(tok: &[u8]) -> bool {
-    ["ALL", "KNOWN", "UNKNOWN", "LOCAL", "PARANOID", "EXCEPT"].iter().any(|w| eq_nocase(tok, w.as_bytes()))
+    ["ALL", "KNOWN", "UNKNOWN", "LOCAL", "PARANOID", "EXCEPT"]
+        .iter()
+        .any(|w| eq_nocase(tok, w.as_bytes()))
         || tok.iter().all(|&b| b == b'*')
 }
 
@@ -344,12 +385,17 @@ fn is_wildcard(tok: &[u8]) -> bool {
 fn mentions(tok: &[u8], client: &Client, flavor: Flavor) -> bool {
     let addr = client.addr.as_bytes();
     let by_addr = match syntax::split_at(tok, 0, b'/') {
-        Some(i) if tok.first() != Some(&b'/') => pattern::masked_match(&tok[..i], &tok[i + 1..], addr, flavor),
+        Some(i) if tok.first() != Some(&b'/') => {
+            pattern::masked_match(&tok[..i], &tok[i + 1..], addr, flavor)
+        }
         _ => pattern::string_match(tok, addr, flavor),
     };
     by_addr
         || (pattern::not_inaddr(tok)
-            && client.name.as_deref().is_some_and(|n| pattern::string_match(tok, n.as_bytes(), flavor)))
+            && client
+                .name
+                .as_deref()
+                .is_some_and(|n| pattern::string_match(tok, n.as_bytes(), flavor)))
 }
 
 #[cfg(test)]

@@ -81,7 +81,11 @@ impl Document {
 
     /// The physical lines. An empty file has none; a file ending in `\n` has no empty last line.
     pub fn lines(&self) -> PhysLines<'_> {
-        PhysLines { bytes: &self.bytes, pos: 0, number: 0 }
+        PhysLines {
+            bytes: &self.bytes,
+            pos: 0,
+            number: 0,
+        }
     }
 
     /// What libwrap reads from this file, entry by entry, for the given build.
@@ -91,9 +95,22 @@ impl Document {
 
     /// Entries of the part `start..end` of the file, which must begin and end at logical line
     /// boundaries (`start` on physical line `line`): the parts of a parallel scan.
-    pub fn entries_between(&self, flavor: Flavor, start: usize, line: u32, end: usize) -> Entries<'_> {
+    pub fn entries_between(
+        &self,
+        flavor: Flavor,
+        start: usize,
+        line: u32,
+        end: usize,
+    ) -> Entries<'_> {
         let bytes = &self.bytes[..end.min(self.bytes.len())];
-        Entries { bytes, flavor, pos: start, line, done: false, has_nul: self.has_nul }
+        Entries {
+            bytes,
+            flavor,
+            pos: start,
+            line,
+            done: false,
+            has_nul: self.has_nul,
+        }
     }
 
     /// Whether the file has a NUL byte.
@@ -104,7 +121,14 @@ impl Document {
     /// Entries from byte `pos`, which must start a logical line on physical line `line`
     /// (a position an earlier pass recorded).
     pub fn entries_from(&self, flavor: Flavor, pos: usize, line: u32) -> Entries<'_> {
-        Entries { bytes: &self.bytes, flavor, pos, line, done: false, has_nul: self.has_nul }
+        Entries {
+            bytes: &self.bytes,
+            flavor,
+            pos,
+            line,
+            done: false,
+            has_nul: self.has_nul,
+        }
     }
 }
 
@@ -131,7 +155,12 @@ impl<'a> Iterator for PhysLines<'a> {
             None => (rest, Terminator::None, rest.len()),
         };
         self.pos += used;
-        Some(PhysLine { number: self.number, start, content, terminator })
+        Some(PhysLine {
+            number: self.number,
+            start,
+            content,
+            terminator,
+        })
     }
 }
 
@@ -218,6 +247,22 @@ impl<'a> Rule<'a> {
     }
 }
 
+/// File bytes as text a terminal shows safely: invalid UTF-8 replaced, control characters
+/// written as escapes (a CR or an escape sequence would otherwise hide or forge output).
+pub fn escape(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for c in String::from_utf8_lossy(bytes).chars() {
+        match c {
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\n' => out.push_str("\\n"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// strtok separators libwrap uses for daemon and client lists.
 pub fn is_list_sep(b: u8) -> bool {
     matches!(b, b',' | b' ' | b'\t' | b'\r' | b'\n')
@@ -282,15 +327,23 @@ impl<'a> Entries<'a> {
         if !self.has_nul {
             // The common case: one whole physical line that fits and is not continued.
             let window = &bytes[start..bytes.len().min(start + BUFLEN - 1)];
-            if let Some(i) = memchr::memchr(b'\n', window) {
-                if i == 0 || window[i - 1] != b'\\' {
-                    let end = start + i + 1;
-                    let line = self.line;
-                    self.pos = end;
-                    self.line += 1;
-                    let text = Cow::Borrowed(&bytes[start..end]);
-                    return Read::Line(Logical { line, last_line: line, span: start..end, text }, None);
-                }
+            if let Some(i) = memchr::memchr(b'\n', window)
+                && (i == 0 || window[i - 1] != b'\\')
+            {
+                let end = start + i + 1;
+                let line = self.line;
+                self.pos = end;
+                self.line += 1;
+                let text = Cow::Borrowed(&bytes[start..end]);
+                return Read::Line(
+                    Logical {
+                        line,
+                        last_line: line,
+                        span: start..end,
+                        text,
+                    },
+                    None,
+                );
             }
         }
         let start_line = self.line;
@@ -324,7 +377,11 @@ impl<'a> Entries<'a> {
                 self.line += 1;
             }
             // strlen(): a NUL ends what libwrap sees of this chunk.
-            let got = if self.has_nul { memchr::memchr(0, chunk).unwrap_or(read) } else { read };
+            let got = if self.has_nul {
+                memchr::memchr(0, chunk).unwrap_or(read)
+            } else {
+                read
+            };
             if got > 0 && first_line.is_none() {
                 first_line = Some(chunk_line);
             }
@@ -339,7 +396,14 @@ impl<'a> Entries<'a> {
                 break;
             }
             if self.flavor == Flavor::Rhel6 {
-                return self.el6_discard(start, start_line, first_line, text, chunk_start..chunk_start + got, read);
+                return self.el6_discard(
+                    start,
+                    start_line,
+                    first_line,
+                    text,
+                    chunk_start..chunk_start + got,
+                    read,
+                );
             }
             text.push(bytes, chunk_start..chunk_start + got);
             room -= got;
@@ -398,8 +462,17 @@ impl<'a> Entries<'a> {
 
     fn logical(&self, start: usize, line: u32, text: Cow<'a, [u8]>) -> Logical<'a> {
         let consumed_newline = self.pos > start && self.bytes[self.pos - 1] == b'\n';
-        let last_line = if consumed_newline { self.line - 1 } else { self.line };
-        Logical { line, last_line: last_line.max(line), span: start..self.pos, text }
+        let last_line = if consumed_newline {
+            self.line - 1
+        } else {
+            self.line
+        };
+        Logical {
+            line,
+            last_line: last_line.max(line),
+            span: start..self.pos,
+            text,
+        }
     }
 }
 
@@ -478,7 +551,10 @@ pub fn classify(logical: Logical<'_>) -> Entry<'_> {
     if text.first() == Some(&b'#') {
         return Entry::Comment(logical);
     }
-    if text.iter().all(|&b| matches!(b, b' ' | b'\t' | b'\r' | b'\n')) {
+    if text
+        .iter()
+        .all(|&b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+    {
         return Entry::Blank(logical);
     }
     let Some(c1) = split_at(text, 0, b':') else {
@@ -488,7 +564,12 @@ pub fn classify(logical: Logical<'_>) -> Entry<'_> {
         Some(c2) => (c1 + 1..c2, Some(c2 + 1..text.len())),
         None => (c1 + 1..text.len(), None),
     };
-    Entry::Rule(Rule { daemons: 0..c1, clients, options, logical })
+    Entry::Rule(Rule {
+        daemons: 0..c1,
+        clients,
+        options,
+        logical,
+    })
 }
 
 #[cfg(test)]
@@ -516,7 +597,9 @@ mod tests {
     #[test]
     fn continuation_joins_without_a_space_and_spans_both_lines() {
         let e = entries(b"sshd: 10.0.\\\n0.1\n", Flavor::Debian);
-        let Entry::Rule(r) = &e[0] else { panic!("{e:?}") };
+        let Entry::Rule(r) = &e[0] else {
+            panic!("{e:?}")
+        };
         assert_eq!(r.text(), b"sshd: 10.0.0.1\n");
         assert_eq!((r.logical.line, r.logical.last_line), (1, 2));
     }
@@ -548,9 +631,15 @@ mod tests {
     #[test]
     fn missing_final_newline_is_a_table_error_on_debian_and_skipped_on_rhel() {
         let e = entries(b"sshd: a\n# end", Flavor::Debian);
-        assert!(matches!(e[1], Entry::TableError(_, Unterminated::MissingNewline)));
+        assert!(matches!(
+            e[1],
+            Entry::TableError(_, Unterminated::MissingNewline)
+        ));
         let e = entries(b"sshd: a\n# end", Flavor::Rhel7);
-        assert!(matches!(e[1], Entry::Skipped(_, Unterminated::MissingNewline)));
+        assert!(matches!(
+            e[1],
+            Entry::Skipped(_, Unterminated::MissingNewline)
+        ));
     }
 
     #[test]
@@ -581,7 +670,16 @@ mod tests {
     #[test]
     fn centos6_loses_the_line_after_a_nul_and_drops_an_unterminated_last_line() {
         let e = entries(b"a: b\n\x00x: y\nc: d\nlast: e", Flavor::Rhel6);
-        let rules: Vec<_> = e.iter().filter_map(|e| if let Entry::Rule(r) = e { Some(r.text().to_vec()) } else { None }).collect();
+        let rules: Vec<_> = e
+            .iter()
+            .filter_map(|e| {
+                if let Entry::Rule(r) = e {
+                    Some(r.text().to_vec())
+                } else {
+                    None
+                }
+            })
+            .collect();
         assert_eq!(rules, vec![b"a: b\n".to_vec()]);
         let e = entries(b"a: b\nx\x00y\nc: d\ne: f\n", Flavor::Rhel6);
         assert!(matches!(e[1], Entry::Skipped(_, Unterminated::NulByte)));

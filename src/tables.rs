@@ -83,7 +83,10 @@ impl Tables {
     /// Open both tables under `root`. Only a failure to resolve the path is an error; an
     /// unreadable file is a state libwrap itself has to live with.
     pub fn load(root: &Root) -> io::Result<Tables> {
-        Ok(Tables { allow: load_one(root, Role::Allow)?, deny: load_one(root, Role::Deny)? })
+        Ok(Tables {
+            allow: load_one(root, Role::Allow)?,
+            deny: load_one(root, Role::Deny)?,
+        })
     }
 
     /// Tables from bytes (`None`: the file does not exist). For tests and plan verification.
@@ -91,9 +94,14 @@ impl Tables {
         let file = |role: Role, bytes: Option<&[u8]>| TableFile {
             role,
             host_path: PathBuf::from(role.system_path()),
-            state: bytes.map_or(FileState::Missing, |b| FileState::Present(Document::new(b.to_vec()))),
+            state: bytes.map_or(FileState::Missing, |b| {
+                FileState::Present(Document::new(b.to_vec()))
+            }),
         };
-        Tables { allow: file(Role::Allow, allow), deny: file(Role::Deny, deny) }
+        Tables {
+            allow: file(Role::Allow, allow),
+            deny: file(Role::Deny, deny),
+        }
     }
 
     pub fn get(&self, role: Role) -> &TableFile {
@@ -116,7 +124,11 @@ fn load_one(root: &Root, role: Role) -> io::Result<TableFile> {
         Err(e) if e.kind() == io::ErrorKind::IsADirectory => FileState::Directory,
         Err(e) => FileState::Unreadable(e.to_string()),
     };
-    Ok(TableFile { role, host_path, state })
+    Ok(TableFile {
+        role,
+        host_path,
+        state,
+    })
 }
 
 /// Files larger than this are read by two threads at once (a 20 MB ban list spends much of
@@ -141,7 +153,10 @@ fn read(path: &std::path::Path) -> io::Result<Vec<u8>> {
     std::thread::scope(|s| {
         let first = s.spawn(|| f.read_exact_at(a, 0));
         let second = f.read_exact_at(b, (n / 2) as u64);
-        first.join().unwrap_or_else(|e| std::panic::resume_unwind(e)).and(second)
+        first
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e))
+            .and(second)
     })?;
     if file.metadata()?.len() != len {
         // Grew or shrank meanwhile (a ban appended): take one consistent read instead.
