@@ -5,11 +5,14 @@ use std::io::{self, Write};
 use serde_json::{Value, json};
 
 use crate::analysis::{Analysis, TargetVerdict};
+use crate::cli::Strategy;
 use crate::config::Config;
 use crate::detect::{Finding, Severity};
+use crate::diff;
 use crate::eval::{Access, Decision, How, RuleRef, TableProblem};
-use crate::syntax::Unterminated;
-use crate::tables::Role;
+use crate::plan::{EditKind, Plan};
+use crate::syntax::{Document, Unterminated};
+use crate::tables::{Role, Tables};
 
 /// Bytes from a file as text a terminal shows safely.
 pub fn show(bytes: &[u8]) -> String {
@@ -297,5 +300,71 @@ pub fn json(config: &Config, a: &Analysis, plan: Value, change_set: Value) -> Va
         "findings": findings,
         "plan": plan,
         "change_set": change_set,
+    })
+}
+
+/// The diff of a plan, file by file.
+pub fn plan_diff(plan: &Plan, tables: &Tables, p: Paint) -> String {
+    let mut out = String::new();
+    for role in [Role::Allow, Role::Deny] {
+        if let Some(new) = &plan.new[role as usize] {
+            let old = tables.get(role).document().map(Document::bytes);
+            out.push_str(&diff::unified(role.system_path(), old, new, p));
+        }
+    }
+    out
+}
+
+/// The plan in words, then its diff.
+pub fn plan_human(out: &mut dyn Write, config: &Config, plan: &Plan, tables: &Tables) -> io::Result<()> {
+    let p = Paint(config.color);
+    let strategy = match plan.strategy {
+        Strategy::Allow => "add an allow entry",
+        Strategy::Comment => "comment out the refusing rules",
+    };
+    writeln!(out, "\n{} {strategy}", p.bold("Plan:"))?;
+    for e in &plan.edits {
+        let what = match e.kind {
+            EditKind::Insert => "insert before line",
+            EditKind::Comment => "comment out line",
+            EditKind::FinalNewline => "add the final newline to line",
+        };
+        writeln!(out, "  {} {what} {}: {}", e.role, e.line, e.why)?;
+    }
+    writeln!(out, "  verified: {}", plan.verified)?;
+    writeln!(out)?;
+    write!(out, "{}", plan_diff(plan, tables, p))
+}
+
+/// Bytes in JSON: a string when they are UTF-8, else `{"hex": "…"}` (exact either way).
+pub fn bytes_json(b: &[u8]) -> Value {
+    match std::str::from_utf8(b) {
+        Ok(s) => Value::String(s.to_string()),
+        Err(_) => json!({"hex": b.iter().map(|x| format!("{x:02x}")).collect::<String>()}),
+    }
+}
+
+/// The `plan` object of the JSON document.
+pub fn plan_json(plan: &Plan, tables: &Tables) -> Value {
+    let edits: Vec<Value> = plan
+        .edits
+        .iter()
+        .map(|e| {
+            json!({
+                "file": e.role.system_path(),
+                "line": e.line,
+                "kind": e.kind.name(),
+                "before": bytes_json(&e.before),
+                "after": bytes_json(&e.after),
+                "why": e.why,
+            })
+        })
+        .collect();
+    json!({
+        "strategy": match plan.strategy { Strategy::Allow => "allow", Strategy::Comment => "comment" },
+        "edits": edits,
+        "diff": plan_diff(plan, tables, Paint(false)),
+        "after": verdicts_json(&plan.after),
+        "verified": plan.verified,
     })
 }

@@ -1,0 +1,438 @@
+//! Plans: the smallest edit that lets the targets in, proven by evaluating the planned bytes
+//! (DESIGN §6). Pure: bytes in, bytes out; [`crate::fsops`] does the writing.
+//!
+//! Every edit replaces whole physical lines at a logical-line boundary, so the rest of the
+//! file is kept byte for byte, and records the exact bytes before and after so a rollback
+//! can undo just this edit later even if other tools changed the file meanwhile.
+
+use std::collections::BTreeSet;
+
+use crate::analysis::{Analysis, Context};
+use crate::cli::Strategy;
+use crate::client::Client;
+use crate::eval::{Access, How, Probe, Prober, RuleLoc, TableProblem};
+use crate::flavor::Flavor;
+use crate::pattern;
+use crate::syntax::{self, Document, Entry, Unterminated};
+use crate::tables::{FileState, Role, TableFile, Tables};
+
+/// One edit: at byte `at` of the original file, `before` (whole lines, possibly empty)
+/// becomes `after`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edit {
+    pub role: Role,
+    pub kind: EditKind,
+    pub at: usize,
+    /// Physical line (1-based) where the edit starts in the original file.
+    pub line: u32,
+    pub before: Vec<u8>,
+    pub after: Vec<u8>,
+    /// Why, in words (also written into the marker line).
+    pub why: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EditKind {
+    /// New lines (marker + allow rule) inserted.
+    Insert,
+    /// A rule's lines commented out (marker line above).
+    Comment,
+    /// A newline added at the end of the file.
+    FinalNewline,
+}
+
+impl EditKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            EditKind::Insert => "insert",
+            EditKind::Comment => "comment",
+            EditKind::FinalNewline => "final-newline",
+        }
+    }
+}
+
+/// A verified plan.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub strategy: Strategy,
+    pub edits: Vec<Edit>,
+    /// The planned bytes of each table (allow, deny); `None` when it does not change.
+    pub new: [Option<Vec<u8>>; 2],
+    /// The verdicts after the change.
+    pub after: Analysis,
+    /// What verification covered, in words.
+    pub verified: String,
+}
+
+/// What planning concluded.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Every target is already granted.
+    NothingToDo,
+    Plan(Box<Plan>),
+    /// No safe plan: why.
+    Impossible(String),
+}
+
+/// Most rounds of "comment out what still refuses" before giving up.
+const MAX_ROUNDS: usize = 32;
+/// Most clients named in the files that verification evaluates one by one.
+const MAX_MENTIONED: usize = 2_000;
+
+/// Plan for `before` (the analysis of the current tables). `id` names the change set in
+/// the marker lines.
+pub fn make(ctx: &Context, before: &Analysis, strategy: Strategy, id: &str) -> Outcome {
+    if before.all_granted() {
+        return Outcome::NothingToDo;
+    }
+    let edits = match strategy {
+        Strategy::Allow => allow_edits(ctx, before, id),
+        Strategy::Comment => comment_edits(ctx, before, id),
+    };
+    let edits = match edits {
+        Ok(e) => e,
+        Err(why) => return Outcome::Impossible(why),
+    };
+    let new = render(&before.tables, &edits);
+    let after = ctx.analyse(planned_tables(&before.tables, &new));
+    match verify(ctx, before, &after, &new) {
+        Ok(verified) => Outcome::Plan(Box::new(Plan { strategy, edits, new, after, verified })),
+        Err(why) => Outcome::Impossible(why),
+    }
+}
+
+/// The tables with the planned bytes in place.
+pub fn planned_tables(tables: &Tables, new: &[Option<Vec<u8>>; 2]) -> Tables {
+    let file = |f: &TableFile, bytes: &Option<Vec<u8>>| match bytes {
+        Some(b) => TableFile { state: FileState::Present(Document::new(b.clone())), ..f.clone() },
+        None => f.clone(),
+    };
+    Tables { allow: file(&tables.allow, &new[0]), deny: file(&tables.deny, &new[1]) }
+}
+
+/// Apply edits (any order) to the current bytes of each table.
+pub fn render(tables: &Tables, edits: &[Edit]) -> [Option<Vec<u8>>; 2] {
+    let mut out: [Option<Vec<u8>>; 2] = [None, None];
+    for role in [Role::Allow, Role::Deny] {
+        let mut mine: Vec<&Edit> = edits.iter().filter(|e| e.role == role).collect();
+        if mine.is_empty() {
+            continue;
+        }
+        mine.sort_by_key(|e| e.at);
+        let old = tables.get(role).document().map_or(&[][..], Document::bytes);
+        let mut new = Vec::with_capacity(old.len() + 256);
+        let mut pos = 0;
+        for e in mine {
+            new.extend_from_slice(&old[pos..e.at]);
+            new.extend_from_slice(&e.after);
+            pos = e.at + e.before.len();
+        }
+        new.extend_from_slice(&old[pos..]);
+        out[role as usize] = Some(new);
+    }
+    out
+}
+
+/// The line ending a new line in this file should use: CRLF only if every line has one.
+fn terminator(doc: Option<&Document>) -> &'static [u8] {
+    let Some(doc) = doc else { return b"\n" };
+    let mut lines = doc.lines().filter(|l| l.terminator != syntax::Terminator::None).peekable();
+    if lines.peek().is_some() && lines.all(|l| l.terminator == syntax::Terminator::CrLf) {
+        b"\r\n"
+    } else {
+        b"\n"
+    }
+}
+
+fn marker(id: &str, what: &str, nl: &[u8]) -> Vec<u8> {
+    let mut m = format!("# wrapfix {id}: {what}").into_bytes();
+    m.extend_from_slice(nl);
+    m
+}
+
+/// The client token of an allow rule: IPv6 in brackets; IPv4-mapped as plain IPv4 (every
+/// flavour compares the text after `::ffff:` with a plain IPv4 token).
+fn allow_token(c: &Client) -> String {
+    let plain = pattern::strip_v4_mapped(c.addr.as_bytes());
+    if plain.len() != c.addr.len() || !c.addr.contains(':') {
+        String::from_utf8_lossy(plain).into_owned()
+    } else {
+        format!("[{}]", c.addr)
+    }
+}
+
+/// `allow`: one rule for the targets, inserted in hosts.allow before any rule that could
+/// match them (or anything that stops libwrap reading), with a marker line above.
+fn allow_edits(ctx: &Context, before: &Analysis, id: &str) -> Result<Vec<Edit>, String> {
+    let clients: Vec<&Client> = ctx.clients.iter().collect();
+    if clients.is_empty() {
+        return Err("the allow strategy needs a client: give --client ADDRESS, or use --strategy comment".into());
+    }
+    let mut tokens: Vec<String> = clients.iter().map(|c| allow_token(c)).collect();
+    tokens.dedup();
+    let rule = format!("{}: {}", ctx.daemons.join(", "), tokens.join(" "));
+    let refused: Vec<String> = before
+        .verdicts
+        .iter()
+        .filter(|v| v.verdict.access != Access::Granted)
+        .filter_map(|v| v.verdict.decision().rule.as_ref().map(|r| format!("{}:{}", r.loc.role, r.loc.line)))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let why = if refused.is_empty() {
+        format!("let {} reach {}", tokens.join(" "), ctx.daemons.join(", "))
+    } else {
+        format!("let {} reach {} (refused by {})", tokens.join(" "), ctx.daemons.join(", "), refused.join(", "))
+    };
+    let file = &before.tables.allow;
+    let doc = file.document();
+    let nl = terminator(doc);
+    let (at, line) = match doc {
+        Some(doc) => insertion_point(ctx, doc, &clients),
+        None => (0, 1),
+    };
+    let mut after = marker(id, &why, nl);
+    after.extend_from_slice(rule.as_bytes());
+    after.extend_from_slice(nl);
+    Ok(vec![Edit { role: Role::Allow, kind: EditKind::Insert, at, line, before: Vec::new(), after, why }])
+}
+
+/// Where the allow rule goes: before the first rule that may match a target daemon and
+/// client, or the first entry that stops or disturbs reading (an over-long line, a line
+/// without newline); else at the end. Always at a logical-line boundary, and never right
+/// after a line with a NUL byte (CentOS 6 would swallow the new line).
+fn insertion_point(ctx: &Context, doc: &Document, clients: &[&Client]) -> (usize, u32) {
+    let env = ctx.env();
+    let mut prober = Prober::new(&env);
+    let mut entries = doc.entries(ctx.flavor);
+    let mut last_nul_free: (usize, u32) = (0, 1);
+    let mut prev_had_nul = false;
+    loop {
+        let (pos, line) = entries.position();
+        let Some(entry) = entries.next() else {
+            // The end, if the file ends with a complete line; else before the last entry.
+            let bytes = doc.bytes();
+            let complete = bytes.is_empty() || (bytes.ends_with(b"\n") && !bytes.ends_with(b"\\\n"));
+            return if complete && !prev_had_nul { (pos, line) } else { last_nul_free };
+        };
+        let stops = matches!(entry, Entry::TableError(..) | Entry::Skipped(..) | Entry::Hang(_));
+        let may_match = match &entry {
+            Entry::Rule(r) => {
+                ctx.daemons.iter().any(|d| prober.daemons(r, d) != Probe::No)
+                    && clients.iter().any(|c| prober.clients(r, c) != Probe::No)
+            }
+            _ => false,
+        };
+        if stops || may_match {
+            return if prev_had_nul { last_nul_free } else { (pos, line) };
+        }
+        prev_had_nul = entry.logical().text.contains(&0) || doc.bytes()[entry.logical().span.clone()].contains(&0);
+        if !prev_had_nul {
+            last_nul_free = (pos, line);
+        }
+    }
+}
+
+/// `comment`: comment out the rules that refuse the targets, round after round until every
+/// target is granted; also add a missing final newline when that is what refuses them.
+fn comment_edits(ctx: &Context, before: &Analysis, id: &str) -> Result<Vec<Edit>, String> {
+    let mut edits: Vec<Edit> = Vec::new();
+    let mut current = before.clone();
+    for _ in 0..MAX_ROUNDS {
+        if current.all_granted() {
+            return Ok(edits);
+        }
+        let mut added = false;
+        for tv in current.verdicts.iter().filter(|v| v.verdict.access != Access::Granted) {
+            for o in tv.verdict.outcomes.iter().filter(|o| !o.decision.granted) {
+                let who = tv.target.client.as_ref().map_or("any client".to_string(), |c| c.addr.clone());
+                let edit = refusal_edit(&before.tables, &o.decision, ctx.flavor, id, &who, &tv.target.daemon)?;
+                if let Some(e) = edit
+                    && !edits.iter().any(|x| x.role == e.role && x.at == e.at)
+                {
+                    edits.push(e);
+                    added = true;
+                }
+            }
+        }
+        if !added {
+            break;
+        }
+        let new = render(&before.tables, &edits);
+        current = ctx.analyse(planned_tables(&before.tables, &new));
+    }
+    if current.all_granted() {
+        return Ok(edits);
+    }
+    Err("commenting out the refusing rules does not let every target in (see the verdicts); try --strategy allow with --client".into())
+}
+
+/// The edit that removes one refusal, if commenting can remove it.
+fn refusal_edit(
+    tables: &Tables,
+    d: &crate::eval::Decision,
+    flavor: Flavor,
+    id: &str,
+    who: &str,
+    daemon: &str,
+) -> Result<Option<Edit>, String> {
+    match &d.how {
+        How::DenyRule | How::DenyOption | How::Twist | How::OptionError(_) => {}
+        How::DenyTableError(TableProblem::Unterminated(Unterminated::MissingNewline)) => {
+            return Ok(final_newline(tables, flavor, id));
+        }
+        How::DenyTableError(TableProblem::Unterminated(_)) => {
+            return Err("hosts.deny has a line longer than 2047 bytes: commenting it out does not help (libwrap still stops there); use --strategy allow".into());
+        }
+        How::DenyTableError(TableProblem::Unreadable(e)) => {
+            return Err(format!("hosts.deny cannot be read ({e}); fix its permissions, or use --strategy allow"));
+        }
+        How::Hang => return Err("a line over 2047 bytes makes this libwrap hang; use --strategy allow".into()),
+        How::Crash => return Err("a /file pattern includes itself; use --strategy allow".into()),
+        How::AllowRule | How::NoMatch | How::AllowOption | How::AclexecVoid => return Ok(None),
+    }
+    let Some(rule) = &d.rule else { return Ok(None) };
+    Ok(comment_rule(tables, rule.loc, flavor, id, &format!("it refused {who} for {daemon}")))
+}
+
+/// Comment out every physical line of the rule at `loc`, with a marker line above.
+fn comment_rule(tables: &Tables, loc: RuleLoc, flavor: Flavor, id: &str, why: &str) -> Option<Edit> {
+    let doc = tables.get(loc.role).document()?;
+    let mut entries = doc.entries(flavor);
+    let (start, end) = loop {
+        let (pos, _) = entries.position();
+        let entry = entries.next()?;
+        if entry.logical().line == loc.line {
+            break (pos, entry.logical().span.end);
+        }
+    };
+    // Whole physical lines: the span may stop inside a line cut by the 2048-byte buffer.
+    let bytes = doc.bytes();
+    let end = if end > start && bytes[end - 1] != b'\n' {
+        memchr::memchr(b'\n', &bytes[end..]).map_or(bytes.len(), |i| end + i + 1)
+    } else {
+        end
+    };
+    let before = bytes[start..end].to_vec();
+    let nl = if before.ends_with(b"\r\n") { &b"\r\n"[..] } else { &b"\n"[..] };
+    let mut after = marker(id, &format!("commented out the rule below: {why}"), nl);
+    for line in before.split_inclusive(|&b| b == b'\n') {
+        after.push(b'#');
+        after.extend_from_slice(line);
+    }
+    if !after.ends_with(b"\n") {
+        after.extend_from_slice(nl);
+    }
+    Some(Edit { role: loc.role, kind: EditKind::Comment, at: start, line: loc.line, before, after, why: why.into() })
+}
+
+/// Add the missing final newline of hosts.deny (Debian stops with an error without it).
+fn final_newline(tables: &Tables, flavor: Flavor, id: &str) -> Option<Edit> {
+    let doc = tables.deny.document()?;
+    let bytes = doc.bytes();
+    if bytes.ends_with(b"\n") {
+        return None;
+    }
+    let start = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let line = doc.lines().last().map_or(1, |l| l.number);
+    let _ = flavor;
+    let before = bytes[start..].to_vec();
+    let mut after = before.clone();
+    after.push(b'\n');
+    let why = format!("wrapfix {id}: added the missing final newline (libwrap refused everyone without it)");
+    Some(Edit { role: Role::Deny, kind: EditKind::FinalNewline, at: start, line, before, after, why })
+}
+
+/// Check the planned bytes: every target granted for every possible name, and no client
+/// that was granted before (targets, the generic client, every address and name the files
+/// mention) is refused after. Returns what was checked, in words.
+fn verify(ctx: &Context, before: &Analysis, after: &Analysis, new: &[Option<Vec<u8>>; 2]) -> Result<String, String> {
+    for tv in &after.verdicts {
+        if tv.verdict.access != Access::Granted {
+            let who = tv.target.client.as_ref().map_or("the generic client".to_string(), ToString::to_string);
+            return Err(format!(
+                "the planned change still leaves {} from {who} {}; not offered",
+                tv.target.daemon,
+                tv.verdict.access.name()
+            ));
+        }
+    }
+    let planned = planned_tables(&before.tables, new);
+    let (mut clients, more) = mentioned(&before.tables, ctx.flavor, MAX_MENTIONED);
+    clients.push(before.generic.clone());
+    let probe = Context {
+        flavor: ctx.flavor,
+        root: ctx.root.clone(),
+        accounts: ctx.accounts.clone(),
+        daemons: ctx.daemons.clone(),
+        clients,
+    };
+    let was = probe.analyse(before.tables.clone());
+    let now = probe.analyse(planned);
+    for (b, a) in was.verdicts.iter().zip(&now.verdicts) {
+        let worse = match b.verdict.access {
+            Access::Granted => a.verdict.access != Access::Granted,
+            Access::Depends => a.verdict.access == Access::Denied,
+            Access::Denied => false,
+        };
+        if worse {
+            return Err(format!(
+                "the planned change would refuse {} from {} (now {}); not offered",
+                b.target.daemon,
+                b.evaluated,
+                b.verdict.access.name()
+            ));
+        }
+    }
+    let checked = was.verdicts.len() / ctx.daemons.len().max(1);
+    let mut words = format!(
+        "every target is granted for any host name; no one granted before is refused after ({checked} clients checked: the generic client and those the files mention)"
+    );
+    if more {
+        words.push_str(&format!(
+            "; the files name more than {MAX_MENTIONED} clients: the rest are covered because the plan only adds an allow rule or comments out refusing rules, which refuses no one new"
+        ));
+    }
+    Ok(words)
+}
+
+/// Clients the tables name: literal addresses, the network address of each net/mask,
+/// `[v6]` addresses, and literal host names (with a stand-in address). At most `limit`;
+/// the flag says whether there were more.
+pub fn mentioned(tables: &Tables, flavor: Flavor, limit: usize) -> (Vec<Client>, bool) {
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for file in tables.both() {
+        let Some(doc) = file.document() else { continue };
+        for entry in doc.entries(flavor) {
+            let Entry::Rule(rule) = entry else { continue };
+            for tok in syntax::tokens(rule.client_list()) {
+                let host = syntax::split_at(tok, 1, b'@').map_or(tok, |i| &tok[i + 1..]);
+                let Some(c) = client_of(host, flavor) else { continue };
+                if seen.insert((c.addr.clone(), c.name.clone())) {
+                    if out.len() == limit {
+                        return (out, true);
+                    }
+                    out.push(c);
+                }
+            }
+        }
+    }
+    (out, false)
+}
+
+fn client_of(tok: &[u8], flavor: Flavor) -> Option<Client> {
+    let text = std::str::from_utf8(tok).ok()?;
+    let net = text.split('/').next().unwrap_or(text);
+    let inner = net.strip_prefix('[').and_then(|s| s.strip_suffix(']')).unwrap_or(net);
+    if let Ok(ip) = inner.parse::<std::net::IpAddr>() {
+        return Some(Client { addr: crate::client::libwrap_text(ip, flavor), name: None, user: None });
+    }
+    let special = ["ALL", "KNOWN", "UNKNOWN", "LOCAL", "PARANOID", "EXCEPT"];
+    let is_name = pattern::not_inaddr(tok)
+        && !special.iter().any(|s| s.eq_ignore_ascii_case(text))
+        && !text.starts_with(['.', '/', '@', '['])
+        && !text.ends_with('.')
+        && !text.contains(['*', '?', '/', ':']);
+    is_name.then(|| Client { addr: "192.0.2.1".into(), name: Some(text.to_ascii_lowercase()), user: None })
+}
