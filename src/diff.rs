@@ -41,13 +41,19 @@ pub fn unified(path: &str, old: Option<&[u8]>, new: &[u8], p: Paint) -> String {
     let b = lines(new);
     let ops = similar::capture_diff_slices(Algorithm::Myers, &a, &b);
     let mut out = String::new();
-    let from = if old.is_some() { path.to_string() } else { "/dev/null".to_string() };
+    let from = if old.is_some() {
+        path.to_string()
+    } else {
+        "/dev/null".to_string()
+    };
     out.push_str(&p.bold(&format!("--- {from}")));
     out.push('\n');
     out.push_str(&p.bold(&format!("+++ {path} (planned)")));
     out.push('\n');
     for group in similar::group_diff_ops(ops, 3) {
-        let (Some(first), Some(last)) = (group.first(), group.last()) else { continue };
+        let (Some(first), Some(last)) = (group.first(), group.last()) else {
+            continue;
+        };
         let (o0, n0) = (first.old_range().start, first.new_range().start);
         let (o1, n1) = (last.old_range().end, last.new_range().end);
         let range = |start: usize, len: usize| match len {
@@ -55,15 +61,27 @@ pub fn unified(path: &str, old: Option<&[u8]>, new: &[u8], p: Paint) -> String {
             1 => format!("{}", start + 1),
             _ => format!("{},{len}", start + 1),
         };
-        out.push_str(&format!("@@ -{} +{} @@\n", range(o0, o1 - o0), range(n0, n1 - n0)));
+        out.push_str(&format!(
+            "@@ -{} +{} @@\n",
+            range(o0, o1 - o0),
+            range(n0, n1 - n0)
+        ));
         for op in &group {
             match op.tag() {
-                DiffTag::Equal => op.old_range().for_each(|i| push_line(&mut out, p, ' ', a[i])),
-                DiffTag::Delete => op.old_range().for_each(|i| push_line(&mut out, p, '-', a[i])),
-                DiffTag::Insert => op.new_range().for_each(|i| push_line(&mut out, p, '+', b[i])),
+                DiffTag::Equal => op
+                    .old_range()
+                    .for_each(|i| push_line(&mut out, p, ' ', a[i])),
+                DiffTag::Delete => op
+                    .old_range()
+                    .for_each(|i| push_line(&mut out, p, '-', a[i])),
+                DiffTag::Insert => op
+                    .new_range()
+                    .for_each(|i| push_line(&mut out, p, '+', b[i])),
                 DiffTag::Replace => {
-                    op.old_range().for_each(|i| push_line(&mut out, p, '-', a[i]));
-                    op.new_range().for_each(|i| push_line(&mut out, p, '+', b[i]));
+                    op.old_range()
+                        .for_each(|i| push_line(&mut out, p, '-', a[i]));
+                    op.new_range()
+                        .for_each(|i| push_line(&mut out, p, '+', b[i]));
                 }
             }
         }
@@ -77,7 +95,12 @@ mod tests {
 
     #[test]
     fn a_commented_rule_shows_as_one_hunk_with_real_paths() {
-        let d = unified("/etc/hosts.deny", Some(b"a\nALL: ALL\nb\n"), b"a\n# m\n#ALL: ALL\nb\n", Paint(false));
+        let d = unified(
+            "/etc/hosts.deny",
+            Some(b"a\nALL: ALL\nb\n"),
+            b"a\n# m\n#ALL: ALL\nb\n",
+            Paint(false),
+        );
         assert_eq!(
             d,
             "--- /etc/hosts.deny\n+++ /etc/hosts.deny (planned)\n@@ -1,3 +1,4 @@\n a\n-ALL: ALL\n+# m\n+#ALL: ALL\n b\n"
@@ -86,14 +109,25 @@ mod tests {
 
     #[test]
     fn carriage_returns_and_missing_newlines_are_visible() {
-        let d = unified("/etc/hosts.deny", Some(b"ALL: ALL\r\nx"), b"ALL: ALL\r\nx\n", Paint(false));
+        let d = unified(
+            "/etc/hosts.deny",
+            Some(b"ALL: ALL\r\nx"),
+            b"ALL: ALL\r\nx\n",
+            Paint(false),
+        );
         assert!(d.contains(" ALL: ALL\\r\n"), "{d}");
         assert!(d.contains("-x\n\\ No newline at end of file\n+x\n"), "{d}");
     }
 
     #[test]
     fn a_new_file_comes_from_dev_null_and_equal_files_give_nothing() {
-        assert!(unified("/etc/hosts.allow", None, b"sshd: 10.0.0.1\n", Paint(false)).starts_with("--- /dev/null\n"));
-        assert_eq!(unified("/etc/hosts.allow", Some(b"x\n"), b"x\n", Paint(false)), "");
+        assert!(
+            unified("/etc/hosts.allow", None, b"sshd: 10.0.0.1\n", Paint(false))
+                .starts_with("--- /dev/null\n")
+        );
+        assert_eq!(
+            unified("/etc/hosts.allow", Some(b"x\n"), b"x\n", Paint(false)),
+            ""
+        );
     }
 }

@@ -33,13 +33,28 @@ pub enum Error {
     /// A change could not be made safely; the message says what state each file is in.
     #[error("{0}")]
     Unsafe(String),
+
+    /// Another wrapfix run holds the backup directory's lock: nothing was done. Exit 3, not
+    /// 2: the command line was fine, the change just could not be made now.
+    #[error("{0}")]
+    Busy(String),
+
+    /// A file operation of a change (backup, write, rename, ...) failed. `detail` says what
+    /// to do about it and what state each file is in.
+    #[error("cannot {op} {}: {source}{detail}", path.display())]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        source: io::Error,
+        detail: String,
+    },
 }
 
 impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage(_) | Error::Read { .. } => exit::USAGE,
-            Error::Unsafe(_) => exit::UNSAFE,
+            Error::Unsafe(_) | Error::Busy(_) | Error::Io { .. } => exit::UNSAFE,
         }
     }
 

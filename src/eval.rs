@@ -10,6 +10,7 @@
 //! gives them all. If every possible run ends the same way, that is the verdict; if not it is
 //! `depends`, and the runs say which rules make it so.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -153,6 +154,8 @@ pub enum How {
     Hang,
     /// A `/file` pattern includes itself: libwrap recurses until it crashes.
     Crash,
+    /// An option is over 8 KiB after `%` expansion: libwrap exits the daemon's process.
+    Exit,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -299,8 +302,8 @@ impl<'p, 'e> Prober<'p, 'e> {
         let client = client.unwrap_or(&self.nobody);
         let mut run = Run::new(self.env, daemon.as_bytes(), client, &[], &mut self.files);
         run.probe = true;
-        let matched = f(&mut run);
-        match (matched, run.asked) {
+        let matched = f(&mut run) || run.crashed;
+        match (matched, run.asked || run.crashed) {
             (false, _) => Probe::No,
             (true, false) => Probe::Yes,
             (true, true) => Probe::Maybe,
@@ -432,11 +435,46 @@ enum TableEnd {
     Crash(RuleRef),
 }
 
+/// libwrap keeps each request string in a 128-byte field: 127 bytes of text.
+const FIELD: usize = 127;
+
+/// The request's strings as libwrap holds them: truncated to their fields, and rewritten in
+/// place when an option's `%` expansion sanitizes them.
+#[derive(Clone)]
+struct Request<'r> {
+    daemon: Cow<'r, [u8]>,
+    addr: Cow<'r, [u8]>,
+    /// `None`: the name is unknown to us (every possibility counts).
+    name: Option<Cow<'r, [u8]>>,
+    user: Cow<'r, [u8]>,
+}
+
+fn field(s: &[u8]) -> Cow<'_, [u8]> {
+    Cow::Borrowed(&s[..s.len().min(FIELD)])
+}
+
+/// Bytes `percent_x()` keeps in an expansion; any other byte becomes `_`.
+fn expansion_ok(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!@%-_=+:,./".contains(&b)
+}
+
+fn sanitize(s: &mut Cow<'_, [u8]>) {
+    if s.iter().any(|&b| !expansion_ok(b)) {
+        *s = Cow::Owned(
+            s.iter()
+                .map(|&b| if expansion_ok(b) { b } else { b'_' })
+                .collect(),
+        );
+    }
+}
+
+/// `percent_x()` writes into an 8192-byte buffer and exits the process at 8191 bytes.
+const EXPANSION_LIMIT: usize = 8191;
+
 /// One run of libwrap with fixed answers to the unknowns.
 struct Run<'r, 'e> {
     env: &'r Env<'e>,
-    daemon: &'r [u8],
-    client: &'r Client,
+    req: Request<'r>,
     script: Vec<bool>,
     next: usize,
     answers: HashMap<Pred, bool>,
@@ -461,10 +499,15 @@ impl<'r, 'e> Run<'r, 'e> {
         script: &[bool],
         files: &'r mut FileCache,
     ) -> Self {
+        let req = Request {
+            daemon: field(daemon),
+            addr: field(client.addr.as_bytes()),
+            name: client.name.as_deref().map(|n| field(n.as_bytes())),
+            user: field(client.user().as_bytes()),
+        };
         Run {
             env,
-            daemon,
-            client,
+            req,
             script: script.to_vec(),
             next: 0,
             answers: HashMap::new(),
@@ -591,13 +634,18 @@ impl<'r, 'e> Run<'r, 'e> {
                 role,
                 line: rule.logical.line,
             };
+            let this = || rule_ref(role, rule.logical.line, rule.text());
             let mut daemons = syntax::tokens(rule.daemon_list());
-            if !self.match_list(&mut daemons, Self::server_match) {
+            let daemon_ok = self.match_list(&mut daemons, Self::server_match);
+            // A self-including `daemon@/file` crashes libwrap as a client `/file` does.
+            if self.crashed {
+                return TableEnd::Crash(this());
+            }
+            if !daemon_ok {
                 continue;
             }
             let mut clients = syntax::tokens(rule.client_list());
             let matched = self.match_list(&mut clients, Self::client_match);
-            let this = || rule_ref(role, rule.logical.line, rule.text());
             if self.crashed {
                 return TableEnd::Crash(this());
             }
@@ -607,6 +655,15 @@ impl<'r, 'e> Run<'r, 'e> {
             if let Some(field) = rule.options_field() {
                 let opts = options::parse(field, self.env.flavor, self.env.accounts);
                 for op in &opts.ops {
+                    let expanded = match op {
+                        Op::Twist(v) | Op::Aclexec(v) | Op::Spawn(v) | Op::Setenv(v) => {
+                            v.as_slice()
+                        }
+                        _ => &[],
+                    };
+                    if !self.expand(expanded) {
+                        return TableEnd::Jump(How::Exit, false, this());
+                    }
                     match op {
                         Op::Allow => return TableEnd::Jump(How::AllowOption, true, this()),
                         Op::Deny => return TableEnd::Jump(How::DenyOption, false, this()),
@@ -619,7 +676,7 @@ impl<'r, 'e> Run<'r, 'e> {
                             // Each aclexec sets the flag afresh: a later success clears it.
                             self.aclexec_failed = !ok;
                         }
-                        Op::Spawn(_) | Op::Other => {}
+                        Op::Spawn(_) | Op::Setenv(_) | Op::Other => {}
                     }
                 }
                 if let Some(e) = opts.error {
@@ -669,7 +726,7 @@ impl<'r, 'e> Run<'r, 'e> {
                     Mode::HostsCtl => false,
                     Mode::Daemon => self.ask(Pred::ServerPort(port)),
                 },
-                None => pattern::string_match(daemon, self.daemon, self.env.flavor),
+                None => pattern::string_match(daemon, &self.req.daemon, self.env.flavor),
             };
         match host {
             Some(host) if daemon_ok => self.server_host_match(host),
@@ -688,15 +745,65 @@ impl<'r, 'e> Run<'r, 'e> {
     }
 
     fn client_match(&mut self, tok: &[u8]) -> bool {
-        let client = self.client;
-        let name = client.name.as_deref().map(str::as_bytes);
+        // Cheap copies (borrowed unless an expansion rewrote them) so matching can use self.
+        let (addr, name) = (self.req.addr.clone(), self.req.name.clone());
         match syntax::split_at(tok, 1, b'@') {
-            None => self.host_match(tok, client.addr.as_bytes(), name),
+            None => self.host_match(tok, &addr, name.as_deref()),
             Some(i) => {
-                self.host_match(&tok[i + 1..], client.addr.as_bytes(), name)
-                    && pattern::string_match(&tok[..i], client.user().as_bytes(), self.env.flavor)
+                self.host_match(&tok[i + 1..], &addr, name.as_deref())
+                    && pattern::string_match(&tok[..i], &self.req.user, self.env.flavor)
             }
         }
+    }
+
+    /// `percent_x()` on an option value: false if the result would not fit (libwrap then
+    /// exits the process). `%a %h %n %d %u` sanitize the request's own strings in place.
+    fn expand(&mut self, value: &[u8]) -> bool {
+        let server_len = UNKNOWN.len();
+        let mut len = 0;
+        let mut i = 0;
+        while i < value.len() {
+            if value[i] != b'%' || i + 1 == value.len() {
+                len += 1;
+                i += 1;
+                continue;
+            }
+            let known_name = self
+                .req
+                .name
+                .as_deref()
+                .is_some_and(|n| !eq_nocase(n, UNKNOWN) && !eq_nocase(n, PARANOID));
+            let hostinfo = if known_name {
+                self.req.name.as_deref().unwrap_or_default()
+            } else {
+                &self.req.addr
+            };
+            len += match value[i + 1] {
+                b'a' => self.req.addr.len(),
+                b'h' => hostinfo.len(),
+                b'n' => self.req.name.as_deref().map_or(UNKNOWN.len(), <[u8]>::len),
+                b'd' => self.req.daemon.len(),
+                b'u' => self.req.user.len(),
+                b'c' if eq_nocase(&self.req.user, UNKNOWN) => hostinfo.len(),
+                b'c' => self.req.user.len() + 1 + hostinfo.len(),
+                b's' => self.req.daemon.len(),
+                b'A' | b'H' | b'N' => server_len,
+                b'p' => 5,
+                b'%' => 1,
+                _ => 0,
+            };
+            match value[i + 1] {
+                b'a' => sanitize(&mut self.req.addr),
+                b'h' if known_name => self.req.name.iter_mut().for_each(sanitize),
+                b'h' => sanitize(&mut self.req.addr),
+                b'n' => self.req.name.iter_mut().for_each(sanitize),
+                b'd' => sanitize(&mut self.req.daemon),
+                b'u' => sanitize(&mut self.req.user),
+                _ => {}
+            }
+            i += 2;
+        }
+        len < EXPANSION_LIMIT
     }
 
     /// host_match() for the client: `name` None means the name is unknown to us.

@@ -46,7 +46,8 @@ pub fn run(cli: cli::Cli) -> Result<i32> {
 }
 
 fn load(config: &Config) -> Result<Tables> {
-    Tables::load(&config.root).map_err(|e| Error::read("open the tables under", config.root.dir(), e))
+    Tables::load(&config.root)
+        .map_err(|e| Error::read("open the tables under", config.root.dir(), e))
 }
 
 fn write_out(f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
@@ -59,13 +60,19 @@ fn write_out(f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()
 fn repair(config: &Config, apply: bool) -> Result<i32> {
     let ctx = Context::from_config(config);
     let before = ctx.analyse(load(config)?);
-    let strategy = config.strategy.unwrap_or(if ctx.clients.is_empty() { Strategy::Comment } else { Strategy::Allow });
+    let strategy = config.strategy.unwrap_or(if ctx.clients.is_empty() {
+        Strategy::Comment
+    } else {
+        Strategy::Allow
+    });
     let id = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
     let outcome = plan::make(&ctx, &before, strategy, &id);
     if config.json {
         let plan_value = match &outcome {
             plan::Outcome::Plan(p) => report::plan_json(p, &before.tables),
-            plan::Outcome::NothingToDo => serde_json::json!({"strategy": null, "edits": [], "nothing_to_do": true}),
+            plan::Outcome::NothingToDo => {
+                serde_json::json!({"strategy": null, "edits": [], "nothing_to_do": true})
+            }
             plan::Outcome::Impossible(why) => serde_json::json!({"edits": [], "impossible": why}),
         };
         let doc = report::json(config, &before, plan_value, serde_json::Value::Null);
@@ -75,8 +82,12 @@ fn repair(config: &Config, apply: bool) -> Result<i32> {
             report::human(out, config, &before)?;
             match &outcome {
                 plan::Outcome::Plan(p) => report::plan_human(out, config, p, &before.tables),
-                plan::Outcome::NothingToDo => writeln!(out, "\nNothing to do: every target is granted."),
-                plan::Outcome::Impossible(why) => writeln!(out, "\nNo safe change to offer: {why}."),
+                plan::Outcome::NothingToDo => {
+                    writeln!(out, "\nNothing to do: every target is granted.")
+                }
+                plan::Outcome::Impossible(why) => {
+                    writeln!(out, "\nNo safe change to offer: {why}.")
+                }
             }
         })?;
     }
@@ -90,7 +101,9 @@ fn repair(config: &Config, apply: bool) -> Result<i32> {
     }
     if !config.yes {
         if !prompt::can_ask() {
-            eprintln!("wrapfix: no terminal to ask on: nothing changed; run again with --yes to apply this change");
+            eprintln!(
+                "wrapfix: no terminal to ask on: nothing changed; run again with --yes to apply this change"
+            );
             return Ok(exit::LOCKED_OUT);
         }
         if !prompt::confirm("Apply this change?") {
@@ -129,6 +142,14 @@ fn check(config: &Config) -> Result<i32> {
 }
 
 /// Write the plan: backup, atomic write, verify on disk.
-fn apply_plan(_config: &Config, _ctx: &Context, _before: &analysis::Analysis, _plan: &plan::Plan, _id: &str) -> Result<i32> {
-    Err(Error::Unsafe("applying changes is not implemented yet: nothing changed".into()))
+fn apply_plan(
+    _config: &Config,
+    _ctx: &Context,
+    _before: &analysis::Analysis,
+    _plan: &plan::Plan,
+    _id: &str,
+) -> Result<i32> {
+    Err(Error::Unsafe(
+        "applying changes is not implemented yet: nothing changed".into(),
+    ))
 }

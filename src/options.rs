@@ -18,7 +18,9 @@ pub enum Op {
     Aclexec(Vec<u8>),
     /// `spawn CMD`: runs beside the daemon; changes nothing for access.
     Spawn(Vec<u8>),
-    /// Any other valid option (severity, setenv, umask…): no effect on access.
+    /// `setenv NAME VALUE`: no effect on access, but its value is %-expanded.
+    Setenv(Vec<u8>),
+    /// Any other valid option (severity, umask…): no effect on access.
     Other,
 }
 

@@ -96,7 +96,13 @@ pub fn make(ctx: &Context, before: &Analysis, strategy: Strategy, id: &str) -> O
     let new = render(&before.tables, &edits);
     let after = ctx.analyse(planned_tables(&before.tables, &new));
     match verify(ctx, before, &after, &new) {
-        Ok(verified) => Outcome::Plan(Box::new(Plan { strategy, edits, new, after, verified })),
+        Ok(verified) => Outcome::Plan(Box::new(Plan {
+            strategy,
+            edits,
+            new,
+            after,
+            verified,
+        })),
         Err(why) => Outcome::Impossible(why),
     }
 }
@@ -104,10 +110,16 @@ pub fn make(ctx: &Context, before: &Analysis, strategy: Strategy, id: &str) -> O
 /// The tables with the planned bytes in place.
 pub fn planned_tables(tables: &Tables, new: &[Option<Vec<u8>>; 2]) -> Tables {
     let file = |f: &TableFile, bytes: &Option<Vec<u8>>| match bytes {
-        Some(b) => TableFile { state: FileState::Present(Document::new(b.clone())), ..f.clone() },
+        Some(b) => TableFile {
+            state: FileState::Present(Document::new(b.clone())),
+            ..f.clone()
+        },
         None => f.clone(),
     };
-    Tables { allow: file(&tables.allow, &new[0]), deny: file(&tables.deny, &new[1]) }
+    Tables {
+        allow: file(&tables.allow, &new[0]),
+        deny: file(&tables.deny, &new[1]),
+    }
 }
 
 /// Apply edits (any order) to the current bytes of each table.
@@ -136,7 +148,10 @@ pub fn render(tables: &Tables, edits: &[Edit]) -> [Option<Vec<u8>>; 2] {
 /// The line ending a new line in this file should use: CRLF only if every line has one.
 fn terminator(doc: Option<&Document>) -> &'static [u8] {
     let Some(doc) = doc else { return b"\n" };
-    let mut lines = doc.lines().filter(|l| l.terminator != syntax::Terminator::None).peekable();
+    let mut lines = doc
+        .lines()
+        .filter(|l| l.terminator != syntax::Terminator::None)
+        .peekable();
     if lines.peek().is_some() && lines.all(|l| l.terminator == syntax::Terminator::CrLf) {
         b"\r\n"
     } else {
@@ -166,7 +181,10 @@ fn allow_token(c: &Client) -> String {
 fn allow_edits(ctx: &Context, before: &Analysis, id: &str) -> Result<Vec<Edit>, String> {
     let clients: Vec<&Client> = ctx.clients.iter().collect();
     if clients.is_empty() {
-        return Err("the allow strategy needs a client: give --client ADDRESS, or use --strategy comment".into());
+        return Err(
+            "the allow strategy needs a client: give --client ADDRESS, or use --strategy comment"
+                .into(),
+        );
     }
     let mut tokens: Vec<String> = clients.iter().map(|c| allow_token(c)).collect();
     tokens.dedup();
@@ -175,14 +193,25 @@ fn allow_edits(ctx: &Context, before: &Analysis, id: &str) -> Result<Vec<Edit>, 
         .verdicts
         .iter()
         .filter(|v| v.verdict.access != Access::Granted)
-        .filter_map(|v| v.verdict.decision().rule.as_ref().map(|r| format!("{}:{}", r.loc.role, r.loc.line)))
+        .filter_map(|v| {
+            v.verdict
+                .decision()
+                .rule
+                .as_ref()
+                .map(|r| format!("{}:{}", r.loc.role, r.loc.line))
+        })
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
     let why = if refused.is_empty() {
         format!("let {} reach {}", tokens.join(" "), ctx.daemons.join(", "))
     } else {
-        format!("let {} reach {} (refused by {})", tokens.join(" "), ctx.daemons.join(", "), refused.join(", "))
+        format!(
+            "let {} reach {} (refused by {})",
+            tokens.join(" "),
+            ctx.daemons.join(", "),
+            refused.join(", ")
+        )
     };
     let file = &before.tables.allow;
     let doc = file.document();
@@ -194,7 +223,15 @@ fn allow_edits(ctx: &Context, before: &Analysis, id: &str) -> Result<Vec<Edit>, 
     let mut after = marker(id, &why, nl);
     after.extend_from_slice(rule.as_bytes());
     after.extend_from_slice(nl);
-    Ok(vec![Edit { role: Role::Allow, kind: EditKind::Insert, at, line, before: Vec::new(), after, why }])
+    Ok(vec![Edit {
+        role: Role::Allow,
+        kind: EditKind::Insert,
+        at,
+        line,
+        before: Vec::new(),
+        after,
+        why,
+    }])
 }
 
 /// Where the allow rule goes: before the first rule that may match a target daemon and
@@ -212,21 +249,36 @@ fn insertion_point(ctx: &Context, doc: &Document, clients: &[&Client]) -> (usize
         let Some(entry) = entries.next() else {
             // The end, if the file ends with a complete line; else before the last entry.
             let bytes = doc.bytes();
-            let complete = bytes.is_empty() || (bytes.ends_with(b"\n") && !bytes.ends_with(b"\\\n"));
-            return if complete && !prev_had_nul { (pos, line) } else { last_nul_free };
+            let complete =
+                bytes.is_empty() || (bytes.ends_with(b"\n") && !bytes.ends_with(b"\\\n"));
+            return if complete && !prev_had_nul {
+                (pos, line)
+            } else {
+                last_nul_free
+            };
         };
-        let stops = matches!(entry, Entry::TableError(..) | Entry::Skipped(..) | Entry::Hang(_));
+        let stops = matches!(
+            entry,
+            Entry::TableError(..) | Entry::Skipped(..) | Entry::Hang(_)
+        );
         let may_match = match &entry {
             Entry::Rule(r) => {
-                ctx.daemons.iter().any(|d| prober.daemons(r, d) != Probe::No)
+                ctx.daemons
+                    .iter()
+                    .any(|d| prober.daemons(r, d) != Probe::No)
                     && clients.iter().any(|c| prober.clients(r, c) != Probe::No)
             }
             _ => false,
         };
         if stops || may_match {
-            return if prev_had_nul { last_nul_free } else { (pos, line) };
+            return if prev_had_nul {
+                last_nul_free
+            } else {
+                (pos, line)
+            };
         }
-        prev_had_nul = entry.logical().text.contains(&0) || doc.bytes()[entry.logical().span.clone()].contains(&0);
+        prev_had_nul = entry.logical().text.contains(&0)
+            || doc.bytes()[entry.logical().span.clone()].contains(&0);
         if !prev_had_nul {
             last_nul_free = (pos, line);
         }
@@ -243,10 +295,25 @@ fn comment_edits(ctx: &Context, before: &Analysis, id: &str) -> Result<Vec<Edit>
             return Ok(edits);
         }
         let mut added = false;
-        for tv in current.verdicts.iter().filter(|v| v.verdict.access != Access::Granted) {
+        for tv in current
+            .verdicts
+            .iter()
+            .filter(|v| v.verdict.access != Access::Granted)
+        {
             for o in tv.verdict.outcomes.iter().filter(|o| !o.decision.granted) {
-                let who = tv.target.client.as_ref().map_or("any client".to_string(), |c| c.addr.clone());
-                let edit = refusal_edit(&before.tables, &o.decision, ctx.flavor, id, &who, &tv.target.daemon)?;
+                let who = tv
+                    .target
+                    .client
+                    .as_ref()
+                    .map_or("any client".to_string(), |c| c.addr.clone());
+                let edit = refusal_edit(
+                    &before.tables,
+                    &o.decision,
+                    ctx.flavor,
+                    id,
+                    &who,
+                    &tv.target.daemon,
+                )?;
                 if let Some(e) = edit
                     && !edits.iter().any(|x| x.role == e.role && x.at == e.at)
                 {
@@ -277,7 +344,7 @@ fn refusal_edit(
     daemon: &str,
 ) -> Result<Option<Edit>, String> {
     match &d.how {
-        How::DenyRule | How::DenyOption | How::Twist | How::OptionError(_) => {}
+        How::DenyRule | How::DenyOption | How::Twist | How::OptionError(_) | How::Exit => {}
         How::DenyTableError(TableProblem::Unterminated(Unterminated::MissingNewline)) => {
             return Ok(final_newline(tables, flavor, id));
         }
@@ -285,18 +352,36 @@ fn refusal_edit(
             return Err("hosts.deny has a line longer than 2047 bytes: commenting it out does not help (libwrap still stops there); use --strategy allow".into());
         }
         How::DenyTableError(TableProblem::Unreadable(e)) => {
-            return Err(format!("hosts.deny cannot be read ({e}); fix its permissions, or use --strategy allow"));
+            return Err(format!(
+                "hosts.deny cannot be read ({e}); fix its permissions, or use --strategy allow"
+            ));
         }
-        How::Hang => return Err("a line over 2047 bytes makes this libwrap hang; use --strategy allow".into()),
+        How::Hang => {
+            return Err(
+                "a line over 2047 bytes makes this libwrap hang; use --strategy allow".into(),
+            );
+        }
         How::Crash => return Err("a /file pattern includes itself; use --strategy allow".into()),
         How::AllowRule | How::NoMatch | How::AllowOption | How::AclexecVoid => return Ok(None),
     }
     let Some(rule) = &d.rule else { return Ok(None) };
-    Ok(comment_rule(tables, rule.loc, flavor, id, &format!("it refused {who} for {daemon}")))
+    Ok(comment_rule(
+        tables,
+        rule.loc,
+        flavor,
+        id,
+        &format!("it refused {who} for {daemon}"),
+    ))
 }
 
 /// Comment out every physical line of the rule at `loc`, with a marker line above.
-fn comment_rule(tables: &Tables, loc: RuleLoc, flavor: Flavor, id: &str, why: &str) -> Option<Edit> {
+fn comment_rule(
+    tables: &Tables,
+    loc: RuleLoc,
+    flavor: Flavor,
+    id: &str,
+    why: &str,
+) -> Option<Edit> {
     let doc = tables.get(loc.role).document()?;
     let mut entries = doc.entries(flavor);
     let (start, end) = loop {
@@ -314,7 +399,11 @@ fn comment_rule(tables: &Tables, loc: RuleLoc, flavor: Flavor, id: &str, why: &s
         end
     };
     let before = bytes[start..end].to_vec();
-    let nl = if before.ends_with(b"\r\n") { &b"\r\n"[..] } else { &b"\n"[..] };
+    let nl = if before.ends_with(b"\r\n") {
+        &b"\r\n"[..]
+    } else {
+        &b"\n"[..]
+    };
     let mut after = marker(id, &format!("commented out the rule below: {why}"), nl);
     for line in before.split_inclusive(|&b| b == b'\n') {
         after.push(b'#');
@@ -323,7 +412,15 @@ fn comment_rule(tables: &Tables, loc: RuleLoc, flavor: Flavor, id: &str, why: &s
     if !after.ends_with(b"\n") {
         after.extend_from_slice(nl);
     }
-    Some(Edit { role: loc.role, kind: EditKind::Comment, at: start, line: loc.line, before, after, why: why.into() })
+    Some(Edit {
+        role: loc.role,
+        kind: EditKind::Comment,
+        at: start,
+        line: loc.line,
+        before,
+        after,
+        why: why.into(),
+    })
 }
 
 /// Add the missing final newline of hosts.deny (Debian stops with an error without it).
@@ -339,17 +436,36 @@ fn final_newline(tables: &Tables, flavor: Flavor, id: &str) -> Option<Edit> {
     let before = bytes[start..].to_vec();
     let mut after = before.clone();
     after.push(b'\n');
-    let why = format!("wrapfix {id}: added the missing final newline (libwrap refused everyone without it)");
-    Some(Edit { role: Role::Deny, kind: EditKind::FinalNewline, at: start, line, before, after, why })
+    let why = format!(
+        "wrapfix {id}: added the missing final newline (libwrap refused everyone without it)"
+    );
+    Some(Edit {
+        role: Role::Deny,
+        kind: EditKind::FinalNewline,
+        at: start,
+        line,
+        before,
+        after,
+        why,
+    })
 }
 
 /// Check the planned bytes: every target granted for every possible name, and no client
 /// that was granted before (targets, the generic client, every address and name the files
 /// mention) is refused after. Returns what was checked, in words.
-fn verify(ctx: &Context, before: &Analysis, after: &Analysis, new: &[Option<Vec<u8>>; 2]) -> Result<String, String> {
+fn verify(
+    ctx: &Context,
+    before: &Analysis,
+    after: &Analysis,
+    new: &[Option<Vec<u8>>; 2],
+) -> Result<String, String> {
     for tv in &after.verdicts {
         if tv.verdict.access != Access::Granted {
-            let who = tv.target.client.as_ref().map_or("the generic client".to_string(), ToString::to_string);
+            let who = tv
+                .target
+                .client
+                .as_ref()
+                .map_or("the generic client".to_string(), ToString::to_string);
             return Err(format!(
                 "the planned change still leaves {} from {who} {}; not offered",
                 tv.target.daemon,
@@ -408,7 +524,9 @@ pub fn mentioned(tables: &Tables, flavor: Flavor, limit: usize) -> (Vec<Client>,
             let Entry::Rule(rule) = entry else { continue };
             for tok in syntax::tokens(rule.client_list()) {
                 let host = syntax::split_at(tok, 1, b'@').map_or(tok, |i| &tok[i + 1..]);
-                let Some(c) = client_of(host, flavor) else { continue };
+                let Some(c) = client_of(host, flavor) else {
+                    continue;
+                };
                 if seen.insert((c.addr.clone(), c.name.clone())) {
                     if out.len() == limit {
                         return (out, true);
@@ -424,9 +542,16 @@ pub fn mentioned(tables: &Tables, flavor: Flavor, limit: usize) -> (Vec<Client>,
 fn client_of(tok: &[u8], flavor: Flavor) -> Option<Client> {
     let text = std::str::from_utf8(tok).ok()?;
     let net = text.split('/').next().unwrap_or(text);
-    let inner = net.strip_prefix('[').and_then(|s| s.strip_suffix(']')).unwrap_or(net);
+    let inner = net
+        .strip_prefix('[')
+        .and_then(|s| s.strip_suffix(']'))
+        .unwrap_or(net);
     if let Ok(ip) = inner.parse::<std::net::IpAddr>() {
-        return Some(Client { addr: crate::client::libwrap_text(ip, flavor), name: None, user: None });
+        return Some(Client {
+            addr: crate::client::libwrap_text(ip, flavor),
+            name: None,
+            user: None,
+        });
     }
     let special = ["ALL", "KNOWN", "UNKNOWN", "LOCAL", "PARANOID", "EXCEPT"];
     let is_name = pattern::not_inaddr(tok)
@@ -434,5 +559,9 @@ fn client_of(tok: &[u8], flavor: Flavor) -> Option<Client> {
         && !text.starts_with(['.', '/', '@', '['])
         && !text.ends_with('.')
         && !text.contains(['*', '?', '/', ':']);
-    is_name.then(|| Client { addr: "192.0.2.1".into(), name: Some(text.to_ascii_lowercase()), user: None })
+    is_name.then(|| Client {
+        addr: "192.0.2.1".into(),
+        name: Some(text.to_ascii_lowercase()),
+        user: None,
+    })
 }

@@ -97,6 +97,7 @@ pub fn reason(d: &Decision) -> String {
         }
         How::Hang => "this line is over 2047 bytes and this libwrap loops forever on it: the daemon never answers".into(),
         How::Crash => "a /file pattern here includes itself: libwrap recurses until the daemon crashes".into(),
+        How::Exit => "this rule matches and an option is over 8 KiB after % expansion: libwrap exits the daemon's process".into(),
     }
 }
 
@@ -316,7 +317,12 @@ pub fn plan_diff(plan: &Plan, tables: &Tables, p: Paint) -> String {
 }
 
 /// The plan in words, then its diff.
-pub fn plan_human(out: &mut dyn Write, config: &Config, plan: &Plan, tables: &Tables) -> io::Result<()> {
+pub fn plan_human(
+    out: &mut dyn Write,
+    config: &Config,
+    plan: &Plan,
+    tables: &Tables,
+) -> io::Result<()> {
     let p = Paint(config.color);
     let strategy = match plan.strategy {
         Strategy::Allow => "add an allow entry",

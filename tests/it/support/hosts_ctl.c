@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <syslog.h>
@@ -91,6 +92,25 @@ static char *read_field(int first) {
     return buf;
 }
 
+/*
+ * A /file pattern that includes itself makes libwrap recurse, one open file and ~8 KiB of
+ * stack per level. With the usual 8 MiB stack it crashes long before it runs out of file
+ * descriptors; make that so whatever limits the test runner has.
+ */
+static void pin_limits(void) {
+    struct rlimit r;
+    const rlim_t stack = 8u << 20, files = 4096;
+    if (getrlimit(RLIMIT_STACK, &r) == 0 && (r.rlim_cur == RLIM_INFINITY || r.rlim_cur > stack)) {
+        r.rlim_cur = stack;
+        setrlimit(RLIMIT_STACK, &r);
+    }
+    if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < files &&
+        (r.rlim_max == RLIM_INFINITY || r.rlim_max >= files)) {
+        r.rlim_cur = files;
+        setrlimit(RLIMIT_NOFILE, &r);
+    }
+}
+
 static void run_case(char **f) {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) {
@@ -109,6 +129,7 @@ static void run_case(char **f) {
         close(fds[0]);
         /* A hang must not stall the whole test run. */
         alarm(30);
+        pin_limits();
         hosts_allow_table = f[0];
         hosts_deny_table = f[1];
         char verdict = hosts_ctl(f[2], f[3], f[4], f[5]) ? 'G' : 'D';

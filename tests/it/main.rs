@@ -1,0 +1,8 @@
+//! Integration tests: one binary, one module per area.
+
+mod cases;
+mod check;
+mod differential;
+mod flavors;
+mod reader;
+mod support;
