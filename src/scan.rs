@@ -66,9 +66,10 @@ impl AddrIndex {
 
     fn each(&self, tok: &[u8], mut f: impl FnMut(usize)) {
         match self {
+            // Length and last byte first: most tokens differ there, and memcmp is a call.
             AddrIndex::Few(keys) => keys
                 .iter()
-                .filter(|(k, _)| k == tok)
+                .filter(|(k, _)| k.len() == tok.len() && k.last() == tok.last() && k == tok)
                 .for_each(|(_, i)| f(*i)),
             AddrIndex::Many(map) => map.get(tok).into_iter().flatten().for_each(|&i| f(i)),
         }
@@ -252,8 +253,42 @@ fn scan_part(
     let mut client_hits = vec![Probe::No; n];
     let mut ended = false;
     let mut entries = doc.entries_between(env.flavor, start, first_line, end);
+    let mut dirty = true;
     loop {
-        let (pos, _) = entries.position();
+        let (pos, line) = entries.position();
+        // Ban-list lines (`sshd: 192.0.2.1`) are most of a big file: handle them without
+        // building an entry. Anything else takes the general path below.
+        // Cleared only when used: this runs for every line.
+        if dirty {
+            client_hits.fill(Probe::No);
+            dirty = false;
+        }
+        let mut hit = false;
+        if let Some(text) = entries.peek_plain()
+            && let Some((daemon_list, client_list)) = ban_line(text)
+            && literal_tokens(client_list, |tok| {
+                index.each(tok, |c| {
+                    client_hits[c] = Probe::Yes;
+                    hit = true;
+                })
+            })
+        {
+            entries.skip_plain(text);
+            out.rule_counts[role as usize] += 1;
+            if !hit {
+                continue;
+            }
+            dirty = true;
+            for (m, h) in out.mentioned.iter_mut().zip(&client_hits) {
+                *m |= *h == Probe::Yes;
+            }
+            daemon_cache.probe(daemon_list, daemons, &mut prober, &mut daemon_hits);
+            let loc = RuleLoc { role, line };
+            // No options field (a literal client list has no colon): hosts.deny refuses.
+            record(&mut out, loc, pos, text, role == Role::Deny, &daemon_hits, &client_hits);
+            continue;
+        }
+        dirty = true;
         let Some(entry) = entries.next() else { break };
         let line = entry.logical().line;
         let Entry::Rule(rule) = &entry else {
@@ -268,7 +303,7 @@ fn scan_part(
         };
         out.rule_counts[role as usize] += 1;
         let facts = detect::rule_findings(rule, role, env, &mut out.pending);
-        daemon_cache.probe(rule, daemons, &mut prober, &mut daemon_hits);
+        daemon_cache.probe(rule.daemon_list(), daemons, &mut prober, &mut daemon_hits);
         if daemon_hits.iter().all(|h| *h == Probe::No) {
             continue;
         }
@@ -285,23 +320,41 @@ fn scan_part(
             continue;
         }
         let loc = RuleLoc { role, line };
-        for (d, dh) in daemon_hits.iter().enumerate() {
-            for (c, ch) in client_hits.iter().enumerate() {
-                if *dh == Probe::No || *ch == Probe::No {
-                    continue;
-                }
-                out.candidates[d * n + c][role as usize].push((pos, line));
-                if facts.refuses && *dh == Probe::Yes && *ch == Probe::Yes {
-                    out.refusals.push(Refusal {
-                        loc,
-                        text: detect::trim_newline(rule.text()),
-                        probe: d * n + c,
-                    });
-                }
+        record(&mut out, loc, pos, rule.text(), facts.refuses, &daemon_hits, &client_hits);
+    }
+    (out, ended)
+}
+
+/// A line shaped like a ban-list entry: no leading blank or `#`, and a first colon with no
+/// bracket before it. Returns the daemon list and the rest (the client list, if the rest
+/// turns out to be only literal addresses).
+fn ban_line(text: &[u8]) -> Option<(&[u8], &[u8])> {
+    let first = *text.first()?;
+    if matches!(first, b'#' | b' ' | b'\t' | b'\r') {
+        return None;
+    }
+    let colon = syntax::split_at(text, 0, b':')?;
+    if text[..colon].iter().any(|&b| b == b'[' || b == b']') {
+        return None;
+    }
+    Some((&text[..colon], &text[colon + 1..]))
+}
+
+/// Note a rule as a candidate for every (daemon, client) it may match, and as a refusal
+/// for those it certainly matches.
+fn record(out: &mut Scan, loc: RuleLoc, pos: usize, text: &[u8], refuses: bool, daemon_hits: &[Probe], client_hits: &[Probe]) {
+    let n = client_hits.len();
+    for (d, dh) in daemon_hits.iter().enumerate() {
+        for (c, ch) in client_hits.iter().enumerate() {
+            if *dh == Probe::No || *ch == Probe::No {
+                continue;
+            }
+            out.candidates[d * n + c][loc.role as usize].push((pos, loc.line));
+            if refuses && *dh == Probe::Yes && *ch == Probe::Yes {
+                out.refusals.push(Refusal { loc, text: detect::trim_newline(text), probe: d * n + c });
             }
         }
     }
-    (out, ended)
 }
 
 /// Fill `hits` with each client's answer for this rule's client list.
@@ -350,19 +403,18 @@ impl DaemonCache {
 
     fn probe(
         &mut self,
-        rule: &Rule<'_>,
+        key: &[u8],
         daemons: &[String],
         prober: &mut Prober<'_, '_>,
         hits: &mut [Probe],
     ) {
-        let key = rule.daemon_list();
         let same = |k: &[u8]| k.len() == key.len() && k.iter().zip(key).all(|(a, b)| a == b);
         if let Some((_, cached)) = self.recent.iter().find(|(k, _)| same(k)) {
             hits.copy_from_slice(cached);
             return;
         }
         for (hit, d) in hits.iter_mut().zip(daemons) {
-            *hit = prober.daemons(rule, d);
+            *hit = prober.daemon_list(key, d);
         }
         let entry = (key.to_vec(), hits.to_vec());
         if self.recent.len() < Self::SIZE {
