@@ -64,7 +64,10 @@ impl Severity {
 pub struct Finding {
     pub kind: Kind,
     pub severity: Severity,
+    /// The table the finding is in, if it is in one.
     pub role: Option<Role>,
+    /// Another file it is about, on the repaired system (`/usr/sbin/sshd`, a log, a config).
+    pub path: Option<String>,
     pub line: Option<u32>,
     pub text: Option<Vec<u8>>,
     pub message: String,
@@ -137,6 +140,7 @@ pub fn entry_findings(entry: &Entry<'_>, role: Role, out: &mut Vec<Pending>) {
     let text = || Some(trim_newline(&l.text));
     let f = match entry {
         Entry::NoSeparator(_) => Finding {
+            path: None,
             kind: Kind::IgnoredLine,
             severity: Severity::Warning,
             role: Some(role),
@@ -187,6 +191,7 @@ fn unreadable_message(role: Role, e: &str) -> String {
 
 fn table_error(role: Role, line: Option<u32>, text: Option<Vec<u8>>, message: String) -> Finding {
     Finding {
+        path: None,
         kind: Kind::TableError,
         severity: Severity::Error,
         role: Some(role),
@@ -222,6 +227,7 @@ fn nul_findings(doc: &Document, role: Role, out: &mut Vec<Pending>) {
     }
     if count > MAX_NUL_LINES {
         out.push(fixed(Finding {
+            path: None,
             kind: Kind::TableError,
             severity: Severity::Warning,
             role: Some(role),
@@ -242,6 +248,7 @@ pub fn rule_findings(
     let line = rule.logical.line;
     let mut push = |kind, message: String| {
         let finding = Finding {
+            path: None,
             kind,
             severity: Severity::Warning,
             role: Some(role),
@@ -361,6 +368,7 @@ pub fn finish(
             ""
         };
         out.push(Finding {
+            path: None,
             kind: Kind::BlanketDeny,
             severity: if refusing.contains(&r.loc) { Severity::Error } else { Severity::Info },
             role: Some(r.loc.role),
@@ -383,6 +391,7 @@ pub fn finish(
             " (an earlier rule decides first)"
         };
         out.push(Finding {
+            path: None,
             kind: Kind::ClientDeny,
             severity: if decides {
                 Severity::Error
@@ -430,6 +439,7 @@ fn dns_findings(
             .and_then(|doc| doc.entries_from(flavor, pos, loc.line).next())
             .map(|e| trim_newline(&e.logical().text));
         out.push(Finding {
+            path: None,
             kind: Kind::DnsDependent,
             severity: Severity::Warning,
             role: Some(loc.role),
@@ -440,5 +450,12 @@ fn dns_findings(
                 what.join("; ")
             ),
         });
+    }
+}
+
+impl Finding {
+    /// The file it is in, as the repaired system names it.
+    pub fn file(&self) -> Option<&str> {
+        self.path.as_deref().or(self.role.map(Role::system_path))
     }
 }

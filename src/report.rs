@@ -202,9 +202,9 @@ fn finding(out: &mut dyn Write, p: Paint, f: &Finding) -> io::Result<()> {
         Severity::Warning => p.yellow("warning"),
         Severity::Info => "info   ".to_string(),
     };
-    let wher = match (f.role, f.line) {
-        (Some(r), Some(l)) => format!("{r}:{l}"),
-        (Some(r), None) => r.system_path().to_string(),
+    let wher = match (f.file(), f.line) {
+        (Some(file), Some(l)) => format!("{file}:{l}"),
+        (Some(file), None) => file.to_string(),
         _ => String::new(),
     };
     let text = f
@@ -285,7 +285,7 @@ pub fn json(config: &Config, a: &Analysis, plan: Value, change_set: Value) -> Va
             json!({
                 "kind": f.kind.name(),
                 "severity": f.severity.name(),
-                "file": f.role.map(Role::system_path),
+                "file": f.file(),
                 "line": f.line,
                 "text": f.text.as_ref().map(|t| String::from_utf8_lossy(t).into_owned()),
                 "message": f.message,
