@@ -28,6 +28,11 @@ pub struct Cli {
     #[arg(long, value_name = "SPEC", action = ArgAction::Append)]
     pub client: Vec<String>,
 
+    /// Read more clients from FILE (- for standard input): one [USER@]ADDRESS[=NAME] a line;
+    /// blank lines and lines starting with # are skipped.
+    #[arg(long, value_name = "FILE")]
+    pub clients_from: Option<PathBuf>,
+
     /// Process name libwrap is called with. Repeatable.
     #[arg(long, value_name = "NAME", action = ArgAction::Append)]
     pub daemon: Vec<String>,

@@ -83,12 +83,24 @@ impl Config {
             None => FlavorChoice::detect(&root),
         };
 
-        let (clients, client_source) = if !cli.client.is_empty() {
-            let clients = cli
-                .client
-                .iter()
-                .map(|s| Client::parse(s, flavor.flavor).map_err(Error::Usage))
-                .collect::<Result<Vec<_>>>()?;
+        let mut specs: Vec<(String, String)> = cli
+            .client
+            .iter()
+            .map(|s| ("--client".to_string(), s.clone()))
+            .collect();
+        if let Some(file) = &cli.clients_from {
+            specs.extend(read_clients_file(file)?);
+        }
+        let (clients, client_source) = if !specs.is_empty() {
+            let mut clients = Vec::with_capacity(specs.len());
+            let mut seen = std::collections::HashSet::new();
+            for (origin, spec) in &specs {
+                let c = Client::parse(spec, flavor.flavor)
+                    .map_err(|e| Error::Usage(format!("{origin}: {e}")))?;
+                if seen.insert(c.clone()) {
+                    clients.push(c);
+                }
+            }
             (clients, ClientSource::Options)
         } else {
             match env("SSH_CONNECTION")
@@ -154,4 +166,25 @@ impl Config {
             verbose: cli.verbose,
         })
     }
+}
+
+/// The client specs of `--clients-from FILE` (`-`: standard input), each with where it came
+/// from (`FILE line N`) for error messages.
+fn read_clients_file(file: &std::path::Path) -> Result<Vec<(String, String)>> {
+    use std::io::Read;
+    let mut text = String::new();
+    let shown = file.display().to_string();
+    let read = if shown == "-" {
+        std::io::stdin().read_to_string(&mut text)
+    } else {
+        std::fs::File::open(file).and_then(|mut f| f.read_to_string(&mut text))
+    };
+    read.map_err(|e| Error::Usage(format!("--clients-from {shown}: cannot read it: {e}")))?;
+    Ok(text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.trim()))
+        .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'))
+        .map(|(n, l)| (format!("--clients-from {shown} line {n}"), l.to_string()))
+        .collect())
 }

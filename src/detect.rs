@@ -350,18 +350,18 @@ pub fn finish(
             }
         })
         .collect();
-    let mut blanket: HashSet<RuleLoc> = HashSet::new();
-    for r in refusals
+    // Lookups by probe: there may be thousands of clients and refusals.
+    let names: std::collections::HashMap<usize, (&str, &str)> = target_probes
         .iter()
-        .filter(|r| generic_probes.contains(&r.probe))
-    {
+        .map(|(p, d, a)| (*p, (d.as_str(), a.as_str())))
+        .collect();
+    let generic: HashSet<usize> = generic_probes.iter().copied().collect();
+    let mut blanket: HashSet<RuleLoc> = HashSet::new();
+    for r in refusals.iter().filter(|r| generic.contains(&r.probe)) {
         if !blanket.insert(r.loc) {
             continue;
         }
-        let daemon = target_probes
-            .iter()
-            .find(|t| t.0 == r.probe)
-            .map_or("the daemon", |t| t.1.as_str());
+        let daemon = names.get(&r.probe).map_or("the daemon", |t| t.0);
         let scope = if r.loc.role == Role::Allow {
             " (a ': deny' rule in hosts.allow)"
         } else {
@@ -378,9 +378,7 @@ pub fn finish(
         });
     }
     for r in refusals.iter().filter(|r| !blanket.contains(&r.loc)) {
-        let Some((_, daemon, addr)) = target_probes
-            .iter()
-            .find(|t| t.0 == r.probe && !generic_probes.contains(&t.0))
+        let Some(&(daemon, addr)) = names.get(&r.probe).filter(|_| !generic.contains(&r.probe))
         else {
             continue;
         };
