@@ -14,6 +14,7 @@ pub mod diff;
 pub mod error;
 pub mod eval;
 pub mod flavor;
+pub mod logs;
 pub mod options;
 pub mod pattern;
 pub mod plan;
@@ -23,6 +24,8 @@ pub mod rootfs;
 pub mod scan;
 pub mod syntax;
 pub mod tables;
+pub mod wrapped;
+pub mod writers;
 
 use std::io::Write;
 
@@ -50,10 +53,12 @@ fn load(config: &Config) -> Result<Tables> {
         .map_err(|e| Error::read("open the tables under", config.root.dir(), e))
 }
 
+/// Write to stdout through one buffer (a report for thousands of clients is many lines).
 fn write_out(f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    f(&mut out).map_err(|e| Error::read("write the report to", "stdout", e))
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    f(&mut out)
+        .and_then(|()| out.flush())
+        .map_err(|e| Error::read("write the report to", "stdout", e))
 }
 
 /// Repair (`apply`) or `--dry-run`: report, plan, verify, diff; then ask and apply.
@@ -120,20 +125,19 @@ fn check(config: &Config) -> Result<i32> {
     let tables = Tables::load(&config.root)
         .map_err(|e| Error::read("open the tables under", config.root.dir(), e))?;
     let analysis = ctx.analyse(tables);
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    let written = if config.json {
-        let doc = report::json(
-            config,
-            &analysis,
-            serde_json::Value::Null,
-            serde_json::Value::Null,
-        );
-        writeln!(out, "{doc:#}")
-    } else {
-        report::human(&mut out, config, &analysis)
-    };
-    written.map_err(|e| Error::read("write the report to", "stdout", e))?;
+    write_out(|out| {
+        if config.json {
+            let doc = report::json(
+                config,
+                &analysis,
+                serde_json::Value::Null,
+                serde_json::Value::Null,
+            );
+            writeln!(out, "{doc:#}")
+        } else {
+            report::human(out, config, &analysis)
+        }
+    })?;
     Ok(if analysis.all_granted() {
         exit::OK
     } else {
