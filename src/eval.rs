@@ -312,7 +312,9 @@ impl<'p, 'e> Prober<'p, 'e> {
 
     /// Does this daemon list match `daemon`?
     pub fn daemon_list(&mut self, list: &[u8], daemon: &str) -> Probe {
-        self.run(daemon, None, |run| run.match_list(&mut syntax::tokens(list), Run::server_match))
+        self.run(daemon, None, |run| {
+            run.match_list(&mut syntax::tokens(list), Run::server_match)
+        })
     }
 
     /// Does the rule's daemon list match `daemon`?

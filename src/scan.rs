@@ -285,7 +285,15 @@ fn scan_part(
             daemon_cache.probe(daemon_list, daemons, &mut prober, &mut daemon_hits);
             let loc = RuleLoc { role, line };
             // No options field (a literal client list has no colon): hosts.deny refuses.
-            record(&mut out, loc, pos, text, role == Role::Deny, &daemon_hits, &client_hits);
+            record(
+                &mut out,
+                loc,
+                pos,
+                text,
+                role == Role::Deny,
+                &daemon_hits,
+                &client_hits,
+            );
             continue;
         }
         dirty = true;
@@ -320,7 +328,15 @@ fn scan_part(
             continue;
         }
         let loc = RuleLoc { role, line };
-        record(&mut out, loc, pos, rule.text(), facts.refuses, &daemon_hits, &client_hits);
+        record(
+            &mut out,
+            loc,
+            pos,
+            rule.text(),
+            facts.refuses,
+            &daemon_hits,
+            &client_hits,
+        );
     }
     (out, ended)
 }
@@ -342,7 +358,15 @@ fn ban_line(text: &[u8]) -> Option<(&[u8], &[u8])> {
 
 /// Note a rule as a candidate for every (daemon, client) it may match, and as a refusal
 /// for those it certainly matches.
-fn record(out: &mut Scan, loc: RuleLoc, pos: usize, text: &[u8], refuses: bool, daemon_hits: &[Probe], client_hits: &[Probe]) {
+fn record(
+    out: &mut Scan,
+    loc: RuleLoc,
+    pos: usize,
+    text: &[u8],
+    refuses: bool,
+    daemon_hits: &[Probe],
+    client_hits: &[Probe],
+) {
     let n = client_hits.len();
     for (d, dh) in daemon_hits.iter().enumerate() {
         for (c, ch) in client_hits.iter().enumerate() {
@@ -351,7 +375,11 @@ fn record(out: &mut Scan, loc: RuleLoc, pos: usize, text: &[u8], refuses: bool, 
             }
             out.candidates[d * n + c][loc.role as usize].push((pos, loc.line));
             if refuses && *dh == Probe::Yes && *ch == Probe::Yes {
-                out.refusals.push(Refusal { loc, text: detect::trim_newline(text), probe: d * n + c });
+                out.refusals.push(Refusal {
+                    loc,
+                    text: detect::trim_newline(text),
+                    probe: d * n + c,
+                });
             }
         }
     }

@@ -314,7 +314,11 @@ fn find3(s: &[u8], a: u8, b: u8, c: u8) -> Option<usize> {
         }
         base += 8;
     }
-    chunks.remainder().iter().position(|&x| x == a || x == b || x == c).map(|p| base + p)
+    chunks
+        .remainder()
+        .iter()
+        .position(|&x| x == a || x == b || x == c)
+        .map(|p| base + p)
 }
 
 /// Iterator over libwrap's view of a file.
