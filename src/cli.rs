@@ -68,6 +68,10 @@ pub struct Cli {
     /// Print more: every run behind a verdict that depends on something unknown.
     #[arg(long, short = 'v')]
     pub verbose: bool,
+
+    /// Print a shell completion script and exit.
+    #[arg(long, value_name = "SHELL", hide = true, exclusive = true)]
+    pub completions: Option<clap_complete::Shell>,
 }
 
 /// The mode options: at most one.

@@ -15,6 +15,7 @@ pub mod error;
 pub mod eval;
 pub mod flavor;
 pub mod logs;
+pub mod manpage;
 pub mod options;
 pub mod pattern;
 pub mod plan;
@@ -37,6 +38,15 @@ use tables::Tables;
 
 /// Run one invocation; returns the exit status.
 pub fn run(cli: cli::Cli) -> Result<i32> {
+    if let Some(shell) = cli.completions {
+        use clap::CommandFactory;
+        let mut cmd = cli::Cli::command();
+        write_out(|out| {
+            clap_complete::generate(shell, &mut cmd, "wrapfix", out);
+            Ok(())
+        })?;
+        return Ok(exit::OK);
+    }
     let config = Config::from_cli(cli, &|k| std::env::var(k).ok())?;
     match config.mode {
         Mode::Check => check(&config),

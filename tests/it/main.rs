@@ -4,5 +4,6 @@ mod cases;
 mod check;
 mod differential;
 mod flavors;
+mod manpage;
 mod reader;
 mod support;

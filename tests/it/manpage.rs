@@ -1,0 +1,95 @@
+//! The manual: generated from the clap definition, committed as man/wrapfix.8, and kept
+//! true by these tests. Regenerate with `WRAPFIX_BLESS=1 cargo test --test it manpage`.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+
+use crate::support;
+
+fn generated() -> Vec<u8> {
+    let mut page = Vec::new();
+    wrapfix::manpage::render(&mut page).expect("render");
+    page
+}
+
+fn committed_path() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("man/wrapfix.8")
+}
+
+#[test]
+fn the_committed_man_page_is_what_the_code_generates() {
+    let page = generated();
+    if std::env::var_os("WRAPFIX_BLESS").is_some() {
+        std::fs::write(committed_path(), &page).expect("write man/wrapfix.8");
+    }
+    let committed = std::fs::read(committed_path()).unwrap_or_default();
+    assert!(
+        committed == page,
+        "man/wrapfix.8 is stale: run WRAPFIX_BLESS=1 cargo test --test it manpage and commit it"
+    );
+}
+
+#[test]
+fn groff_finds_nothing_to_complain_about() {
+    if !support::require_tool("groff", "lints the man page") {
+        return;
+    }
+    let out = std::process::Command::new("groff")
+        .args(["-man", "-ww", "-z", "-Tutf8"])
+        .arg(committed_path())
+        .output()
+        .expect("run groff");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn every_long_option_in_help_is_in_the_man_page() {
+    let help = Command::cargo_bin("wrapfix")
+        .unwrap()
+        .arg("--help")
+        .output()
+        .unwrap()
+        .stdout;
+    let help = String::from_utf8_lossy(&help);
+    let page = String::from_utf8_lossy(&generated()).replace("\\-", "-");
+    let options: Vec<&str> = help
+        .split_whitespace()
+        .filter(|w| w.starts_with("--") && w.len() > 2)
+        .map(|w| {
+            w.trim_end_matches([',', '.'])
+                .split(['=', '[', '<'])
+                .next()
+                .unwrap_or(w)
+        })
+        .collect();
+    assert!(options.contains(&"--check"), "{options:?}");
+    for o in options {
+        assert!(page.contains(o), "{o} is in --help but not in the man page");
+    }
+}
+
+#[test]
+fn completions_are_generated_for_the_usual_shells() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = Command::cargo_bin("wrapfix")
+            .unwrap()
+            .args(["--completions", shell])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{shell}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("client"),
+            "{shell}"
+        );
+    }
+}
