@@ -565,3 +565,197 @@ fn client_of(tok: &[u8], flavor: Flavor) -> Option<Client> {
         user: None,
     })
 }
+
+/// The edits of one file as the manifest records them (what [`revert`] reads back).
+pub fn edits_json(edits: &[Edit], role: Role) -> serde_json::Value {
+    use crate::report::bytes_json;
+    serde_json::Value::Array(
+        edits
+            .iter()
+            .filter(|e| e.role == role)
+            .map(|e| {
+                serde_json::json!({
+                    "kind": e.kind.name(),
+                    "line": e.line,
+                    "before": bytes_json(&e.before),
+                    "after": bytes_json(&e.after),
+                    "why": e.why,
+                })
+            })
+            .collect(),
+    )
+}
+
+/// Bytes from [`crate::report::bytes_json`]'s form.
+fn bytes_of(v: &serde_json::Value) -> Option<Vec<u8>> {
+    if let Some(s) = v.as_str() {
+        return Some(s.as_bytes().to_vec());
+    }
+    let hex = v.get("hex")?.as_str()?;
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// Undo wrapfix's own edits in `current`, keeping whatever other programs changed since:
+/// each edit's `after` bytes, found at a line start (the occurrence nearest the recorded
+/// line), become its `before` bytes again. A final newline wrapfix added is only taken
+/// back while nothing follows it. Fails, saying why, when an edit cannot be found intact.
+pub fn revert(path: &str, current: &[u8], edits: &serde_json::Value) -> Result<Vec<u8>, String> {
+    let list = edits
+        .as_array()
+        .ok_or_else(|| format!("the manifest has no edit list for {path}"))?;
+    let mut out = current.to_vec();
+    // Last edits first, so earlier positions stay valid.
+    let mut parsed = Vec::new();
+    for e in list {
+        let (Some(before), Some(after)) = (
+            e.get("before").and_then(bytes_of),
+            e.get("after").and_then(bytes_of),
+        ) else {
+            return Err(format!("the manifest's edit record for {path} is damaged"));
+        };
+        let line = e
+            .get("line")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(1);
+        let kind = e
+            .get("kind")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        parsed.push((line, kind, before, after));
+    }
+    parsed.sort_by_key(|p| std::cmp::Reverse(p.0));
+    for (line, kind, before, after) in parsed {
+        let at = if kind == EditKind::FinalNewline.name() {
+            if !out.ends_with(&after) {
+                return Err(format!(
+                    "lines were added after the final newline wrapfix gave {path}; taking it back would join them onto the last line"
+                ));
+            }
+            out.len() - after.len()
+        } else {
+            find_at_line_start(&out, &after, line).ok_or_else(|| {
+                format!("the lines wrapfix changed near {path}:{line} are no longer there as wrapfix left them")
+            })?
+        };
+        out.splice(at..at + after.len(), before);
+    }
+    Ok(out)
+}
+
+/// Where `needle` occurs at the start of a line, nearest physical line `line`.
+fn find_at_line_start(hay: &[u8], needle: &[u8], line: u64) -> Option<usize> {
+    if needle.is_empty() {
+        return None;
+    }
+    let mut best: Option<(u64, usize)> = None;
+    let mut line_no = 1u64;
+    let mut start = 0usize;
+    while start <= hay.len() {
+        if hay[start..].starts_with(needle) {
+            let dist = line_no.abs_diff(line);
+            if best.is_none_or(|(d, _)| dist < d) {
+                best = Some((dist, start));
+            }
+        }
+        match memchr::memchr(b'\n', &hay[start..]) {
+            Some(i) => {
+                start += i + 1;
+                line_no += 1;
+            }
+            None => break,
+        }
+    }
+    best.map(|(_, at)| at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn edit(kind: EditKind, line: u32, before: &[u8], after: &[u8]) -> Edit {
+        Edit {
+            role: Role::Deny,
+            kind,
+            at: 0,
+            line,
+            before: before.to_vec(),
+            after: after.to_vec(),
+            why: String::new(),
+        }
+    }
+
+    #[test]
+    fn revert_undoes_only_our_edits_and_keeps_appended_bans() {
+        let edits = edits_json(
+            &[edit(
+                EditKind::Comment,
+                2,
+                b"ALL: ALL\n",
+                b"# wrapfix X: m\n#ALL: ALL\n",
+            )],
+            Role::Deny,
+        );
+        let now = b"a\n# wrapfix X: m\n#ALL: ALL\nALL: 192.0.2.9\n";
+        assert_eq!(
+            revert("/etc/hosts.deny", now, &edits).unwrap(),
+            b"a\nALL: ALL\nALL: 192.0.2.9\n"
+        );
+    }
+
+    #[test]
+    fn revert_refuses_when_our_lines_are_gone() {
+        let edits = edits_json(
+            &[edit(
+                EditKind::Insert,
+                1,
+                b"",
+                b"# wrapfix X: m\nsshd: 10.0.0.1\n",
+            )],
+            Role::Deny,
+        );
+        assert!(revert("/etc/hosts.allow", b"sshd: 10.0.0.2\n", &edits).is_err());
+        assert_eq!(
+            revert(
+                "/etc/hosts.allow",
+                b"# wrapfix X: m\nsshd: 10.0.0.1\nx\n",
+                &edits
+            )
+            .unwrap(),
+            b"x\n"
+        );
+    }
+
+    #[test]
+    fn a_final_newline_is_taken_back_only_while_it_is_last() {
+        let edits = edits_json(
+            &[edit(EditKind::FinalNewline, 3, b"ALL: ALL", b"ALL: ALL\n")],
+            Role::Deny,
+        );
+        assert_eq!(
+            revert("/etc/hosts.deny", b"a\nALL: ALL\n", &edits).unwrap(),
+            b"a\nALL: ALL"
+        );
+        assert!(revert("/etc/hosts.deny", b"a\nALL: ALL\nALL: 1.2.3.4\n", &edits).is_err());
+    }
+
+    #[test]
+    fn non_utf8_edits_round_trip_through_the_manifest() {
+        let edits = edits_json(
+            &[edit(
+                EditKind::Comment,
+                1,
+                b"ALL: \xff\n",
+                b"# m\n#ALL: \xff\n",
+            )],
+            Role::Deny,
+        );
+        assert_eq!(
+            revert("/etc/hosts.deny", b"# m\n#ALL: \xff\n", &edits).unwrap(),
+            b"ALL: \xff\n"
+        );
+    }
+}
