@@ -36,6 +36,9 @@ pub struct Analysis {
     /// Rules per table, as libwrap reads them (allow, deny).
     pub rule_counts: [usize; 2],
     pub generic: Client,
+    /// Verdicts for [`Context::extra`] and every stand-in client, per daemon, in a fixed
+    /// order: what plan verification compares before and after a change.
+    pub extra: Vec<TargetVerdict>,
 }
 
 impl Analysis {
@@ -53,6 +56,9 @@ pub struct Context {
     pub accounts: FileAccounts,
     pub daemons: Vec<String>,
     pub clients: Vec<Client>,
+    /// More clients to evaluate for verification only (the addresses and names the files
+    /// mention); their verdicts go to [`Analysis::extra`], not into reports.
+    pub extra: Vec<Client>,
 }
 
 impl Context {
@@ -63,6 +69,7 @@ impl Context {
             accounts: FileAccounts::load(&config.root),
             daemons: config.daemons.clone(),
             clients: config.clients.clone(),
+            extra: Vec::new(),
         }
     }
 
@@ -81,12 +88,19 @@ impl Context {
     pub fn analyse(&self, tables: Tables) -> Analysis {
         let env = self.env();
         let stand_ins = stand_ins();
-        let probed: Vec<Client> = self.clients.iter().chain(&stand_ins).cloned().collect();
+        let probed: Vec<Client> = self
+            .clients
+            .iter()
+            .chain(&self.extra)
+            .chain(&stand_ins)
+            .cloned()
+            .collect();
         let n = probed.len();
         let scan = scan::scan(&tables, &self.daemons, &probed, &env);
-        let generic_at = self.clients.len()
+        let first_stand_in = self.clients.len() + self.extra.len();
+        let generic_at = first_stand_in
             + (0..stand_ins.len())
-                .find(|&i| !scan.mentioned[self.clients.len() + i])
+                .find(|&i| !scan.mentioned[first_stand_in + i])
                 .unwrap_or(0);
         let generic = probed[generic_at].clone();
         let asked: Vec<(Option<&Client>, usize)> = if self.clients.is_empty() {
@@ -121,6 +135,26 @@ impl Context {
                 });
             }
         }
+        let mut extra = Vec::new();
+        for (d, daemon) in self.daemons.iter().enumerate() {
+            for (at, evaluated) in probed.iter().enumerate().skip(self.clients.len()) {
+                let verdict = eval::evaluate_candidates(
+                    &tables,
+                    scan.probe(d, at, n),
+                    daemon,
+                    evaluated,
+                    &env,
+                );
+                extra.push(TargetVerdict {
+                    target: Target {
+                        daemon: daemon.clone(),
+                        client: Some(evaluated.clone()),
+                    },
+                    evaluated: evaluated.clone(),
+                    verdict,
+                });
+            }
+        }
         let generic_probes: Vec<usize> = (0..self.daemons.len())
             .map(|d| d * n + generic_at)
             .collect();
@@ -143,9 +177,24 @@ impl Context {
             verdicts,
             findings,
             rule_counts: scan.rule_counts,
+            extra,
             generic,
         }
     }
+}
+
+/// Most `refused-client` findings listed one by one.
+const MAX_REFUSED: usize = 20;
+
+/// Findings from beyond the two tables: is the daemon linked with libwrap at all, which
+/// clients the logs show refused, which tools will write the tables again.
+pub fn diagnostics(root: &Root, daemons: &[String], tables: &Tables) -> Vec<Finding> {
+    let mut out = crate::wrapped::findings(root, daemons);
+    out.extend(crate::writers::findings(root, tables));
+    if let Ok(logs) = crate::logs::scan_logs(root) {
+        out.extend(logs.findings(MAX_REFUSED));
+    }
+    out
 }
 
 /// Stand-ins for the generic client, tried in order: documentation addresses and names.

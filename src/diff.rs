@@ -31,15 +31,147 @@ fn push_line(out: &mut String, p: Paint, sign: char, line: &[u8]) {
     }
 }
 
+/// Lines of a window of a file, indexed by their line number in the whole file.
+struct Offset<'a> {
+    lines: Vec<&'a [u8]>,
+    base: usize,
+}
+
+impl<'a> std::ops::Index<usize> for Offset<'a> {
+    type Output = &'a [u8];
+    fn index(&self, i: usize) -> &&'a [u8] {
+        &self.lines[i - self.base]
+    }
+}
+
+/// Bytes of the whole lines both sides start with, and how many lines that is.
+fn common_head(a: &[u8], b: &[u8]) -> (usize, usize) {
+    let same = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let start = a[..same]
+        .iter()
+        .rposition(|&c| c == b'\n')
+        .map_or(0, |i| i + 1);
+    (start, memchr::memchr_iter(b'\n', &a[..start]).count())
+}
+
+/// Bytes of the whole lines both sides end with (after their common head).
+fn common_tail(a: &[u8], b: &[u8]) -> usize {
+    let mut same = a
+        .iter()
+        .rev()
+        .zip(b.iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    // The tail must start at a line start on both sides; else drop its first (partial) line.
+    let at_line_start = |s: &[u8], n: usize| n == s.len() || s[s.len() - n - 1] == b'\n';
+    while same > 0 && !(at_line_start(a, same) && at_line_start(b, same)) {
+        let tail = &a[a.len() - same..];
+        same = tail
+            .iter()
+            .position(|&c| c == b'\n')
+            .map_or(0, |i| same - i - 1);
+    }
+    same
+}
+
+/// Up to `n` whole lines that end at byte `at`.
+fn context_before(bytes: &[u8], at: usize, n: usize) -> Vec<&[u8]> {
+    let mut start = at;
+    for _ in 0..n {
+        if start == 0 {
+            break;
+        }
+        start = bytes[..start - 1]
+            .iter()
+            .rposition(|&c| c == b'\n')
+            .map_or(0, |i| i + 1);
+    }
+    lines(&bytes[start..at])
+}
+
+/// `op` with its indexes moved `by` lines down.
+fn shift(op: similar::DiffOp, by: usize) -> similar::DiffOp {
+    use similar::DiffOp::{Delete, Equal, Insert, Replace};
+    match op {
+        Equal {
+            old_index,
+            new_index,
+            len,
+        } => Equal {
+            old_index: old_index + by,
+            new_index: new_index + by,
+            len,
+        },
+        Delete {
+            old_index,
+            old_len,
+            new_index,
+        } => Delete {
+            old_index: old_index + by,
+            old_len,
+            new_index: new_index + by,
+        },
+        Insert {
+            old_index,
+            new_index,
+            new_len,
+        } => Insert {
+            old_index: old_index + by,
+            new_index: new_index + by,
+            new_len,
+        },
+        Replace {
+            old_index,
+            old_len,
+            new_index,
+            new_len,
+        } => Replace {
+            old_index: old_index + by,
+            old_len,
+            new_index: new_index + by,
+            new_len,
+        },
+    }
+}
+
 /// The unified diff from `old` to `new` of the file at `path` (as the repaired system sees
 /// it); empty when they are equal. `old` is `None` for a file that does not exist yet.
 pub fn unified(path: &str, old: Option<&[u8]>, new: &[u8], p: Paint) -> String {
     if old == Some(new) {
         return String::new();
     }
-    let a = lines(old.unwrap_or_default());
-    let b = lines(new);
-    let ops = similar::capture_diff_slices(Algorithm::Myers, &a, &b);
+    let (old_bytes, new_bytes) = (old.unwrap_or_default(), new);
+    // Split into lines only what lies between the common head and tail: a repair touches a
+    // few lines of what may be a million-line ban list.
+    let (skip, head_lines) = common_head(old_bytes, new_bytes);
+    let tail = common_tail(&old_bytes[skip..], &new_bytes[skip..]);
+    let a = lines(&old_bytes[skip..old_bytes.len() - tail]);
+    let b = lines(&new_bytes[skip..new_bytes.len() - tail]);
+    let ctx_before: Vec<&[u8]> = context_before(old_bytes, skip, 3);
+    let ctx_after: Vec<&[u8]> = lines(&old_bytes[old_bytes.len() - tail..])
+        .into_iter()
+        .take(3)
+        .collect();
+    // Old lines around the change, as similar sees them: head context, the middle, tail context.
+    let a_all: Vec<&[u8]> = ctx_before
+        .iter()
+        .copied()
+        .chain(a.iter().copied())
+        .chain(ctx_after.iter().copied())
+        .collect();
+    let b_all: Vec<&[u8]> = ctx_before
+        .iter()
+        .copied()
+        .chain(b.iter().copied())
+        .chain(ctx_after.iter().copied())
+        .collect();
+    let base = head_lines - ctx_before.len();
+    let (a, b) = (a_all, b_all);
+    let ops: Vec<similar::DiffOp> = similar::capture_diff_slices(Algorithm::Myers, &a, &b)
+        .into_iter()
+        .map(|op| shift(op, base))
+        .collect();
+    let (a, b) = (Offset { lines: a, base }, Offset { lines: b, base });
     let mut out = String::new();
     let from = if old.is_some() {
         path.to_string()

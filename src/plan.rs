@@ -85,17 +85,18 @@ pub fn make(ctx: &Context, before: &Analysis, strategy: Strategy, id: &str) -> O
     if before.all_granted() {
         return Outcome::NothingToDo;
     }
-    let edits = match strategy {
-        Strategy::Allow => allow_edits(ctx, before, id),
-        Strategy::Comment => comment_edits(ctx, before, id),
+    let planned = match strategy {
+        Strategy::Allow => allow_edits(ctx, before, id).map(|e| (e, None)),
+        Strategy::Comment => comment_edits(ctx, before, id).map(|(e, a)| (e, Some(a))),
     };
-    let edits = match edits {
-        Ok(e) => e,
+    let (edits, analysed) = match planned {
+        Ok(p) => p,
         Err(why) => return Outcome::Impossible(why),
     };
     let new = render(&before.tables, &edits);
-    let after = ctx.analyse(planned_tables(&before.tables, &new));
-    match verify(ctx, before, &after, &new) {
+    // The comment strategy has already analysed its final bytes.
+    let after = analysed.unwrap_or_else(|| ctx.analyse(planned_tables(&before.tables, &new)));
+    match verify(ctx, before, &after) {
         Ok(verified) => Outcome::Plan(Box::new(Plan {
             strategy,
             edits,
@@ -287,12 +288,16 @@ fn insertion_point(ctx: &Context, doc: &Document, clients: &[&Client]) -> (usize
 
 /// `comment`: comment out the rules that refuse the targets, round after round until every
 /// target is granted; also add a missing final newline when that is what refuses them.
-fn comment_edits(ctx: &Context, before: &Analysis, id: &str) -> Result<Vec<Edit>, String> {
+fn comment_edits(
+    ctx: &Context,
+    before: &Analysis,
+    id: &str,
+) -> Result<(Vec<Edit>, Analysis), String> {
     let mut edits: Vec<Edit> = Vec::new();
     let mut current = before.clone();
     for _ in 0..MAX_ROUNDS {
         if current.all_granted() {
-            return Ok(edits);
+            return Ok((edits, current));
         }
         let mut added = false;
         for tv in current
@@ -329,7 +334,7 @@ fn comment_edits(ctx: &Context, before: &Analysis, id: &str) -> Result<Vec<Edit>
         current = ctx.analyse(planned_tables(&before.tables, &new));
     }
     if current.all_granted() {
-        return Ok(edits);
+        return Ok((edits, current));
     }
     Err("commenting out the refusing rules does not let every target in (see the verdicts); try --strategy allow with --client".into())
 }
@@ -453,12 +458,7 @@ fn final_newline(tables: &Tables, flavor: Flavor, id: &str) -> Option<Edit> {
 /// Check the planned bytes: every target granted for every possible name, and no client
 /// that was granted before (targets, the generic client, every address and name the files
 /// mention) is refused after. Returns what was checked, in words.
-fn verify(
-    ctx: &Context,
-    before: &Analysis,
-    after: &Analysis,
-    new: &[Option<Vec<u8>>; 2],
-) -> Result<String, String> {
+fn verify(ctx: &Context, before: &Analysis, after: &Analysis) -> Result<String, String> {
     for tv in &after.verdicts {
         if tv.verdict.access != Access::Granted {
             let who = tv
@@ -473,19 +473,10 @@ fn verify(
             ));
         }
     }
-    let planned = planned_tables(&before.tables, new);
-    let (mut clients, more) = mentioned(&before.tables, ctx.flavor, MAX_MENTIONED);
-    clients.push(before.generic.clone());
-    let probe = Context {
-        flavor: ctx.flavor,
-        root: ctx.root.clone(),
-        accounts: ctx.accounts.clone(),
-        daemons: ctx.daemons.clone(),
-        clients,
-    };
-    let was = probe.analyse(before.tables.clone());
-    let now = probe.analyse(planned);
-    for (b, a) in was.verdicts.iter().zip(&now.verdicts) {
+    // Both analyses evaluated the same extra clients in the same order: the addresses and
+    // names the files mention (see `verification_clients`) and every stand-in for the
+    // generic client.
+    for (b, a) in before.extra.iter().zip(&after.extra) {
         let worse = match b.verdict.access {
             Access::Granted => a.verdict.access != Access::Granted,
             Access::Depends => a.verdict.access == Access::Denied,
@@ -500,16 +491,23 @@ fn verify(
             ));
         }
     }
-    let checked = was.verdicts.len() / ctx.daemons.len().max(1);
+    let more = ctx.extra.len() >= MAX_MENTIONED;
+    let checked = before.extra.len() / ctx.daemons.len().max(1);
     let mut words = format!(
         "every target is granted for any host name; no one granted before is refused after ({checked} clients checked: the generic client and those the files mention)"
     );
     if more {
         words.push_str(&format!(
-            "; the files name more than {MAX_MENTIONED} clients: the rest are covered because the plan only adds an allow rule or comments out refusing rules, which refuses no one new"
+            "; the files name {MAX_MENTIONED} clients or more: the rest are covered because the plan only adds an allow rule or comments out refusing rules, which refuses no one new"
         ));
     }
     Ok(words)
+}
+
+/// The clients plan verification evaluates besides the targets: those the tables name.
+/// Put them in [`Context::extra`] before analysing the current tables.
+pub fn verification_clients(tables: &Tables, flavor: Flavor) -> Vec<Client> {
+    mentioned(tables, flavor, MAX_MENTIONED).0
 }
 
 /// Clients the tables name: literal addresses, the network address of each net/mask,
@@ -564,6 +562,72 @@ fn client_of(tok: &[u8], flavor: Flavor) -> Option<Client> {
         name: Some(text.to_ascii_lowercase()),
         user: None,
     })
+}
+
+/// The planned bytes of one file, re-made on bytes another program changed since the plan
+/// was made (a fail2ban ban appended, a line removed by an unban). Appends only: the edits
+/// go where they were and the new tail is kept. Otherwise each edit is anchored by content:
+/// a commented rule by its exact lines, an insertion by the line it went before. Fails,
+/// saying why, when an anchor is gone.
+pub fn rebase(
+    edits: &[Edit],
+    role: Role,
+    original: &[u8],
+    current: &[u8],
+) -> Result<Vec<u8>, String> {
+    let mut mine: Vec<&Edit> = edits.iter().filter(|e| e.role == role).collect();
+    mine.sort_by_key(|e| e.at);
+    let apply_at = |base: &[u8], at: &[(usize, &Edit)]| {
+        let mut out = Vec::with_capacity(base.len() + 256);
+        let mut pos = 0;
+        for (offset, e) in at {
+            out.extend_from_slice(&base[pos..*offset]);
+            out.extend_from_slice(&e.after);
+            pos = offset + e.before.len();
+        }
+        out.extend_from_slice(&base[pos..]);
+        out
+    };
+    let clean_append = current.starts_with(original)
+        && (original.is_empty() || original.ends_with(b"\n"))
+        && mine
+            .iter()
+            .all(|e| e.kind != EditKind::FinalNewline || current.len() == original.len());
+    if clean_append {
+        let at: Vec<(usize, &Edit)> = mine.iter().map(|e| (e.at, *e)).collect();
+        return Ok(apply_at(current, &at));
+    }
+    let mut at: Vec<(usize, &Edit)> = Vec::new();
+    for e in &mine {
+        let offset = match e.kind {
+            EditKind::Comment => find_at_line_start(current, &e.before, u64::from(e.line)),
+            EditKind::Insert => {
+                // Anchor: the line that followed the insertion point (none: the end).
+                let rest = &original[e.at..];
+                let next_line = rest
+                    .split_inclusive(|&b| b == b'\n')
+                    .next()
+                    .unwrap_or_default();
+                if next_line.is_empty() {
+                    (current.is_empty() || current.ends_with(b"\n")).then_some(current.len())
+                } else {
+                    find_at_line_start(current, next_line, u64::from(e.line))
+                }
+            }
+            EditKind::FinalNewline => (current.ends_with(&e.before) && !current.ends_with(b"\n"))
+                .then(|| current.len() - e.before.len()),
+        };
+        let Some(offset) = offset else {
+            return Err(format!(
+                "{} changed since the plan was made and line {} is no longer as it was",
+                role.system_path(),
+                e.line
+            ));
+        };
+        at.push((offset, e));
+    }
+    at.sort_by_key(|(o, _)| *o);
+    Ok(apply_at(current, &at))
 }
 
 /// The edits of one file as the manifest records them (what [`revert`] reads back).
@@ -740,6 +804,31 @@ mod tests {
             b"a\nALL: ALL"
         );
         assert!(revert("/etc/hosts.deny", b"a\nALL: ALL\nALL: 1.2.3.4\n", &edits).is_err());
+    }
+
+    #[test]
+    fn rebase_keeps_bans_appended_meanwhile_and_anchors_on_content() {
+        let original = b"# h\nALL: ALL\n";
+        let e = Edit {
+            role: Role::Deny,
+            kind: EditKind::Comment,
+            at: 4,
+            line: 2,
+            before: b"ALL: ALL\n".to_vec(),
+            after: b"# m\n#ALL: ALL\n".to_vec(),
+            why: String::new(),
+        };
+        let appended = b"# h\nALL: ALL\nALL: 192.0.2.1\n";
+        assert_eq!(
+            rebase(std::slice::from_ref(&e), Role::Deny, original, appended).unwrap(),
+            b"# h\n# m\n#ALL: ALL\nALL: 192.0.2.1\n"
+        );
+        let shifted = b"ALL: 192.0.2.7\n# h\nALL: ALL\n";
+        assert_eq!(
+            rebase(std::slice::from_ref(&e), Role::Deny, original, shifted).unwrap(),
+            b"ALL: 192.0.2.7\n# h\n# m\n#ALL: ALL\n"
+        );
+        assert!(rebase(&[e], Role::Deny, original, b"# h\n").is_err());
     }
 
     #[test]

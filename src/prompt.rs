@@ -1,9 +1,13 @@
 //! Asking the admin. Only on a real terminal: dialoguer reads /dev/tty even when stdin is
 //! a pipe, so a piped "n" would be ignored and a key typed on the console taken instead.
 //! Without a terminal on both stdin and stderr we never ask; anything but a clear yes
-//! (EOF, Ctrl-D, an error) is no.
+//! (EOF, Ctrl-D, an error, an empty line) is no.
+//!
+//! Yes/no questions read one line in the terminal's normal (cooked) mode rather than with
+//! dialoguer's `Confirm`, which reads raw keys and ignores Ctrl-D: at a prompt that can
+//! change /etc, end-of-input must mean no. dialoguer draws the menus, where arrow keys help.
 
-use std::io::IsTerminal;
+use std::io::{BufRead, IsTerminal, Write};
 
 /// Whether there is someone to ask: stdin and stderr (where the prompt goes) are terminals.
 pub fn can_ask() -> bool {
@@ -15,11 +19,37 @@ pub fn confirm(question: &str) -> bool {
     if !can_ask() {
         return false;
     }
-    let answer = dialoguer::Confirm::new()
-        .with_prompt(question)
-        .default(false)
-        .show_default(true)
-        .wait_for_newline(true)
-        .interact_opt();
-    matches!(answer, Ok(Some(true)))
+    matches!(
+        read_line(&format!("{question} [y/N] ")).as_deref(),
+        Some("y" | "Y" | "yes" | "Yes" | "YES")
+    )
+}
+
+/// Ask for a line of text; `None` on EOF or error.
+pub fn read_line(prompt: &str) -> Option<String> {
+    let mut err = std::io::stderr();
+    let _ = write!(err, "{prompt}");
+    let _ = err.flush();
+    let mut line = String::new();
+    match std::io::stdin().lock().read_line(&mut line) {
+        Ok(0) | Err(_) => {
+            let _ = writeln!(err);
+            None
+        }
+        Ok(_) => Some(line.trim().to_string()),
+    }
+}
+
+/// Let the admin pick one of `items` (arrow keys, Enter); `None` on Esc, `q` or an error.
+pub fn choose(prompt: &str, items: &[String]) -> Option<usize> {
+    if !can_ask() || items.is_empty() {
+        return None;
+    }
+    dialoguer::Select::new()
+        .with_prompt(prompt)
+        .items(items)
+        .default(0)
+        .interact_opt()
+        .ok()
+        .flatten()
 }

@@ -2,6 +2,7 @@
 
 use std::io::{self, Write};
 
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::analysis::{Analysis, TargetVerdict};
@@ -216,55 +217,128 @@ fn finding(out: &mut dyn Write, p: Paint, f: &Finding) -> io::Result<()> {
     writeln!(out, "          {}", f.message)
 }
 
-fn rule_json(r: &RuleRef) -> Value {
-    json!({"file": r.loc.role.system_path(), "line": r.loc.line, "text": String::from_utf8_lossy(&r.text)})
-}
-
 /// The JSON verdict objects (also used for a plan's "after" list).
 pub fn verdicts_json(a: &Analysis) -> Value {
-    let list: Vec<Value> = a
-        .verdicts
+    serde_json::to_value(verdicts_out(a)).unwrap_or(Value::Null)
+}
+
+#[derive(Serialize)]
+pub struct RuleOut {
+    file: &'static str,
+    line: u32,
+    text: String,
+}
+
+fn rule_out(r: &RuleRef) -> RuleOut {
+    RuleOut {
+        file: r.loc.role.system_path(),
+        line: r.loc.line,
+        text: String::from_utf8_lossy(&r.text).into_owned(),
+    }
+}
+
+/// One possible run of a `depends` verdict.
+#[derive(Serialize)]
+pub struct RunOut {
+    access: &'static str,
+    rule: Option<RuleOut>,
+    when: Vec<String>,
+    name: Option<String>,
+}
+
+/// A verdict in the JSON report (typed, so thousands of them stream out without building
+/// a tree of values first).
+#[derive(Serialize)]
+pub struct VerdictOut<'a> {
+    daemon: &'a str,
+    client: Option<&'a str>,
+    name: Option<&'a str>,
+    user: Option<&'a str>,
+    access: &'static str,
+    rule: Option<RuleOut>,
+    reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    runs: Option<Vec<RunOut>>,
+}
+
+pub fn verdicts_out(a: &Analysis) -> Vec<VerdictOut<'_>> {
+    a.verdicts
         .iter()
         .map(|tv| {
             let v = &tv.verdict;
             let d = v.decision();
             let client = tv.target.client.as_ref();
-            let runs: Vec<Value> = v
-                .outcomes
-                .iter()
-                .map(|o| {
-                    json!({
-                        "access": if o.decision.granted { "granted" } else { "denied" },
-                        "rule": o.decision.rule.as_ref().map(rule_json),
-                        "when": o.assumptions.iter().map(|a| a.pred.describe(a.value)).collect::<Vec<_>>(),
-                        "name": o.witness,
+            let depends = v.access == Access::Depends;
+            let runs = depends.then(|| {
+                v.outcomes
+                    .iter()
+                    .map(|o| RunOut {
+                        access: if o.decision.granted {
+                            "granted"
+                        } else {
+                            "denied"
+                        },
+                        rule: o.decision.rule.as_ref().map(rule_out),
+                        when: o
+                            .assumptions
+                            .iter()
+                            .map(|a| a.pred.describe(a.value))
+                            .collect(),
+                        name: o.witness.clone(),
                     })
-                })
-                .collect();
-            let mut obj = json!({
-                "daemon": tv.target.daemon,
-                "client": client.map(|c| c.addr.clone()),
-                "name": client.and_then(|c| c.name.clone()),
-                "user": client.and_then(|c| c.user.clone()),
-                "access": v.access.name(),
-                "rule": if v.access == Access::Depends { None } else { d.rule.as_ref().map(rule_json) },
-                "reason": if v.access == Access::Depends {
-                    format!("depends on {}", v.dependent_rules().iter().map(|l| format!("{}:{}", l.role, l.line)).collect::<Vec<_>>().join(", "))
-                } else {
-                    reason(d)
-                },
+                    .collect()
             });
-            if v.access == Access::Depends {
-                obj["runs"] = Value::Array(runs);
+            let reason = if depends {
+                let rules: Vec<String> = v
+                    .dependent_rules()
+                    .iter()
+                    .map(|l| format!("{}:{}", l.role, l.line))
+                    .collect();
+                format!("depends on {}", rules.join(", "))
+            } else {
+                reason(d)
+            };
+            VerdictOut {
+                daemon: &tv.target.daemon,
+                client: client.map(|c| c.addr.as_str()),
+                name: client.and_then(|c| c.name.as_deref()),
+                user: client.and_then(|c| c.user.as_deref()),
+                access: v.access.name(),
+                rule: if depends {
+                    None
+                } else {
+                    d.rule.as_ref().map(rule_out)
+                },
+                reason,
+                runs,
             }
-            obj
         })
-        .collect();
-    Value::Array(list)
+        .collect()
+}
+
+/// The JSON document (DESIGN §8).
+#[derive(Serialize)]
+pub struct Doc<'a> {
+    version: u32,
+    root: String,
+    flavor: Value,
+    files: Vec<Value>,
+    verdicts: Vec<VerdictOut<'a>>,
+    findings: Vec<Value>,
+    plan: Value,
+    change_set: Value,
+}
+
+impl Doc<'_> {
+    /// Pretty-printed, then a newline.
+    pub fn write(&self, out: &mut dyn Write) -> io::Result<()> {
+        serde_json::to_writer_pretty(&mut *out, self)?;
+        writeln!(out)
+    }
 }
 
 /// The whole JSON document. `plan` and `change_set` are filled in by the repair modes.
-pub fn json(config: &Config, a: &Analysis, plan: Value, change_set: Value) -> Value {
+pub fn json<'a>(config: &Config, a: &'a Analysis, plan: Value, change_set: Value) -> Doc<'a> {
     let files: Vec<Value> = a
         .tables
         .both()
@@ -292,16 +366,16 @@ pub fn json(config: &Config, a: &Analysis, plan: Value, change_set: Value) -> Va
             })
         })
         .collect();
-    json!({
-        "version": 1,
-        "root": config.root.dir().display().to_string(),
-        "flavor": {"name": config.flavor.flavor.name(), "source": config.flavor.source, "why": config.flavor.why},
-        "files": files,
-        "verdicts": verdicts_json(a),
-        "findings": findings,
-        "plan": plan,
-        "change_set": change_set,
-    })
+    Doc {
+        version: 1,
+        root: config.root.dir().display().to_string(),
+        flavor: json!({"name": config.flavor.flavor.name(), "source": config.flavor.source, "why": config.flavor.why}),
+        files,
+        verdicts: verdicts_out(a),
+        findings,
+        plan,
+        change_set,
+    }
 }
 
 /// The diff of a plan, file by file.

@@ -22,7 +22,8 @@ pub const BUFLEN: usize = 2048;
 /// The bytes of one hosts_access file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Document {
-    bytes: Vec<u8>,
+    /// Shared: tables are cloned to evaluate planned changes, and a ban list is big.
+    bytes: std::sync::Arc<Vec<u8>>,
     /// Whether the file has a NUL byte at all (most do not: the reader skips that search).
     has_nul: bool,
 }
@@ -68,15 +69,14 @@ impl PhysLine<'_> {
 impl Document {
     pub fn new(bytes: Vec<u8>) -> Self {
         let has_nul = memchr::memchr(0, &bytes).is_some();
-        Document { bytes, has_nul }
+        Document {
+            bytes: std::sync::Arc::new(bytes),
+            has_nul,
+        }
     }
 
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
-    }
-
-    pub fn into_bytes(self) -> Vec<u8> {
-        self.bytes
     }
 
     /// The physical lines. An empty file has none; a file ending in `\n` has no empty last line.

@@ -1,0 +1,474 @@
+//! The system calls under the write protocol: the run lock, reading a target with its
+//! metadata, copying metadata onto a new file, syncing directories, and turning an
+//! `io::Error` into a message that says what to do about it.
+
+use std::fs::{DirBuilder, File, OpenOptions};
+use std::io::{self, Read};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
+use nix::libc;
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+use xattr::FileExt;
+
+use crate::error::Error;
+
+/// Every temporary file wrapfix creates next to a target starts with this, so that a later
+/// run (holding the lock) can recognise the leftovers of a run that was killed.
+pub(crate) const TEMP_PREFIX: &str = ".wrapfix-";
+pub(crate) const TEMP_SUFFIX: &str = ".tmp";
+
+/// The metadata a rewrite must carry over: permission bits, owner and extended attributes
+/// (SELinux label, POSIX ACLs, `user.*`), sorted by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Meta {
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub xattrs: Vec<(String, Vec<u8>)>,
+}
+
+/// An `Error::Io` whose detail says what to do about the errno.
+pub(crate) fn io_err(op: &'static str, path: &Path, source: io::Error) -> Error {
+    let detail = hint(path, &source);
+    Error::Io {
+        op,
+        path: path.to_path_buf(),
+        source,
+        detail,
+    }
+}
+
+/// Advice for the errors an admin can do something about (DESIGN §7).
+fn hint(path: &Path, e: &io::Error) -> String {
+    match errno(e) {
+        Some(libc::EROFS) => format!(
+            " — the filesystem is mounted read-only; make it writable with `mount -o remount,rw {}` and run wrapfix again",
+            mount_point(path).display()
+        ),
+        Some(libc::EACCES) => " — permission denied: run wrapfix as root".to_string(),
+        Some(libc::EPERM) => format!(
+            " — not permitted: run wrapfix as root; if it already runs as root, the file or its directory is immutable or append-only (`lsattr -d {0}` shows it, `chattr -i {0}` or `chattr -a {0}` clears it)",
+            path.display()
+        ),
+        Some(libc::ENOSPC) | Some(libc::EDQUOT) => {
+            " — the filesystem is full (or the quota is used up); free some space and run wrapfix again"
+                .to_string()
+        }
+        _ => String::new(),
+    }
+}
+
+/// The errno behind `e`, also when a library wrapped it (tempfile adds the path).
+pub(crate) fn errno(e: &io::Error) -> Option<i32> {
+    if let Some(n) = e.raw_os_error() {
+        return Some(n);
+    }
+    let mut inner: Option<&(dyn std::error::Error + 'static)> = e.get_ref().map(|r| r as _);
+    while let Some(err) = inner {
+        if let Some(n) = err
+            .downcast_ref::<io::Error>()
+            .and_then(io::Error::raw_os_error)
+        {
+            return Some(n);
+        }
+        inner = err.source();
+    }
+    None
+}
+
+/// The directory `path` is mounted on: the highest ancestor still on the same device. Good
+/// enough for a remount hint (a bind mount of the same filesystem is not told apart).
+pub(crate) fn mount_point(path: &Path) -> PathBuf {
+    let mut here: PathBuf = path
+        .ancestors()
+        .find(|p| p.exists())
+        .unwrap_or(Path::new("/"))
+        .into();
+    let Ok(dev) = std::fs::metadata(&here).map(|m| m.dev()) else {
+        return here;
+    };
+    while let Some(parent) = here.parent() {
+        match std::fs::metadata(parent) {
+            Ok(m) if m.dev() == dev => here = parent.to_path_buf(),
+            _ => break,
+        }
+    }
+    here
+}
+
+/// The exclusive, non-blocking lock on `BACKUP_DIR/.lock` that serialises wrapfix runs.
+pub(crate) struct RunLock(Option<Flock<File>>);
+
+impl Drop for RunLock {
+    fn drop(&mut self) {
+        if let Some(lock) = self.0.take()
+            && let Err((lock, _)) = lock.unlock()
+        {
+            // nix's own Drop would panic here. The kernel drops the lock when the descriptor
+            // closes, at the latest when the process exits, so leaking it is the safe choice.
+            std::mem::forget(lock);
+        }
+    }
+}
+
+pub(crate) fn lock(backup_dir: &Path) -> Result<RunLock, Error> {
+    create_private_dir(backup_dir)?;
+    let path = backup_dir.join(".lock");
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&path)
+        .map_err(|e| io_err("open the lock file", &path, e))?;
+    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(lock) => Ok(RunLock(Some(lock))),
+        Err((_, Errno::EWOULDBLOCK)) => Err(Error::Busy(format!(
+            "another wrapfix run is busy changing files (it holds {}); nothing was changed: try again later",
+            path.display()
+        ))),
+        Err((_, errno)) => Err(io_err("lock", &path, errno.into())),
+    }
+}
+
+/// Create `dir` and its missing parents, mode 0700: backups may hold whatever the tables
+/// held, and only root needs to read them.
+/// Every directory it creates is synced into its parent, so that a backup written into it
+/// survives a crash.
+pub(crate) fn create_private_dir(dir: &Path) -> Result<(), Error> {
+    let existing = dir
+        .ancestors()
+        .find(|d| d.is_dir())
+        .unwrap_or(Path::new("/"))
+        .to_path_buf();
+    if existing == dir {
+        return Ok(());
+    }
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| io_err("create the directory", dir, e))?;
+    for d in dir.ancestors().skip(1) {
+        sync_dir(d)?;
+        if d == existing {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// fsync a directory, so a rename or a new entry in it survives a crash.
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), Error> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io_err("sync the directory", dir, e))
+}
+
+/// The directory a resolved target lives in (where its temporary file must go, so that the
+/// rename stays on one filesystem).
+pub(crate) fn parent(host: &Path) -> Result<&Path, Error> {
+    host.parent().ok_or_else(|| {
+        io_err(
+            "find the directory of",
+            host,
+            io::Error::from(io::ErrorKind::InvalidInput),
+        )
+    })
+}
+
+/// Fail early, with the remount advice, when the target's filesystem is mounted read-only,
+/// before a backup is written for a change that cannot happen.
+pub(crate) fn check_writable(dir: &Path) -> Result<(), Error> {
+    match nix::sys::statvfs::statvfs(dir) {
+        Ok(st) if st.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY) => Err(io_err(
+            "write to",
+            dir,
+            io::Error::from_raw_os_error(libc::EROFS),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Remove temporary files a killed wrapfix run left next to a target. Only called under the
+/// run lock, so no other wrapfix run using this backup directory can own them.
+pub(crate) fn remove_stale_temps(dir: &Path) {
+    let Ok(names) = list_dir(dir) else { return };
+    for name in names {
+        let text = name.to_string_lossy();
+        if !(text.starts_with(TEMP_PREFIX) && text.ends_with(TEMP_SUFFIX)) {
+            continue;
+        }
+        let path = dir.join(&name);
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
+            // Best effort: a leftover we cannot remove does no harm to the tables.
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// Remove a directory tree this run created (best effort). Not `std::fs::remove_dir_all`,
+/// for the same reason as [`list_dir`].
+pub(crate) fn remove_tree(dir: &Path) {
+    for name in list_dir(dir).unwrap_or_default() {
+        let path = dir.join(name);
+        match std::fs::symlink_metadata(&path) {
+            Ok(m) if m.is_dir() => remove_tree(&path),
+            _ => {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+    }
+    let _ = std::fs::remove_dir(dir);
+}
+
+/// The names in a directory (without `.` and `..`). Not `std::fs::read_dir`: its drop
+/// panics when closedir fails, and a failing close must end in an error message, not a
+/// crash (the fault-injection test makes every close fail once).
+pub(crate) fn list_dir(dir: &Path) -> io::Result<Vec<std::ffi::OsString>> {
+    use std::os::unix::ffi::OsStrExt;
+    let flags =
+        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC;
+    let mut d = nix::dir::Dir::open(dir, flags, nix::sys::stat::Mode::empty())?;
+    let mut names = Vec::new();
+    for entry in d.iter() {
+        let name = entry?.file_name().to_bytes().to_vec();
+        if name != b"." && name != b".." {
+            names.push(std::ffi::OsStr::from_bytes(&name).to_os_string());
+        }
+    }
+    Ok(names)
+}
+
+/// How a file changed since we read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Drift {
+    Same,
+    /// Only bytes appended to the same inode (fail2ban's `printf >>`): the salvage after the
+    /// rename carries them over, so the plan stands. Planning again instead would never
+    /// finish against an appender faster than our fsync.
+    Appended,
+    /// Anything else (rewritten, replaced, truncated, metadata changed): plan again.
+    Changed,
+}
+
+/// What identifies one version of a file without reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stamp {
+    pub dev: u64,
+    pub ino: u64,
+    size: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl Stamp {
+    fn of(m: &std::fs::Metadata) -> Stamp {
+        Stamp {
+            dev: m.dev(),
+            ino: m.ino(),
+            size: m.size(),
+            mtime: (m.mtime(), m.mtime_nsec()),
+            ctime: (m.ctime(), m.ctime_nsec()),
+        }
+    }
+}
+
+/// One read of a target: the descriptor we keep (to salvage appends to this inode later),
+/// its bytes, stamp and metadata. All `None` when the file does not exist.
+pub(crate) struct Snapshot {
+    pub held: Option<File>,
+    pub bytes: Option<Vec<u8>>,
+    pub stamp: Option<Stamp>,
+    pub meta: Option<Meta>,
+    pub watch: Option<OpenWatch>,
+}
+
+impl Snapshot {
+    pub fn read(host: &Path) -> Result<Snapshot, Error> {
+        let file = match OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(host)
+        {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Ok(Snapshot {
+                    held: None,
+                    bytes: None,
+                    stamp: None,
+                    meta: None,
+                    watch: None,
+                });
+            }
+            Err(e) => return Err(io_err("open", host, e)),
+        };
+        // Watch first, read second: a writer that opens the file after this point is seen.
+        let watch = OpenWatch::new(&file);
+        let before = file.metadata().map_err(|e| io_err("inspect", host, e))?;
+        if !before.is_file() {
+            let e = io::Error::new(io::ErrorKind::InvalidInput, "not a regular file");
+            return Err(io_err("edit", host, e));
+        }
+        let mut bytes = Vec::with_capacity(before.len() as usize);
+        (&file)
+            .read_to_end(&mut bytes)
+            .map_err(|e| io_err("read", host, e))?;
+        // The stamp is taken after the read, so an append during the read shows as a change.
+        let after = file.metadata().map_err(|e| io_err("inspect", host, e))?;
+        let meta =
+            read_meta(&file, &after).map_err(|e| io_err("read the attributes of", host, e))?;
+        Ok(Snapshot {
+            stamp: Some(Stamp::of(&after)),
+            meta: Some(meta),
+            bytes: Some(bytes),
+            held: Some(file),
+            watch,
+        })
+    }
+
+    /// How `later` (a later read of the same path) differs from the version we planned on.
+    pub fn compare(&self, later: &Snapshot) -> Drift {
+        if self.stamp == later.stamp && self.bytes == later.bytes {
+            return Drift::Same;
+        }
+        let same_inode = match (self.stamp, later.stamp) {
+            (Some(a), Some(b)) => (a.dev, a.ino) == (b.dev, b.ino),
+            _ => false,
+        };
+        let grew = match (&self.bytes, &later.bytes) {
+            (Some(a), Some(b)) => b.len() > a.len() && b.starts_with(a),
+            _ => false,
+        };
+        if same_inode && grew && self.meta == later.meta {
+            Drift::Appended
+        } else {
+            Drift::Changed
+        }
+    }
+}
+
+pub(crate) fn read_meta(file: &File, m: &std::fs::Metadata) -> io::Result<Meta> {
+    Ok(Meta {
+        mode: m.mode() & 0o7777,
+        uid: m.uid(),
+        gid: m.gid(),
+        xattrs: read_xattrs(file)?,
+    })
+}
+
+fn read_xattrs(file: &File) -> io::Result<Vec<(String, Vec<u8>)>> {
+    let names = match file.list_xattr() {
+        Ok(names) => names,
+        Err(e) if unsupported(&e) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut out = Vec::new();
+    for name in names {
+        // Attribute names are ASCII in practice; the manifest stores them as text.
+        let text = name.to_string_lossy().into_owned();
+        if let Some(value) = file.get_xattr(&name)? {
+            out.push((text, value));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn unsupported(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOTSUP) | Some(libc::ENODATA))
+}
+
+/// Give `file` (a fresh temporary file) `meta`: owner first (chown clears set-id bits),
+/// then the extended attributes, then the mode.
+pub(crate) fn apply_meta(file: &File, path: &Path, meta: &Meta) -> Result<(), Error> {
+    let now = file.metadata().map_err(|e| io_err("inspect", path, e))?;
+    if (now.uid(), now.gid()) != (meta.uid, meta.gid) {
+        std::os::unix::fs::fchown(file, Some(meta.uid), Some(meta.gid))
+            .map_err(|e| io_err("set the owner of", path, e))?;
+    }
+    set_xattrs(file, path, &meta.xattrs)?;
+    if now.mode() & 0o7777 != meta.mode || (now.uid(), now.gid()) != (meta.uid, meta.gid) {
+        file.set_permissions(std::fs::Permissions::from_mode(meta.mode))
+            .map_err(|e| io_err("set the mode of", path, e))?;
+    }
+    Ok(())
+}
+
+/// Make the attributes of `file` exactly `want`. An attribute the new file got by itself
+/// (a default ACL of the directory, the directory's SELinux default label) is removed when
+/// the original did not have it; the kernel may refuse that for `security.*`, which is fine.
+fn set_xattrs(file: &File, path: &Path, want: &[(String, Vec<u8>)]) -> Result<(), Error> {
+    let have = read_xattrs(file).map_err(|e| io_err("read the attributes of", path, e))?;
+    for (name, value) in want {
+        if !have.iter().any(|(n, v)| n == name && v == value) {
+            file.set_xattr(name, value)
+                .map_err(|e| io_err("copy the extended attributes to", path, e))?;
+        }
+    }
+    for (name, _) in have
+        .iter()
+        .filter(|(n, _)| !want.iter().any(|(w, _)| w == n))
+    {
+        match file.remove_xattr(name) {
+            Ok(()) => {}
+            Err(_) if name.starts_with("security.") => {}
+            Err(e) => return Err(io_err("remove an extended attribute from", path, e)),
+        }
+    }
+    Ok(())
+}
+
+/// Counts who opens and closes one inode (inotify on the descriptor we hold), so that after
+/// the rename we can wait until every writer that had the old file open has closed it: then
+/// nothing can be appended to the old inode any more, and the salvage is complete.
+pub(crate) struct OpenWatch {
+    inotify: Inotify,
+    open: i64,
+}
+
+impl OpenWatch {
+    /// `None` when inotify or /proc is not available: the caller falls back to a short
+    /// settling time.
+    fn new(file: &File) -> Option<OpenWatch> {
+        let inotify = Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK).ok()?;
+        let path = format!("/proc/self/fd/{}", file.as_raw_fd());
+        inotify
+            .add_watch(
+                path.as_str(),
+                AddWatchFlags::IN_OPEN | AddWatchFlags::IN_CLOSE,
+            )
+            .ok()?;
+        Some(OpenWatch { inotify, open: 0 })
+    }
+
+    /// Whether a descriptor opened since the watch began is still open: `None` when the
+    /// kernel lost events (queue overflow) or reading them failed.
+    pub fn writers_may_remain(&mut self) -> Option<bool> {
+        loop {
+            match self.inotify.read_events() {
+                Ok(events) => {
+                    for ev in events {
+                        if ev.mask.contains(AddWatchFlags::IN_Q_OVERFLOW) {
+                            return None;
+                        }
+                        if ev.mask.contains(AddWatchFlags::IN_OPEN) {
+                            self.open += 1;
+                        }
+                        if ev.mask.intersects(AddWatchFlags::IN_CLOSE) {
+                            self.open -= 1;
+                        }
+                    }
+                }
+                Err(Errno::EAGAIN) => return Some(self.open > 0),
+                Err(_) => return None,
+            }
+        }
+    }
+}

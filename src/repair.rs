@@ -1,0 +1,360 @@
+//! The modes that change files: repair (and `--dry-run`), `--rollback`, `--list-backups`.
+//! Planning is [`crate::plan`]'s, writing is [`crate::fsops`]'s; this is the conversation
+//! with the admin around them: show, ask (or not), apply, verify on disk, say what happened.
+
+use std::io::Write;
+
+use serde_json::{Value, json};
+
+use crate::analysis::{Analysis, Context};
+use crate::cli::Strategy;
+use crate::config::Config;
+use crate::error::{Error, Result, exit};
+use crate::plan::{self, Outcome, Plan};
+use crate::report::{self, Paint};
+use crate::tables::Role;
+use crate::{diff, fsops, load, prompt, write_out};
+
+/// May we go ahead? `--yes`, or a yes typed on a terminal. Says why not on stderr.
+fn approved(config: &Config, question: &str) -> bool {
+    if config.yes {
+        return true;
+    }
+    if !prompt::can_ask() {
+        eprintln!(
+            "wrapfix: no terminal to ask on: nothing changed; run again with --yes to apply this change"
+        );
+        return false;
+    }
+    if !prompt::confirm(question) {
+        eprintln!("wrapfix: nothing changed");
+        return false;
+    }
+    true
+}
+
+/// Repair (`apply`) or `--dry-run`: report, plan, verify, diff; then ask and apply.
+pub fn repair(config: &Config, apply: bool) -> Result<i32> {
+    let mut ctx = Context::from_config(config);
+    let tables = load(config)?;
+    // Evaluate the clients the files name too, so the plan can be checked against them.
+    ctx.extra = plan::verification_clients(&tables, ctx.flavor);
+    let mut before = ctx.analyse(tables);
+    before.findings.extend(crate::analysis::diagnostics(
+        &ctx.root,
+        &ctx.daemons,
+        &before.tables,
+    ));
+    let strategy = config.strategy.unwrap_or(if ctx.clients.is_empty() {
+        Strategy::Comment
+    } else {
+        Strategy::Allow
+    });
+    let id = fsops::new_id()?;
+    let outcome = plan::make(&ctx, &before, strategy, &id);
+    let show = |change_set: Value, out: &mut dyn Write| -> std::io::Result<()> {
+        if config.json {
+            let plan_value = match &outcome {
+                Outcome::Plan(p) => report::plan_json(p, &before.tables),
+                Outcome::NothingToDo => {
+                    json!({"strategy": null, "edits": [], "nothing_to_do": true})
+                }
+                Outcome::Impossible(why) => json!({"edits": [], "impossible": why}),
+            };
+            let doc = report::json(config, &before, plan_value, change_set);
+            return doc.write(out);
+        }
+        report::human(out, config, &before)?;
+        match &outcome {
+            Outcome::Plan(p) => report::plan_human(out, config, p, &before.tables),
+            Outcome::NothingToDo => writeln!(out, "\nNothing to do: every target is granted."),
+            Outcome::Impossible(why) => writeln!(out, "\nNo safe change to offer: {why}."),
+        }
+    };
+    let plan = match &outcome {
+        Outcome::Plan(p) if apply => p,
+        Outcome::Plan(_) | Outcome::Impossible(_) => {
+            write_out(|out| show(Value::Null, out))?;
+            return Ok(exit::LOCKED_OUT);
+        }
+        Outcome::NothingToDo => {
+            write_out(|out| show(Value::Null, out))?;
+            return Ok(exit::OK);
+        }
+    };
+    // Show everything before asking; in JSON mode the document comes once, at the end.
+    if !config.json {
+        write_out(|out| show(Value::Null, out))?;
+    }
+    if !approved(config, "Apply this change?") {
+        if config.json {
+            write_out(|out| show(Value::Null, out))?;
+        }
+        return Ok(exit::LOCKED_OUT);
+    }
+    let applied = apply_plan(config, &ctx, &before, plan, &id);
+    let (code, change_set) = match &applied {
+        Ok((code, set)) => (*code, set.clone()),
+        Err(_) => (exit::UNSAFE, Value::Null),
+    };
+    if config.json {
+        write_out(|out| show(change_set, out))?;
+    }
+    applied.map(|_| code)
+}
+
+/// Write the plan through fsops (backup, atomic write), then check it on disk.
+fn apply_plan(
+    config: &Config,
+    ctx: &Context,
+    before: &Analysis,
+    plan: &Plan,
+    id: &str,
+) -> Result<(i32, Value)> {
+    let files: Vec<fsops::Target> = [Role::Allow, Role::Deny]
+        .into_iter()
+        .filter(|r| plan.new[*r as usize].is_some())
+        .map(|r| {
+            let mut t = fsops::Target::new(r.system_path(), plan::edits_json(&plan.edits, r));
+            if r == Role::Allow {
+                t.create_like = Some(Role::Deny.system_path().into());
+            }
+            t
+        })
+        .collect();
+    let original = |r: Role| {
+        before
+            .tables
+            .get(r)
+            .document()
+            .map_or(&[][..], |d| d.bytes())
+    };
+    let rebased = std::cell::Cell::new(false);
+    let rebase = |path: &str, current: Option<&[u8]>| -> std::result::Result<Vec<u8>, String> {
+        let role = if path == Role::Allow.system_path() {
+            Role::Allow
+        } else {
+            Role::Deny
+        };
+        let current = current.unwrap_or_default();
+        let new = plan::rebase(&plan.edits, role, original(role), current)?;
+        if current != original(role) {
+            rebased.set(true);
+            // Changed underneath: the rebased bytes must still let every target in.
+            let mut planned = plan.new.clone();
+            planned[role as usize] = Some(new.clone());
+            let after = ctx.analyse(plan::planned_tables(&before.tables, &planned));
+            if !after.all_granted() {
+                return Err(
+                    "it changed meanwhile so that the planned edit no longer lets every target in"
+                        .into(),
+                );
+            }
+        }
+        Ok(new)
+    };
+    let request = fsops::ChangeRequest {
+        root: &config.root,
+        backup_dir: &config.backup_dir,
+        action: "fix",
+        targets_json: report::verdicts_json(before),
+        files,
+        rebase: &rebase,
+        allow_in_place: false,
+        id: Some(id),
+    };
+    let Some(applied) = fsops::apply(&request)? else {
+        eprintln!("wrapfix: nothing to do: the files already hold the planned change");
+        return Ok((exit::OK, Value::Null));
+    };
+    // fsops read the files back: they hold the planned bytes, whose verdicts are known,
+    // unless they were rebased on a change by another program or bytes were salvaged.
+    let after = if rebased.get() || applied.files.iter().any(|f| !f.salvaged.is_empty()) {
+        ctx.analyse(load(config)?)
+    } else {
+        plan.after.clone()
+    };
+    let granted = after.all_granted();
+    let change_set = json!({
+        "id": applied.id,
+        "backup_dir": applied.dir.display().to_string(),
+        "applied": true,
+        "verified": granted,
+        "salvaged": applied.files.iter().map(|f| report::bytes_json(&f.salvaged)).collect::<Vec<_>>(),
+    });
+    if !config.json {
+        let p = Paint(config.color);
+        let mut msg = format!(
+            "\n{} change set {} (backup in {}); undo with: wrapfix --rollback {}",
+            p.bold("Applied"),
+            applied.id,
+            applied.dir.display(),
+            applied.id
+        );
+        for f in &applied.files {
+            if !f.salvaged.is_empty() {
+                msg.push_str(&format!(
+                    "\n  {}: kept {} bytes another program appended meanwhile",
+                    f.system_path,
+                    f.salvaged.len()
+                ));
+            }
+            for w in &f.warnings {
+                msg.push_str(&format!("\n  {}: {w}", f.system_path));
+            }
+        }
+        write_out(|out| {
+            writeln!(out, "{msg}")?;
+            for tv in &after.verdicts {
+                writeln!(
+                    out,
+                    "  now: {} from {}: {}",
+                    tv.target.daemon,
+                    who(tv),
+                    tv.verdict.access.name()
+                )?;
+            }
+            Ok(())
+        })?;
+    }
+    if !granted {
+        return Err(Error::Unsafe(format!(
+            "change set {} is in place but the files on disk still lock a target out (another program changed them?); run wrapfix --check, or undo with wrapfix --rollback {}",
+            applied.id, applied.id
+        )));
+    }
+    Ok((exit::OK, change_set))
+}
+
+fn who(tv: &crate::analysis::TargetVerdict) -> String {
+    tv.target
+        .client
+        .as_ref()
+        .map_or_else(|| "any client".into(), ToString::to_string)
+}
+
+/// `--rollback [ID] [--exact]`: show what the restore does, ask, restore.
+pub fn rollback(config: &Config, id: Option<&str>, exact: bool) -> Result<i32> {
+    let set = fsops::load(&config.backup_dir, id)?;
+    let p = Paint(config.color);
+    let mut diffs = String::new();
+    for f in &set.files {
+        let current = config.root.read_optional(&f.system_path).map_err(|e| {
+            Error::read(
+                "read",
+                config
+                    .root
+                    .dir()
+                    .join(f.system_path.trim_start_matches('/')),
+                e,
+            )
+        })?;
+        match fsops::planned_restore(f, current.as_deref(), exact, &plan::revert) {
+            Ok(Some(restored)) => diffs.push_str(&diff::unified(
+                &f.system_path,
+                current.as_deref(),
+                &restored,
+                p,
+            )),
+            Ok(None) => diffs.push_str(&format!(
+                "{}: will be removed (wrapfix created it)\n",
+                f.system_path
+            )),
+            Err(why) => {
+                return Err(Error::Unsafe(format!(
+                    "cannot undo only wrapfix's own edits in {}: {why}. Nothing was changed. `wrapfix --rollback {} --exact` restores the backup byte for byte, dropping what other programs changed since",
+                    f.system_path, set.info.id
+                )));
+            }
+        }
+    }
+    if !config.json {
+        write_out(|out| {
+            let how = if exact {
+                "exactly, byte for byte"
+            } else {
+                "undoing only wrapfix's own edits"
+            };
+            writeln!(
+                out,
+                "{} change set {} ({}, {}), {how}:\n",
+                p.bold("Rollback of"),
+                set.info.id,
+                set.info.action,
+                set.info.time
+            )?;
+            write!(out, "{diffs}")
+        })?;
+    }
+    if !approved(config, "Roll back this change set?") {
+        return Ok(exit::LOCKED_OUT);
+    }
+    let done = fsops::rollback(&set, &config.root, &config.backup_dir, exact, &plan::revert)?;
+    let result = match &done {
+        Some(a) => {
+            json!({"id": a.id, "backup_dir": a.dir.display().to_string(), "applied": true, "rolls_back": set.info.id})
+        }
+        None => json!({"applied": false, "rolls_back": set.info.id, "nothing_to_do": true}),
+    };
+    write_out(|out| {
+        if config.json {
+            return writeln!(out, "{:#}", json!({"version": 1, "change_set": result}));
+        }
+        match &done {
+            Some(a) => writeln!(
+                out,
+                "\nRolled back {} as change set {} (undo with: wrapfix --rollback {})",
+                set.info.id, a.id, a.id
+            ),
+            None => writeln!(
+                out,
+                "\nNothing to do: the files already hold their bytes from before {}",
+                set.info.id
+            ),
+        }
+    })?;
+    Ok(exit::OK)
+}
+
+/// `--list-backups`: the change sets, oldest first.
+pub fn list_backups(config: &Config) -> Result<i32> {
+    let sets = fsops::list(&config.backup_dir)?;
+    write_out(|out| {
+        if config.json {
+            let list: Vec<Value> = sets
+                .iter()
+                .map(|s| {
+                    json!({"id": s.id, "action": s.action, "time": s.time, "files": s.files,
+                           "complete": s.complete, "rolls_back": s.rolls_back, "rolled_back_by": s.rolled_back_by})
+                })
+                .collect();
+            return writeln!(
+                out,
+                "{:#}",
+                json!({"version": 1, "backup_dir": config.backup_dir.display().to_string(), "change_sets": list})
+            );
+        }
+        if sets.is_empty() {
+            return writeln!(out, "No change sets in {}.", config.backup_dir.display());
+        }
+        writeln!(out, "Change sets in {}:", config.backup_dir.display())?;
+        for s in &sets {
+            let note = match (&s.rolls_back, &s.rolled_back_by) {
+                (_, Some(by)) => format!("  (rolled back by {by})"),
+                (Some(of), None) => format!("  (undoes {of})"),
+                (None, None) => String::new(),
+            };
+            let partial = if s.complete { "" } else { "  INCOMPLETE" };
+            writeln!(
+                out,
+                "  {}  {:<8}  {}  {}{note}{partial}",
+                s.id,
+                s.action,
+                s.time,
+                s.files.join(" ")
+            )?;
+        }
+        Ok(())
+    })?;
+    Ok(exit::OK)
+}
