@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 
 use crate::analysis::{Analysis, Context};
 use crate::cli::Strategy;
-use crate::config::Config;
+use crate::client::Client;
+use crate::config::{ClientSource, Config};
 use crate::error::{Error, Result, exit};
 use crate::plan::{self, Outcome, Plan};
 use crate::report::{self, Paint};
@@ -33,9 +34,92 @@ fn approved(config: &Config, question: &str) -> bool {
     true
 }
 
+enum Choice {
+    Client(Client),
+    Comment,
+    Cancel,
+}
+
+/// Most refused clients from the logs offered in the menu.
+const MENU_REFUSED: usize = 8;
+
+/// The menu: the $SSH_CONNECTION address, the clients the logs show refused (most recent
+/// first), typing an address, or commenting out the refusing rules instead.
+fn choose_client(config: &Config) -> Result<Choice> {
+    let mut items: Vec<String> = Vec::new();
+    let mut clients: Vec<Client> = Vec::new();
+    if let (ClientSource::SshConnection, Some(c)) = (config.client_source, config.clients.first()) {
+        items.push(format!("{} (your SSH connection)", c.addr));
+        clients.push(c.clone());
+    }
+    let refused = crate::logs::scan(&config.root).unwrap_or_default();
+    for r in refused
+        .iter()
+        .filter(|r| r.addr != "unknown")
+        .take(MENU_REFUSED)
+    {
+        let addr = r.ipv4.as_deref().unwrap_or(&r.addr);
+        let Ok(c) = Client::parse(addr, config.flavor.flavor) else {
+            continue;
+        };
+        if clients.contains(&c) {
+            continue;
+        }
+        let last = r
+            .last
+            .as_deref()
+            .map(|t| format!(", last {t}"))
+            .unwrap_or_default();
+        let times = if r.count == 1 {
+            "once".to_string()
+        } else {
+            format!("{} times", r.count)
+        };
+        items.push(format!(
+            "{} ({} refused it {times}{last})",
+            c.addr, r.daemon
+        ));
+        clients.push(c);
+    }
+    let typed = items.len();
+    items.push("Type an address".into());
+    items.push("No single client: comment out the rules that refuse everyone instead".into());
+    let Some(i) = prompt::choose("Who should get in?", &items) else {
+        return Ok(Choice::Cancel);
+    };
+    if i < typed {
+        return Ok(Choice::Client(clients.swap_remove(i)));
+    }
+    if i > typed {
+        return Ok(Choice::Comment);
+    }
+    let Some(line) = prompt::read_line("Client ([USER@]ADDRESS[=NAME]): ") else {
+        return Ok(Choice::Cancel);
+    };
+    Client::parse(&line, config.flavor.flavor)
+        .map(Choice::Client)
+        .map_err(Error::Usage)
+}
+
 /// Repair (`apply`) or `--dry-run`: report, plan, verify, diff; then ask and apply.
 pub fn repair(config: &Config, apply: bool) -> Result<i32> {
     let mut ctx = Context::from_config(config);
+    let mut strategy = config.strategy;
+    // Interactive, and no --client: let the admin say who is to be let in. Never with
+    // --yes: a script must not pick a client from the logs by itself.
+    if apply && !config.yes && config.client_source != ClientSource::Options && prompt::can_ask() {
+        match choose_client(config)? {
+            Choice::Client(c) => ctx.clients = vec![c],
+            Choice::Comment => {
+                ctx.clients.clear();
+                strategy = Some(Strategy::Comment);
+            }
+            Choice::Cancel => {
+                eprintln!("wrapfix: nothing changed");
+                return Ok(exit::LOCKED_OUT);
+            }
+        }
+    }
     let tables = load(config)?;
     // Evaluate the clients the files name too, so the plan can be checked against them.
     ctx.extra = plan::verification_clients(&tables, ctx.flavor);
@@ -45,7 +129,7 @@ pub fn repair(config: &Config, apply: bool) -> Result<i32> {
         &ctx.daemons,
         &before.tables,
     ));
-    let strategy = config.strategy.unwrap_or(if ctx.clients.is_empty() {
+    let strategy = strategy.unwrap_or(if ctx.clients.is_empty() {
         Strategy::Comment
     } else {
         Strategy::Allow

@@ -360,3 +360,53 @@ fn at_the_prompt_ctrl_d_means_no() {
     );
     assert!(!sys.path().join("etc/hosts.allow").exists());
 }
+
+/// A locked-out system whose auth.log shows libwrap refusing 203.0.113.45.
+fn system_with_refusals() -> tempfile::TempDir {
+    let sys = system(None, Some("ALL: ALL\n"), None);
+    let log = sys.path().join("var/log");
+    std::fs::create_dir_all(&log).unwrap();
+    std::fs::write(
+        log.join("auth.log"),
+        "Nov 24 00:50:12 host sshd[11949]: refused connect from 203.0.113.45 (203.0.113.45)\n",
+    )
+    .unwrap();
+    sys
+}
+
+#[test]
+fn without_a_client_the_menu_offers_the_refused_clients_from_the_logs() {
+    let sys = system_with_refusals();
+    let cmd = format!(
+        "env -u SSH_CONNECTION {} --root {} --color never",
+        env!("CARGO_BIN_EXE_wrapfix"),
+        sys.path().display()
+    );
+    let Some(pane) = Pane::start(&cmd) else {
+        return;
+    };
+    let menu = pane.wait_for("Who should get in?");
+    assert!(
+        menu.contains("203.0.113.45 (sshd refused it once, last Nov 24 00:50:12)"),
+        "{menu}"
+    );
+    pane.keys(&["Enter"]);
+    pane.wait_for("Apply this change? [y/N]");
+    pane.keys(&["y", "Enter"]);
+    let screen = pane.wait_for("EXIT:");
+    assert!(screen.contains("EXIT:0"), "{screen}");
+    assert!(read(sys.path(), "hosts.allow").ends_with(b"sshd: 203.0.113.45\n"));
+}
+
+#[test]
+fn yes_never_picks_a_client_from_the_logs() {
+    let sys = system_with_refusals();
+    wrapfix(sys.path()).arg("--yes").assert().code(0);
+    // No client was known, so the refusing rule was commented out instead.
+    assert!(!sys.path().join("etc/hosts.allow").exists());
+    assert!(
+        String::from_utf8(read(sys.path(), "hosts.deny"))
+            .unwrap()
+            .contains("#ALL: ALL")
+    );
+}
