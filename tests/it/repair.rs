@@ -365,12 +365,12 @@ fn at_the_prompt_ctrl_d_means_no() {
 fn system_with_refusals() -> tempfile::TempDir {
     let sys = system(None, Some("ALL: ALL\n"), None);
     let log = sys.path().join("var/log");
-    std::fs::create_dir_all(&log).unwrap();
+    std::fs::create_dir_all(&log).expect("var/log");
     std::fs::write(
         log.join("auth.log"),
         "Nov 24 00:50:12 host sshd[11949]: refused connect from 203.0.113.45 (203.0.113.45)\n",
     )
-    .unwrap();
+    .expect("auth.log");
     sys
 }
 
