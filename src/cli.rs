@@ -19,6 +19,11 @@ pub struct Cli {
     #[arg(long, short = 'y', conflicts_with_all = ["check", "dry_run", "list_backups"])]
     pub yes: bool,
 
+    /// If a table is a bind-mounted file that cannot be replaced by rename (EBUSY/EXDEV),
+    /// overwrite it in place after the backup (not atomic).
+    #[arg(long)]
+    pub in_place: bool,
+
     /// With --rollback: restore the backed-up bytes exactly, dropping later changes by others.
     #[arg(long, requires = "rollback")]
     pub exact: bool,

@@ -32,6 +32,8 @@ pub enum ClientSource {
 pub struct Config {
     pub mode: Mode,
     pub yes: bool,
+    /// `--in-place`: may overwrite a bind-mounted table in place.
+    pub in_place: bool,
     pub root: Root,
     pub flavor: FlavorChoice,
     pub clients: Vec<Client>,
@@ -153,6 +155,7 @@ impl Config {
         Ok(Config {
             mode,
             yes: cli.yes,
+            in_place: cli.in_place,
             root,
             flavor,
             clients,

@@ -244,7 +244,7 @@ fn apply_plan(
         targets_json: report::verdicts_json(before),
         files,
         rebase: &rebase,
-        allow_in_place: false,
+        allow_in_place: config.in_place,
         id: Some(id),
     };
     let Some(applied) = fsops::apply(&request)? else {

@@ -233,7 +233,7 @@ fn replace(p: &mut Pending, new: &[u8], allow_in_place: bool) -> Result<Step, Fa
 
 fn bind_mount_error(host: &Path, error: io::Error) -> Error {
     let detail = format!(
-        " — {} is a mount point of its own (a file bind-mounted into this system, as containers do), so it cannot be replaced atomically. Nothing was changed; wrapfix can overwrite it in place instead (not atomic; the backup is kept) only when asked to",
+        " — {} is a mount point of its own (a file bind-mounted into this system, as containers do), so it cannot be replaced atomically. Nothing was changed; wrapfix can overwrite it in place instead (not atomic; the backup is kept) when run again with --in-place",
         host.display()
     );
     Error::Io {

@@ -410,3 +410,57 @@ fn yes_never_picks_a_client_from_the_logs() {
             .contains("#ALL: ALL")
     );
 }
+
+/// Run `script` (sh) in a private mount namespace; returns its stdout+stderr and status.
+fn in_private_mounts(script: &str) -> Option<(i32, String)> {
+    if !nix::unistd::geteuid().is_root() {
+        support::skip(
+            "root privileges",
+            "bind-mounts a file in a private mount namespace",
+        );
+        return None;
+    }
+    if !support::require_tool("unshare", "bind-mounts a file in a private mount namespace") {
+        return None;
+    }
+    let out = std::process::Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", script])
+        .output()
+        .expect("run unshare");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some((out.status.code().unwrap_or(-1), text))
+}
+
+#[test]
+fn a_bind_mounted_table_is_refused_unless_in_place_is_asked_for() {
+    let sys = system(None, Some(""), None);
+    let outside = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(outside.path(), "ALL: ALL\n").expect("write");
+    let deny = sys.path().join("etc/hosts.deny");
+    let run = |extra: &str| {
+        in_private_mounts(&format!(
+            "mount --bind {} {} && {} --root {} --color never --yes --strategy comment {extra}",
+            outside.path().display(),
+            deny.display(),
+            env!("CARGO_BIN_EXE_wrapfix"),
+            sys.path().display()
+        ))
+    };
+    let Some((code, text)) = run("") else { return };
+    assert_eq!(code, 3, "{text}");
+    assert!(text.contains("--in-place"), "{text}");
+    assert_eq!(std::fs::read(outside.path()).expect("read"), b"ALL: ALL\n");
+    let Some((code, text)) = run("--in-place") else {
+        return;
+    };
+    assert_eq!(code, 0, "{text}");
+    let now = String::from_utf8(std::fs::read(outside.path()).expect("read")).expect("utf8");
+    assert!(
+        now.contains("#ALL: ALL\n"),
+        "the mounted file itself was rewritten: {now}"
+    );
+}
