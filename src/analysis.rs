@@ -112,47 +112,31 @@ impl Context {
                 .map(|(i, c)| (Some(c), i))
                 .collect()
         };
+        // The verdict of probe (daemon d, client at), from its candidate entries.
+        let verdict_of = |d: usize, at: usize, client: Option<&Client>| TargetVerdict {
+            target: Target {
+                daemon: self.daemons[d].clone(),
+                client: client.cloned(),
+            },
+            evaluated: probed[at].clone(),
+            verdict: eval::evaluate_candidates(
+                &tables,
+                scan.probe(d, at, n),
+                &self.daemons[d],
+                &probed[at],
+                &env,
+            ),
+        };
         let mut verdicts = Vec::new();
         let mut names = Vec::new();
-        for (d, daemon) in self.daemons.iter().enumerate() {
-            for &(client, at) in &asked {
-                let evaluated = &probed[at];
-                let verdict = eval::evaluate_candidates(
-                    &tables,
-                    scan.probe(d, at, n),
-                    daemon,
-                    evaluated,
-                    &env,
-                );
-                names.push((d * n + at, daemon.clone(), evaluated.addr.clone()));
-                verdicts.push(TargetVerdict {
-                    target: Target {
-                        daemon: daemon.clone(),
-                        client: client.cloned(),
-                    },
-                    evaluated: evaluated.clone(),
-                    verdict,
-                });
-            }
-        }
         let mut extra = Vec::new();
         for (d, daemon) in self.daemons.iter().enumerate() {
-            for (at, evaluated) in probed.iter().enumerate().skip(self.clients.len()) {
-                let verdict = eval::evaluate_candidates(
-                    &tables,
-                    scan.probe(d, at, n),
-                    daemon,
-                    evaluated,
-                    &env,
-                );
-                extra.push(TargetVerdict {
-                    target: Target {
-                        daemon: daemon.clone(),
-                        client: Some(evaluated.clone()),
-                    },
-                    evaluated: evaluated.clone(),
-                    verdict,
-                });
+            for &(client, at) in &asked {
+                names.push((d * n + at, daemon.clone(), probed[at].addr.clone()));
+                verdicts.push(verdict_of(d, at, client));
+            }
+            for at in self.clients.len()..n {
+                extra.push(verdict_of(d, at, Some(&probed[at])));
             }
         }
         let generic_probes: Vec<usize> = (0..self.daemons.len())
