@@ -135,8 +135,8 @@ impl Context {
                 names.push((d * n + at, daemon.clone(), probed[at].addr.clone()));
                 verdicts.push(verdict_of(d, at, client));
             }
-            for at in self.clients.len()..n {
-                extra.push(verdict_of(d, at, Some(&probed[at])));
+            for (at, client) in probed.iter().enumerate().skip(self.clients.len()) {
+                extra.push(verdict_of(d, at, Some(client)));
             }
         }
         let generic_probes: Vec<usize> = (0..self.daemons.len())
