@@ -208,7 +208,7 @@ pub fn trim_newline(t: &[u8]) -> Vec<u8> {
 }
 
 fn nul_findings(doc: &Document, role: Role, out: &mut Vec<Pending>) {
-    if memchr::memchr(0, doc.bytes()).is_none() {
+    if !doc.has_nul() {
         return;
     }
     let mut count = 0;
