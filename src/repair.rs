@@ -157,9 +157,18 @@ pub fn repair(config: &Config, apply: bool) -> Result<i32> {
     };
     let plan = match &outcome {
         Outcome::Plan(p) if apply => p,
-        Outcome::Plan(_) | Outcome::Impossible(_) => {
+        Outcome::Plan(_) => {
             write_out(|out| show(Value::Null, out))?;
             return Ok(exit::LOCKED_OUT);
+        }
+        // Asked to repair, but no change passes verification: it cannot be made safely.
+        Outcome::Impossible(_) => {
+            write_out(|out| show(Value::Null, out))?;
+            return Ok(if apply {
+                exit::UNSAFE
+            } else {
+                exit::LOCKED_OUT
+            });
         }
         Outcome::NothingToDo => {
             write_out(|out| show(Value::Null, out))?;
@@ -264,7 +273,13 @@ fn apply_plan(
         "backup_dir": applied.dir.display().to_string(),
         "applied": true,
         "verified": granted,
-        "salvaged": applied.files.iter().map(|f| report::bytes_json(&f.salvaged)).collect::<Vec<_>>(),
+        // Lines other programs appended while the file was replaced, carried over.
+        "salvaged": applied
+            .files
+            .iter()
+            .filter(|f| !f.salvaged.is_empty())
+            .map(|f| json!({"file": f.system_path, "bytes": report::bytes_json(&f.salvaged)}))
+            .collect::<Vec<_>>(),
     });
     if !config.json {
         let p = Paint(config.color);
@@ -302,10 +317,12 @@ fn apply_plan(
         })?;
     }
     if !granted {
-        return Err(Error::Unsafe(format!(
-            "change set {} is in place but the files on disk still lock a target out (another program changed them?); run wrapfix --check, or undo with wrapfix --rollback {}",
+        // The change set stays in the JSON: its ID is what --rollback needs.
+        eprintln!(
+            "wrapfix: change set {} is in place but the files on disk still lock a target out (another program changed them?); run wrapfix --check, or undo with wrapfix --rollback {}",
             applied.id, applied.id
-        )));
+        );
+        return Ok((exit::UNSAFE, change_set));
     }
     Ok((exit::OK, change_set))
 }

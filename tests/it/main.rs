@@ -1,5 +1,6 @@
 //! Integration tests: one binary, one module per area.
 
+mod ansible;
 mod cases;
 mod check;
 mod differential;
