@@ -150,15 +150,16 @@ fn read(path: &std::path::Path) -> io::Result<Vec<u8>> {
     let mut bytes = vec![0u8; n];
     let (a, b) = bytes.split_at_mut(n / 2);
     let f = &file;
-    std::thread::scope(|s| {
+    let halves = std::thread::scope(|s| {
         let first = s.spawn(|| f.read_exact_at(a, 0));
         let second = f.read_exact_at(b, (n / 2) as u64);
         first
             .join()
             .unwrap_or_else(|e| std::panic::resume_unwind(e))
             .and(second)
-    })?;
-    if file.metadata()?.len() != len {
+    });
+    // A short read (the file shrank: an unban rewrote it) or a size change: read it again.
+    if halves.is_err() || file.metadata()?.len() != len {
         // Grew or shrank meanwhile (a ban appended): take one consistent read instead.
         bytes.clear();
         let mut file = std::fs::File::open(path)?;
