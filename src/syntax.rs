@@ -75,6 +75,15 @@ impl Document {
         }
     }
 
+    /// A document whose reader already searched every byte for NUL (in parallel).
+    pub(crate) fn with_nul_flag(bytes: Vec<u8>, has_nul: bool) -> Self {
+        debug_assert_eq!(memchr::memchr(0, &bytes).is_some(), has_nul);
+        Document {
+            bytes: std::sync::Arc::new(bytes),
+            has_nul,
+        }
+    }
+
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
     }

@@ -119,7 +119,7 @@ impl Tables {
 fn load_one(root: &Root, role: Role) -> io::Result<TableFile> {
     let host_path = root.resolve(role.system_path())?;
     let state = match read(&host_path) {
-        Ok(bytes) => FileState::Present(Document::new(bytes)),
+        Ok(doc) => FileState::Present(doc),
         Err(e) if e.kind() == io::ErrorKind::NotFound => FileState::Missing,
         Err(e) if e.kind() == io::ErrorKind::IsADirectory => FileState::Directory,
         Err(e) => FileState::Unreadable(e.to_string()),
@@ -136,7 +136,7 @@ fn load_one(root: &Root, role: Role) -> io::Result<TableFile> {
 const PARALLEL_READ: u64 = 4 << 20;
 
 /// Read a whole file. A file that changes size while it is read is read again in one go.
-fn read(path: &std::path::Path) -> io::Result<Vec<u8>> {
+fn read(path: &std::path::Path) -> io::Result<Document> {
     use std::io::Read;
     use std::os::unix::fs::FileExt;
     let mut file = std::fs::File::open(path)?;
@@ -144,26 +144,35 @@ fn read(path: &std::path::Path) -> io::Result<Vec<u8>> {
     if len < PARALLEL_READ || !file.metadata()?.is_file() {
         let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
         file.read_to_end(&mut bytes)?;
-        return Ok(bytes);
+        return Ok(Document::new(bytes));
     }
     let n = usize::try_from(len).map_err(|_| io::Error::other("file too large"))?;
     let mut bytes = vec![0u8; n];
     let (a, b) = bytes.split_at_mut(n / 2);
     let f = &file;
     let halves = std::thread::scope(|s| {
-        let first = s.spawn(|| f.read_exact_at(a, 0));
-        let second = f.read_exact_at(b, (n / 2) as u64);
+        // Each thread also looks for NUL bytes in its half while the bytes are in cache.
+        let first = s.spawn(|| {
+            f.read_exact_at(a, 0)
+                .map(|()| memchr::memchr(0, a).is_some())
+        });
+        let second = f
+            .read_exact_at(b, (n / 2) as u64)
+            .map(|()| memchr::memchr(0, b).is_some());
         first
             .join()
             .unwrap_or_else(|e| std::panic::resume_unwind(e))
-            .and(second)
+            .and_then(|nul_a| second.map(|nul_b| nul_a || nul_b))
     });
-    // A short read (the file shrank: an unban rewrote it) or a size change: read it again.
-    if halves.is_err() || file.metadata()?.len() != len {
-        // Grew or shrank meanwhile (a ban appended): take one consistent read instead.
-        bytes.clear();
-        let mut file = std::fs::File::open(path)?;
-        file.read_to_end(&mut bytes)?;
+    // A short read (the file shrank: an unban rewrote it) or a size change (a ban appended):
+    // take one consistent read instead.
+    match halves {
+        Ok(has_nul) if file.metadata()?.len() == len => Ok(Document::with_nul_flag(bytes, has_nul)),
+        _ => {
+            bytes.clear();
+            let mut file = std::fs::File::open(path)?;
+            file.read_to_end(&mut bytes)?;
+            Ok(Document::new(bytes))
+        }
     }
-    Ok(bytes)
 }

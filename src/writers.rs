@@ -141,14 +141,30 @@ fn names_table(root: &Root, tables: &Tables, path: &str) -> Option<Role> {
     })
 }
 
-/// The first line of a table for which `pred` holds: (line number, text without newline).
+/// The first line of a table that starts with `#` in column 1 and for which `pred` holds:
+/// (line number, text without newline). Every marker looked for here is such a comment
+/// line, and one `memchr` for `#` skips a million-line ban list that has none.
 fn find_line(tables: &Tables, role: Role, pred: impl Fn(&[u8]) -> bool) -> Option<(u32, Vec<u8>)> {
-    let doc = tables.get(role).document()?;
-    doc.bytes()
-        .split(|&b| b == b'\n')
-        .enumerate()
-        .find(|(_, l)| pred(l))
-        .map(|(i, l)| (line_number(i), l.strip_suffix(b"\r").unwrap_or(l).to_vec()))
+    let bytes = tables.get(role).document()?.bytes();
+    let mut index = 0;
+    let mut counted = 0;
+    for pos in memchr::memchr_iter(b'#', bytes) {
+        if pos > 0 && bytes[pos - 1] != b'\n' {
+            continue;
+        }
+        let end = memchr::memchr(b'\n', &bytes[pos..]).map_or(bytes.len(), |e| pos + e);
+        let line = &bytes[pos..end];
+        if pred(line) {
+            index += memchr::memchr_iter(b'\n', &bytes[counted..pos]).count();
+            return Some((
+                line_number(index),
+                line.strip_suffix(b"\r").unwrap_or(line).to_vec(),
+            ));
+        }
+        index += memchr::memchr_iter(b'\n', &bytes[counted..pos]).count();
+        counted = pos;
+    }
+    None
 }
 
 // ---------------------------------------------------------------------------------------
@@ -164,13 +180,9 @@ fn denyhosts(root: &Root, tables: &Tables) -> Option<Finding> {
         return denyhosts_conf(root, tables, path, &text);
     }
     // No config under the root, but its `PURGE_DENY` comment lines show it wrote the file.
-    let role = [Role::Deny, Role::Allow].into_iter().find(|&r| {
-        tables
-            .get(r)
-            .document()
-            .is_some_and(|d| memmem::find(d.bytes(), b"# DenyHosts:").is_some())
-    })?;
-    let (line, text) = find_line(tables, role, |l| l.starts_with(b"# DenyHosts:"))?;
+    let (role, (line, text)) = [Role::Deny, Role::Allow]
+        .into_iter()
+        .find_map(|r| find_line(tables, r, |l| l.starts_with(b"# DenyHosts:")).map(|f| (r, f)))?;
     let table = role.system_path();
     let message = format!(
         "'# DenyHosts:' lines show that DenyHosts writes {table}, though no denyhosts.conf was found: stop denyhosts, delete your address from {table} and from {DENYHOSTS_STATE} in its WORK_DIR (usually {DENYHOSTS_WORK_DIR}), add it to WORK_DIR/allowed-hosts, then start denyhosts again."
@@ -228,9 +240,6 @@ const SSHGUARD_MARK: &[u8] = b"###sshguard###";
 fn sshguard(root: &Root, tables: &Tables) -> Option<Finding> {
     let conf = first_file(root, &SSHGUARD_CONF).map(|(p, t)| (p, assignments(&t)));
     let block = [Role::Allow, Role::Deny].into_iter().find_map(|role| {
-        // A quick search first: a ban list can have a million lines.
-        let doc = tables.get(role).document()?;
-        memmem::find(doc.bytes(), SSHGUARD_MARK)?;
         find_line(tables, role, |l| l.trim_ascii() == SSHGUARD_MARK)
             .map(|(line, text)| (role, line, text))
     });
@@ -422,6 +431,7 @@ fn managed_headers(tables: &Tables) -> Vec<Finding> {
 
 fn managed_header(tables: &Tables, role: Role) -> Option<Finding> {
     let doc = tables.get(role).document()?;
+    let block: Vec<u8>;
     let table = role.system_path();
     let header = doc
         .bytes()
@@ -445,18 +455,14 @@ fn managed_header(tables: &Tables, role: Role) -> Option<Finding> {
             ),
         ),
         None => {
-            // blockinfile's markers can sit anywhere in the file.
-            let at = memmem::find(doc.bytes(), b"ANSIBLE MANAGED BLOCK")?;
-            let start = doc.bytes()[..at]
-                .iter()
-                .rposition(|&b| b == b'\n')
-                .map_or(0, |p| p + 1);
-            let end =
-                memchr::memchr(b'\n', &doc.bytes()[at..]).map_or(doc.bytes().len(), |e| at + e);
-            let index = memchr::memchr_iter(b'\n', &doc.bytes()[..start]).count();
+            // blockinfile's marker comments can sit anywhere in the file.
+            let (line, text) = find_line(tables, role, |l| {
+                memmem::find(l, b"ANSIBLE MANAGED BLOCK").is_some()
+            })?;
+            block = text;
             (
-                line_number(index),
-                &doc.bytes()[start..end],
+                line,
+                &block[..],
                 format!(
                     "Part of {table} is an Ansible-managed block (blockinfile): change the playbook that writes it as well, or the next Ansible run puts the lockout back."
                 ),
