@@ -1,6 +1,6 @@
 //! What wrapfix prints: the human report and the JSON document (DESIGN §8).
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -330,9 +330,14 @@ pub struct Doc<'a> {
 }
 
 impl Doc<'_> {
-    /// Pretty-printed, then a newline.
+    /// Indented for a person at a terminal; compact for programs (a report on 10,000
+    /// clients is megabytes); then a newline.
     pub fn write(&self, out: &mut dyn Write) -> io::Result<()> {
-        serde_json::to_writer_pretty(&mut *out, self)?;
+        if std::io::stdout().is_terminal() {
+            serde_json::to_writer_pretty(&mut *out, self)?;
+        } else {
+            serde_json::to_writer(&mut *out, self)?;
+        }
         writeln!(out)
     }
 }
