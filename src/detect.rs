@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use crate::analysis::TargetVerdict;
-use crate::eval::{Env, RuleLoc};
+use crate::eval::{Env, Pred, RuleLoc};
 use crate::flavor::Flavor;
 use crate::options::{self, Cause, Op};
 use crate::syntax::{self, Document, Entry, Rule, Unterminated};
@@ -413,24 +413,38 @@ fn dns_findings(
     flavor: Flavor,
     out: &mut Vec<Finding>,
 ) {
-    let mut by_rule: BTreeMap<(RuleLoc, usize), Vec<String>> = BTreeMap::new();
+    // Per rule, per client: what about its host name the rule asks.
+    let mut by_rule: BTreeMap<(RuleLoc, usize), BTreeMap<String, Vec<String>>> = BTreeMap::new();
     for tv in verdicts {
+        let who = tv
+            .target
+            .client
+            .as_ref()
+            .map_or_else(|| "a client".to_string(), |c| c.addr.clone());
         for o in &tv.verdict.outcomes {
-            for a in o.assumptions.iter().filter(|a| a.pred.is_name()) {
-                let who = tv
-                    .target
-                    .client
-                    .as_ref()
-                    .map_or_else(|| "a client".to_string(), |c| c.addr.clone());
-                let d = format!("for {who}: {}", a.pred.question());
-                let list = by_rule.entry((a.at, a.pos)).or_default();
-                if !list.contains(&d) {
-                    list.push(d);
+            for a in &o.assumptions {
+                let asked = match &a.pred {
+                    Pred::NameMatches(tok) => format!("matches '{}'", syntax::escape(tok)),
+                    Pred::NameKnown => "is a verified name (KNOWN)".to_string(),
+                    Pred::NameLocal => "has no dot (LOCAL)".to_string(),
+                    _ => continue,
+                };
+                let list = by_rule
+                    .entry((a.at, a.pos))
+                    .or_default()
+                    .entry(who.clone())
+                    .or_default();
+                if !list.contains(&asked) {
+                    list.push(asked);
                 }
             }
         }
     }
-    for ((loc, pos), what) in by_rule {
+    for ((loc, pos), clients) in by_rule {
+        let what: Vec<String> = clients
+            .into_iter()
+            .map(|(who, asked)| format!("whether the host name of {who} {}", asked.join(" or ")))
+            .collect();
         let text = tables
             .get(loc.role)
             .document()
