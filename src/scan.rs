@@ -85,15 +85,6 @@ fn literal_key(addr: &[u8], flavor: Flavor) -> &[u8] {
     }
 }
 
-/// A token that can only equal an address text: digits and dots, a digit at both ends.
-/// (`host_match` compares such a token with the address only, case-blind equality.)
-#[cfg(test)]
-fn is_literal(tok: &[u8]) -> bool {
-    tok.first().is_some_and(u8::is_ascii_digit)
-        && tok.last().is_some_and(u8::is_ascii_digit)
-        && tok.iter().all(|&b| b.is_ascii_digit() || b == b'.')
-}
-
 /// Tables larger than this are scanned in parallel parts.
 const PARALLEL_BYTES: usize = 4 << 20;
 
@@ -483,11 +474,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn literal_tokens_are_digits_and_dots_only() {
-        assert!(is_literal(b"10.0.0.1"));
-        assert!(!is_literal(b"10.0.0."));
-        assert!(!is_literal(b".1"));
-        assert!(!is_literal(b"10.0.0.0/8"));
-        assert!(!is_literal(b"[::1]"));
+    fn only_lists_of_literal_addresses_take_the_lookup_path() {
+        let literal = |list: &[u8]| {
+            let mut seen = Vec::new();
+            literal_tokens(list, |t| seen.push(t.to_vec())).then_some(seen)
+        };
+        assert_eq!(
+            literal(b" 10.0.0.1, 192.0.2.7\r\n"),
+            Some(vec![b"10.0.0.1".to_vec(), b"192.0.2.7".to_vec()])
+        );
+        assert_eq!(literal(b" "), Some(vec![]));
+        for complex in [
+            &b" 10.0.0."[..],
+            b" .1",
+            b" 10.0.0.0/8",
+            b" [::1]",
+            b" 10.0.0.1 EXCEPT 10.0.0.2",
+            b" 10.0.0.1: deny",
+        ] {
+            assert_eq!(
+                literal(complex),
+                None,
+                "{}",
+                String::from_utf8_lossy(complex)
+            );
+        }
     }
 }

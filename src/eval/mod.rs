@@ -317,9 +317,7 @@ impl<'p, 'e> Prober<'p, 'e> {
 
     /// Does the rule's daemon list match `daemon`?
     pub fn daemons(&mut self, rule: &Rule<'_>, daemon: &str) -> Probe {
-        self.run(daemon, None, |run| {
-            run.match_list(&mut syntax::tokens(rule.daemon_list()), Run::server_match)
-        })
+        self.daemon_list(rule.daemon_list(), daemon)
     }
 
     /// Does the rule's client list match `client`?
@@ -328,26 +326,6 @@ impl<'p, 'e> Prober<'p, 'e> {
             run.match_list(&mut syntax::tokens(rule.client_list()), Run::client_match)
         })
     }
-}
-
-/// Does this one rule's daemon and client lists match (options not run)? As a verdict:
-/// `Granted` means "matches", `Denied` "does not", `Depends` "depends on an unknown".
-pub fn rule_matches(
-    rule: &Rule<'_>,
-    role: Role,
-    daemon: &str,
-    client: &Client,
-    env: &Env<'_>,
-) -> Access {
-    explore(env, daemon, client, |run| {
-        let matched = run.rule_matches(rule, role);
-        Decision {
-            granted: matched,
-            how: How::NoMatch,
-            rule: None,
-        }
-    })
-    .access
 }
 
 /// Run `one` under every combination of answers to the unknowns it asks about.

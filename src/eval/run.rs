@@ -14,7 +14,7 @@ use crate::flavor::Flavor;
 use crate::options::{self, Op};
 use crate::pattern::{self, PARANOID, UNKNOWN, eq_nocase};
 use crate::rootfs::Root;
-use crate::syntax::{self, Entry, Rule};
+use crate::syntax::{self, Entry};
 use crate::tables::{FileState, Role, TableFile, Tables};
 
 /// `/file` patterns nested deeper than this are treated as the crash they cause in libwrap.
@@ -187,17 +187,6 @@ impl<'r, 'e> Run<'r, 'e> {
             TableEnd::Hang(r) => decision(false, How::Hang, Some(r)),
             TableEnd::Crash(r) => decision(false, How::Crash, Some(r)),
         }
-    }
-
-    pub(super) fn rule_matches(&mut self, rule: &Rule<'_>, role: Role) -> bool {
-        self.at = RuleLoc {
-            role,
-            line: rule.logical.line,
-        };
-        let mut daemons = syntax::tokens(rule.daemon_list());
-        let mut clients = syntax::tokens(rule.client_list());
-        self.match_list(&mut daemons, Self::server_match)
-            && self.match_list(&mut clients, Self::client_match)
     }
 
     /// table_match(): the first rule whose daemon and client lists both match.
