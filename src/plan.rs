@@ -86,16 +86,18 @@ pub fn make(ctx: &Context, before: &Analysis, strategy: Strategy, id: &str) -> O
         return Outcome::NothingToDo;
     }
     let planned = match strategy {
-        Strategy::Allow => allow_edits(ctx, before, id).map(|e| (e, None)),
-        Strategy::Comment => comment_edits(ctx, before, id).map(|(e, a)| (e, Some(a))),
+        Strategy::Allow => allow_edits(ctx, before, id).map(|edits| {
+            let new = render(&before.tables, &edits);
+            let after = ctx.analyse(planned_tables(&before.tables, &new));
+            (edits, new, after)
+        }),
+        // Its rounds have already rendered and analysed the final bytes.
+        Strategy::Comment => comment_edits(ctx, before, id),
     };
-    let (edits, analysed) = match planned {
+    let (edits, new, after) = match planned {
         Ok(p) => p,
         Err(why) => return Outcome::Impossible(why),
     };
-    let new = render(&before.tables, &edits);
-    // The comment strategy has already analysed its final bytes.
-    let after = analysed.unwrap_or_else(|| ctx.analyse(planned_tables(&before.tables, &new)));
     match verify(ctx, before, &after) {
         Ok(verified) => Outcome::Plan(Box::new(Plan {
             strategy,
@@ -288,16 +290,16 @@ fn insertion_point(ctx: &Context, doc: &Document, clients: &[&Client]) -> (usize
 
 /// `comment`: comment out the rules that refuse the targets, round after round until every
 /// target is granted; also add a missing final newline when that is what refuses them.
-fn comment_edits(
-    ctx: &Context,
-    before: &Analysis,
-    id: &str,
-) -> Result<(Vec<Edit>, Analysis), String> {
+/// The planned edits, the planned bytes and their analysis.
+type Planned = (Vec<Edit>, [Option<Vec<u8>>; 2], Analysis);
+
+fn comment_edits(ctx: &Context, before: &Analysis, id: &str) -> Result<Planned, String> {
     let mut edits: Vec<Edit> = Vec::new();
+    let mut new = [None, None];
     let mut current = before.clone();
     for _ in 0..MAX_ROUNDS {
         if current.all_granted() {
-            return Ok((edits, current));
+            return Ok((edits, new, current));
         }
         let mut added = false;
         for tv in current
@@ -330,11 +332,11 @@ fn comment_edits(
         if !added {
             break;
         }
-        let new = render(&before.tables, &edits);
+        new = render(&before.tables, &edits);
         current = ctx.analyse(planned_tables(&before.tables, &new));
     }
     if current.all_granted() {
-        return Ok((edits, current));
+        return Ok((edits, new, current));
     }
     Err("commenting out the refusing rules does not let every target in (see the verdicts); try --strategy allow with --client".into())
 }
