@@ -288,13 +288,7 @@ fn run(job: &Job) -> Result<Option<Applied>, Error> {
     for p in &planned {
         sys::check_writable(sys::parent(&p.pending.host)?)?;
     }
-    let mut set = SetWriter::create(
-        job.backup_dir,
-        job.action,
-        job.targets,
-        job.rolls_back,
-        job.id,
-    )?;
+    let mut set = new_set(job)?;
     if let Err(e) = back_up(&mut set, &planned) {
         set.discard();
         return Err(with_state(e, "Nothing was changed"));
@@ -302,16 +296,21 @@ fn run(job: &Job) -> Result<Option<Applied>, Error> {
     write_all(job, set, planned)
 }
 
-/// A change set that changes no file: a rollback whose files already hold their prior
-/// bytes still marks its change set as rolled back, so that the next `--rollback` moves on.
-fn record_empty(job: &Job) -> Result<Applied, Error> {
-    let mut set = SetWriter::create(
+/// The change-set directory for this job.
+fn new_set(job: &Job) -> Result<SetWriter, Error> {
+    SetWriter::create(
         job.backup_dir,
         job.action,
         job.targets,
         job.rolls_back,
         job.id,
-    )?;
+    )
+}
+
+/// A change set that changes no file: a rollback whose files already hold their prior
+/// bytes still marks its change set as rolled back, so that the next `--rollback` moves on.
+fn record_empty(job: &Job) -> Result<Applied, Error> {
+    let mut set = new_set(job)?;
     if let Err(e) = set.save(true) {
         set.discard();
         return Err(with_state(e, "Nothing was changed"));

@@ -48,6 +48,16 @@ fn json(root: &Path, args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).expect("one JSON document on stdout")
 }
 
+/// The `kind` of every finding in a JSON report.
+fn kinds(doc: &Value) -> Vec<&str> {
+    doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| f["kind"].as_str().expect("kind"))
+        .collect()
+}
+
 #[test]
 fn blanket_deny_locks_the_client_out_and_names_the_line() {
     let sys = system(Some(""), Some("# hardening\nALL: ALL\n"), None);
@@ -75,12 +85,7 @@ fn deny_option_in_hosts_allow_is_the_seed_reports_lockout() {
     let doc = json(sys.path(), &["--client", "10.0.0.1"]);
     assert_eq!(doc["verdicts"][0]["access"], "denied");
     assert_eq!(doc["verdicts"][0]["rule"]["file"], "/etc/hosts.allow");
-    let kinds: Vec<&str> = doc["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["kind"].as_str().unwrap())
-        .collect();
+    let kinds = kinds(&doc);
     assert!(kinds.contains(&"blanket-deny"), "{kinds:?}");
 }
 
@@ -194,12 +199,7 @@ fn a_rule_on_host_names_makes_the_verdict_depend_until_the_name_is_given() {
     let doc = json(sys.path(), &["--client", "10.0.0.9"]);
     assert_eq!(doc["verdicts"][0]["access"], "depends");
     assert_eq!(doc["verdicts"][0]["runs"].as_array().unwrap().len(), 2);
-    let kinds: Vec<&str> = doc["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["kind"].as_str().unwrap())
-        .collect();
+    let kinds = kinds(&doc);
     assert!(kinds.contains(&"dns-dependent"), "{kinds:?}");
     assert_eq!(
         json(sys.path(), &["--client", "10.0.0.9=a.example.com"])["verdicts"][0]["access"],
