@@ -421,22 +421,20 @@ fn dns_findings(
             .client
             .as_ref()
             .map_or_else(|| "a client".to_string(), |c| c.addr.clone());
-        for o in &tv.verdict.outcomes {
-            for a in &o.assumptions {
-                let asked = match &a.pred {
-                    Pred::NameMatches(tok) => format!("matches '{}'", syntax::escape(tok)),
-                    Pred::NameKnown => "is a verified name (KNOWN)".to_string(),
-                    Pred::NameLocal => "has no dot (LOCAL)".to_string(),
-                    _ => continue,
-                };
-                let list = by_rule
-                    .entry((a.at, a.pos))
-                    .or_default()
-                    .entry(who.clone())
-                    .or_default();
-                if !list.contains(&asked) {
-                    list.push(asked);
-                }
+        for q in &tv.verdict.questions {
+            let asked = match &q.pred {
+                Pred::NameMatches(tok) => format!("matches '{}'", syntax::escape(tok)),
+                Pred::NameKnown => "is a verified name (KNOWN)".to_string(),
+                Pred::NameLocal => "has no dot (LOCAL)".to_string(),
+                _ => continue,
+            };
+            let list = by_rule
+                .entry((q.at, q.pos))
+                .or_default()
+                .entry(who.clone())
+                .or_default();
+            if !list.contains(&asked) {
+                list.push(asked);
             }
         }
     }

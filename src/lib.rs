@@ -13,6 +13,7 @@ pub mod detect;
 pub mod diff;
 pub mod error;
 pub mod eval;
+pub mod explain;
 pub mod flavor;
 pub mod fsops;
 pub mod logs;

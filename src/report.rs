@@ -10,9 +10,10 @@ use crate::cli::Strategy;
 use crate::config::Config;
 use crate::detect::{Finding, Severity};
 use crate::diff;
-use crate::eval::{Access, Decision, How, RuleRef, TableProblem};
+use crate::eval::{Access, Fate, RuleRef};
+use crate::explain;
 use crate::plan::{EditKind, Plan};
-use crate::syntax::{Document, Unterminated};
+use crate::syntax::Document;
 use crate::tables::{Role, Tables};
 
 /// Bytes from a file as text a terminal shows safely.
@@ -70,37 +71,7 @@ fn rule_at(r: &RuleRef) -> String {
     format!("{}:{}", r.loc.role, r.loc.line)
 }
 
-/// One sentence: why this run ended the way it did.
-pub fn reason(d: &Decision) -> String {
-    match &d.how {
-        How::AllowRule => "this hosts.allow rule matches, so access is granted (hosts.deny is not read)".into(),
-        How::DenyRule => "no hosts.allow rule lets it in, and this hosts.deny rule matches".into(),
-        How::NoMatch => "no rule in either file matches, so access is granted".into(),
-        How::AllowOption => "this rule matches and its 'allow' option grants access".into(),
-        How::DenyOption => {
-            let wher = if d.rule.as_ref().is_some_and(|r| r.loc.role == Role::Allow) { " (even in hosts.allow)" } else { "" };
-            format!("this rule matches and its 'deny' option refuses access{wher}")
-        }
-        How::Twist => "this rule matches and 'twist' hands the connection to a command: the daemon never answers".into(),
-        How::OptionError(e) => format!(
-            "this rule matches but libwrap rejects its options ({}), and a bad option refuses the connection even in hosts.allow",
-            e.message
-        ),
-        How::AclexecVoid => "the aclexec command failed, which voids the matching rule, so access is granted".into(),
-        How::DenyTableError(TableProblem::Unterminated(Unterminated::TooLong)) => {
-            "hosts.deny has a line over libwrap's 2047-byte limit: libwrap stops there with an error and refuses everyone not let in before it".into()
-        }
-        How::DenyTableError(TableProblem::Unterminated(_)) => {
-            "the last line of hosts.deny has no newline: libwrap stops there with an error and refuses everyone not let in before it".into()
-        }
-        How::DenyTableError(TableProblem::Unreadable(e)) => {
-            format!("hosts.deny cannot be read ({e}): libwrap then refuses everyone not let in by hosts.allow")
-        }
-        How::Hang => "this line is over 2047 bytes and this libwrap loops forever on it: the daemon never answers".into(),
-        How::Crash => "a /file pattern here includes itself: libwrap recurses until the daemon crashes".into(),
-        How::Exit => "this rule matches and an option is over 8 KiB after % expansion: libwrap exits the daemon's process".into(),
-    }
-}
+pub use crate::explain::reason;
 
 /// The human report of an analysis.
 pub fn human(out: &mut dyn Write, config: &Config, a: &Analysis) -> io::Result<()> {
@@ -144,40 +115,49 @@ pub fn human(out: &mut dyn Write, config: &Config, a: &Analysis) -> io::Result<(
     Ok(())
 }
 
+/// Runs listed one by one with `-v`.
+const RUNS_SHOWN: usize = 50;
+
 fn verdict(out: &mut dyn Write, p: Paint, tv: &TargetVerdict, verbose: bool) -> io::Result<()> {
     let v = &tv.verdict;
     writeln!(out, "{}: {}", p.bold(&who(tv)), access_word(p, v.access))?;
-    if v.access != Access::Depends {
-        let d = v.decision();
-        if let Some(r) = &d.rule {
-            writeln!(out, "  rule  {}  {}", rule_at(r), show(&r.text))?;
-        }
-        writeln!(out, "  why   {}", reason(d))?;
-        if !verbose {
-            return Ok(());
-        }
+    let d = v.decision();
+    if let Some(r) = &d.rule {
+        writeln!(out, "  rule  {}  {}", rule_at(r), show(&r.text))?;
+    }
+    match (v.access, explain::plain_world(v)) {
+        (Access::Depends, Some(plain)) => writeln!(
+            out,
+            "  why   {} {plain}: {}",
+            explain::fate_word(v.plain().fate()),
+            reason(d)
+        )?,
+        _ => writeln!(out, "  why   {}", reason(d))?,
+    }
+    for u in explain::unless(v) {
+        writeln!(out, "  but   {u}")?;
     }
     if v.access == Access::Depends {
         writeln!(
             out,
-            "  It depends on something wrapfix cannot know from the files:"
+            "        (reverse DNS, the server address, netgroups or a command decide: give --client ADDRESS=NAME if you know the name)"
         )?;
     }
-    for o in &v.outcomes {
-        let conds: Vec<String> = o
-            .assumptions
-            .iter()
-            .map(|a| a.pred.describe(a.value))
-            .collect();
+    if !verbose || v.outcomes.len() < 2 {
+        return Ok(());
+    }
+    writeln!(out, "  runs  ({}):", explain::count(v.outcomes.len()))?;
+    for o in v.outcomes.iter().take(RUNS_SHOWN) {
+        let conds = explain::conditions(o);
         let when = if conds.is_empty() {
             "always".to_string()
         } else {
             format!("when {}", conds.join(" and "))
         };
-        let word = if o.decision.granted {
-            p.green("granted")
-        } else {
-            p.red("denied")
+        let word = match o.fate() {
+            Fate::Granted => p.green("granted"),
+            Fate::Denied => p.red("denied"),
+            Fate::Hangs => p.red("hangs"),
         };
         let rule = o
             .decision
@@ -186,12 +166,14 @@ fn verdict(out: &mut dyn Write, p: Paint, tv: &TargetVerdict, verbose: bool) -> 
             .map(|r| format!(" by {}  {}", rule_at(r), show(&r.text)))
             .unwrap_or_default();
         let maybe = if o.proven { "" } else { " (may be impossible)" };
-        writeln!(out, "  - {word} {when}{maybe}{rule}")?;
+        let plain = if o.plain { " [plain world]" } else { "" };
+        writeln!(out, "  - {word} {when}{maybe}{plain}{rule}")?;
     }
-    if !v.complete {
+    if v.outcomes.len() > RUNS_SHOWN {
         writeln!(
             out,
-            "  (too many combinations to try them all: treated as 'depends')"
+            "  … and {} more runs (all of them are in --json)",
+            explain::count(v.outcomes.len() - RUNS_SHOWN)
         )?;
     }
     Ok(())
@@ -242,12 +224,15 @@ fn rule_out(r: &RuleRef) -> RuleOut {
 pub struct RunOut {
     access: &'static str,
     rule: Option<RuleOut>,
+    /// What tells this run apart (its "yes" answers and those at its deciding rule).
     when: Vec<String>,
     name: Option<String>,
+    plain: bool,
+    proven: bool,
 }
 
 /// A verdict in the JSON report (typed, so thousands of them stream out without building
-/// a tree of values first).
+/// a tree of values first). `rule` and the start of `reason` are the plain world's.
 #[derive(Serialize)]
 pub struct VerdictOut<'a> {
     daemon: &'a str,
@@ -261,55 +246,42 @@ pub struct VerdictOut<'a> {
     runs: Option<Vec<RunOut>>,
 }
 
+fn run_out(o: &crate::eval::Outcome) -> RunOut {
+    RunOut {
+        access: match o.fate() {
+            Fate::Granted => "granted",
+            Fate::Denied => "denied",
+            Fate::Hangs => "hangs",
+        },
+        rule: o.decision.rule.as_ref().map(rule_out),
+        when: explain::conditions(o),
+        name: o.witness.as_deref().map(show),
+        plain: o.plain,
+        proven: o.proven,
+    }
+}
+
 pub fn verdicts_out(a: &Analysis) -> Vec<VerdictOut<'_>> {
     a.verdicts
         .iter()
         .map(|tv| {
             let v = &tv.verdict;
-            let d = v.decision();
             let client = tv.target.client.as_ref();
-            let depends = v.access == Access::Depends;
-            let runs = depends.then(|| {
-                v.outcomes
-                    .iter()
-                    .map(|o| RunOut {
-                        access: if o.decision.granted {
-                            "granted"
-                        } else {
-                            "denied"
-                        },
-                        rule: o.decision.rule.as_ref().map(rule_out),
-                        when: o
-                            .assumptions
-                            .iter()
-                            .map(|a| a.pred.describe(a.value))
-                            .collect(),
-                        name: o.witness.clone(),
-                    })
+            // Every run of a `depends` verdict, the plain world's first.
+            let runs = (v.access == Access::Depends).then(|| {
+                std::iter::once(v.plain())
+                    .chain(v.outcomes.iter().filter(|o| !o.plain))
+                    .map(run_out)
                     .collect()
             });
-            let reason = if depends {
-                let rules: Vec<String> = v
-                    .dependent_rules()
-                    .iter()
-                    .map(|l| format!("{}:{}", l.role, l.line))
-                    .collect();
-                format!("depends on {}", rules.join(", "))
-            } else {
-                reason(d)
-            };
             VerdictOut {
                 daemon: &tv.target.daemon,
                 client: client.map(|c| c.addr.as_str()),
                 name: client.and_then(|c| c.name.as_deref()),
                 user: client.and_then(|c| c.user.as_deref()),
                 access: v.access.name(),
-                rule: if depends {
-                    None
-                } else {
-                    d.rule.as_ref().map(rule_out)
-                },
-                reason,
+                rule: v.decision().rule.as_ref().map(rule_out),
+                reason: explain::verdict_reason(v),
                 runs,
             }
         })

@@ -1,30 +1,28 @@
-//! The verdict: would libwrap, inside the daemon, let this client in? (semantics.md §1–§7)
+//! The verdict: would libwrap, inside the daemon, let this client in? (docs/semantics.md)
 //!
 //! Some facts are unknown when we evaluate: the client's host name (unless given), which local
 //! address and port the client connected to, what an `aclexec` command will answer, NIS
-//! netgroup membership. Each is a yes/no question ([`Pred`]). Evaluation runs concretely and,
-//! at an unknown question, first assumes "yes"; afterwards the last "yes" is flipped and the
-//! evaluation re-run, until every combination of answers that the files can reach has been
-//! tried (a depth-first walk; each answer is remembered so one question gets one answer per
-//! run). Host-name answers must also be possible together: [`witness`] looks for a name that
-//! gives them all. If every possible run ends the same way, that is the verdict; if not it is
-//! `depends`, and the runs say which rules make it so.
+//! netgroup membership. Each is a yes/no question ([`Pred`]), asked wherever libwrap would
+//! look at the fact, inside `EXCEPT` lists included. [`explore`] finds every possible run,
+//! rule by rule; a verdict is definite only when every possible run ends the same way, and
+//! otherwise `depends`, led by the *plain world*'s run (no name pattern, `daemon@host`,
+//! port or netgroup matches).
 
+mod explore;
+mod names;
 mod run;
-mod witness;
+mod solve;
 
-pub use witness::witness;
+use std::rc::Rc;
 
 use crate::client::Client;
 use crate::flavor::Flavor;
 use crate::options::{Accounts, OptionError};
+use crate::pattern;
 use crate::rootfs::Root;
 use crate::syntax::{self, Rule, Unterminated};
 use crate::tables::{Role, Tables};
-use run::{FileCache, Run};
-
-/// How many runs one verdict may take before we settle for a conservative `depends`.
-const MAX_RUNS: usize = 512;
+use run::{FileCache, Request, Run};
 
 /// How libwrap is being called.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +65,9 @@ pub enum Pred {
     Netgroup(Vec<u8>),
     /// `aclexec CMD` exits with status 0.
     AclexecSucceeds(Vec<u8>),
+    /// This option value still fits libwrap's 8 KiB buffer once `%` expansion has put in
+    /// the names (it exits the daemon's process if not).
+    ExpansionFits(Vec<u8>),
 }
 
 impl Pred {
@@ -103,6 +104,11 @@ impl Pred {
                 "the command '{}' {}",
                 t(c),
                 if yes { "exits 0" } else { "fails" }
+            ),
+            Pred::ExpansionFits(v) => format!(
+                "the option value '{}' {} libwrap's 8 KiB buffer once the names are put in",
+                t(&v[..v.len().min(40)]),
+                if yes { "fits" } else { "overflows" }
             ),
         }
     }
@@ -170,7 +176,7 @@ pub struct Decision {
     pub rule: Option<RuleRef>,
 }
 
-/// One answer given to a question during a run, and the rule that asked it.
+/// One answer given to a question, and the rule that asked it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Assumption {
     pub pred: Pred,
@@ -180,15 +186,98 @@ pub struct Assumption {
     pub pos: usize,
 }
 
-/// One possible run: its assumptions and what they lead to.
+/// A question some possible run asks, at the rule that asks it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Question {
+    pub pred: Pred,
+    pub at: RuleLoc,
+    pub pos: usize,
+}
+
+/// The answers of one run, newest first, shared with the runs it was split from. Each
+/// fact also links the previous "yes", so a run's distinguishing answers are found without
+/// walking the thousands of "no" answers a ban list gives.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Fact {
+    now: Assumption,
+    value: bool,
+    prev: Option<Rc<Fact>>,
+    prev_yes: Option<Rc<Fact>>,
+}
+
+/// What a run means for the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    Granted,
+    /// Refused (or never served: twist, a crash, an exit).
+    Denied,
+    /// libwrap never returns (RHEL 7, an over-long line): the connection hangs.
+    Hangs,
+}
+
+/// One possible run: what it leads to, and the answers that lead there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
     pub decision: Decision,
-    pub assumptions: Vec<Assumption>,
-    /// A host name that satisfies the name assumptions (None if there were none, or if none
-    /// was found: such a run may be impossible, and is counted only to stay on the safe side).
-    pub witness: Option<String>,
+    facts: Option<Rc<Fact>>,
+    /// A host name that gives the run's name answers (None if it asks none, or if none was
+    /// found: such a run may be impossible, and is counted only to stay on the safe side).
+    pub witness: Option<Vec<u8>>,
+    /// False when the run may not exist (no witness found, or combinations were merged).
     pub proven: bool,
+    /// This is the plain world's run.
+    pub plain: bool,
+}
+
+impl Outcome {
+    pub fn fate(&self) -> Fate {
+        match (&self.decision.how, self.decision.granted) {
+            (_, true) => Fate::Granted,
+            (How::Hang, false) => Fate::Hangs,
+            _ => Fate::Denied,
+        }
+    }
+
+    /// Every answer of the run, in the order asked. (Thousands for a run that passed a
+    /// ban list: see [`Outcome::deciding`] for what tells it apart.)
+    pub fn assumptions(&self) -> Vec<Assumption> {
+        let mut out = Vec::new();
+        let mut at = self.facts.as_deref();
+        while let Some(f) = at {
+            out.push(f.now.clone());
+            at = f.prev.as_deref();
+        }
+        out.reverse();
+        out
+    }
+
+    /// What tells this run apart, in the order asked: every "yes" answer, and the answers
+    /// given at the rule that decided it.
+    pub fn deciding(&self) -> Vec<Assumption> {
+        let mut out = Vec::new();
+        let last_rule = self.decision.rule.as_ref().map(|r| r.loc);
+        // The answers given at the deciding rule (the newest ones).
+        let mut at = self.facts.as_deref();
+        while let Some(f) = at {
+            if Some(f.now.at) != last_rule {
+                break;
+            }
+            out.push(f.now.clone());
+            at = f.prev.as_deref();
+        }
+        // Then every earlier "yes".
+        let mut yes = match at {
+            Some(f) if f.value => Some(f),
+            Some(f) => f.prev_yes.as_deref(),
+            None => None,
+        };
+        while let Some(f) = yes {
+            out.push(f.now.clone());
+            yes = f.prev_yes.as_deref();
+        }
+        out.reverse();
+        out
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -212,45 +301,62 @@ impl Access {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
     pub access: Access,
-    /// Every possible run (one when nothing was unknown).
+    /// Every possible run (one when nothing was unknown), in file order.
     pub outcomes: Vec<Outcome>,
-    /// False when the exploration was cut at `MAX_RUNS` (the verdict is then `depends`).
-    pub complete: bool,
-    /// Index of the run that best explains the verdict.
-    primary: usize,
+    /// Index of the plain world's run.
+    plain: usize,
+    /// Every question some run asks, once per rule.
+    pub questions: Vec<Question>,
+    /// Too many combinations to keep apart: some were merged, and runs after the merge
+    /// may be impossible (they are marked unproven). Never a reason to drop a run.
+    pub widened: bool,
 }
 
 impl Verdict {
-    /// The run that best explains the verdict: the first proven run with the verdict's
-    /// access, or the first run.
+    /// The plain world's run: what the report leads with.
+    pub fn plain(&self) -> &Outcome {
+        &self.outcomes[self.plain]
+    }
+
+    /// The plain world's decision.
     pub fn decision(&self) -> &Decision {
-        &self.outcomes[self.primary].decision
+        &self.plain().decision
+    }
+
+    /// The runs that end otherwise than the plain world's.
+    pub fn others(&self) -> impl Iterator<Item = &Outcome> {
+        let fate = self.plain().fate();
+        self.outcomes.iter().filter(move |o| o.fate() != fate)
     }
 
     /// Rules whose unknowns make the verdict depend (in file order, each once).
     pub fn dependent_rules(&self) -> Vec<RuleLoc> {
-        let mut v: Vec<RuleLoc> = self
-            .outcomes
-            .iter()
-            .flat_map(|o| o.assumptions.iter().map(|a| a.at))
-            .collect();
+        let mut v: Vec<RuleLoc> = self.questions.iter().map(|q| q.at).collect();
         v.sort();
         v.dedup();
         v
     }
 }
 
+impl Decision {
+    pub fn new(granted: bool, how: How, rule: Option<RuleRef>) -> Self {
+        Decision { granted, how, rule }
+    }
+}
+
 /// Evaluate `daemon` for `client`, over every possibility for what is unknown.
 pub fn evaluate(tables: &Tables, daemon: &str, client: &Client, env: &Env<'_>) -> Verdict {
-    explore(env, daemon, client, |run| run.top(tables, None))
+    explore::explore(tables, None, daemon, client, env)
 }
 
 /// Entries of each table (byte offset, physical line) that a scan found this (daemon,
-/// client) may need: every rule that matches or might, and any entry that ends the table.
+/// client) may need: every rule that matches in some world, and any entry that ends the
+/// table.
 pub type Candidates = [Vec<(usize, u32)>; 2];
 
-/// [`evaluate`], looking only at the candidate entries: the same verdict, since every
-/// other rule cannot match.
+/// [`evaluate`], looking only at the candidate entries: the same verdict, since no other
+/// rule matches in any world. (A request whose strings an option's `%` expansion would
+/// rewrite is evaluated on every entry: the scan probed the strings as given.)
 pub fn evaluate_candidates(
     tables: &Tables,
     candidates: &Candidates,
@@ -258,10 +364,43 @@ pub fn evaluate_candidates(
     client: &Client,
     env: &Env<'_>,
 ) -> Verdict {
-    explore(env, daemon, client, |run| run.top(tables, Some(candidates)))
+    let only = run::sanitize_stable(daemon.as_bytes(), client).then_some(candidates);
+    explore::explore(tables, only, daemon, client, env)
 }
 
-/// Concrete one-shot matching for a scan over every rule: an unknown counts as "may match".
+/// The answer `hosts_ctl(daemon, name, addr, user)` gives to a question, with `client`'s
+/// name: no socket, so the server is `unknown` and no port matches; no NIS, so no
+/// netgroup. (What the differential tests compare our runs with.)
+pub fn hosts_ctl_answer(pred: &Pred, daemon: &str, client: &Client, env: &Env<'_>) -> bool {
+    let name = client.name.as_deref().unwrap_or("unknown").as_bytes();
+    match pred {
+        Pred::NameMatches(_) | Pred::NameKnown | Pred::NameLocal => {
+            names::answer(pred, &name[..name.len().min(127)], env.flavor)
+        }
+        Pred::ServerHost(host) => {
+            let ctl = Env {
+                mode: Mode::HostsCtl,
+                ..*env
+            };
+            let mut files = FileCache::default();
+            let mut never = |_: Pred| false;
+            let req = Request::new(b"", client);
+            Run::new(&ctl, req, false, &mut files, &mut never).server_host(host)
+        }
+        Pred::ServerPort(_) | Pred::Netgroup(_) => false,
+        Pred::ExpansionFits(value) => {
+            let req = Request::new(daemon.as_bytes(), client);
+            let unknown = pattern::UNKNOWN.len();
+            run::expansion_len(value, &req, (unknown, unknown)).1 < run::EXPANSION_LIMIT
+        }
+        Pred::AclexecSucceeds(cmd) => match env.aclexec {
+            Some(known) => known(cmd),
+            None => run::aclexec_known(env.root, cmd).unwrap_or(false),
+        },
+    }
+}
+
+/// Does a rule match in some world? For a scan over every rule, one list at a time.
 pub struct Prober<'p, 'e> {
     env: &'p Env<'e>,
     files: FileCache,
@@ -291,28 +430,43 @@ impl<'p, 'e> Prober<'p, 'e> {
         }
     }
 
-    fn run(
+    /// Match one list under every combination of answers: all match, none, or some.
+    fn probe(
         &mut self,
         daemon: &str,
         client: Option<&Client>,
-        f: impl FnOnce(&mut Run<'_, '_>) -> bool,
+        list: &[u8],
+        f: fn(&mut Run<'_, '_, '_>, &[u8]) -> bool,
     ) -> Probe {
         let client = client.unwrap_or(&self.nobody);
-        let mut run = Run::new(self.env, daemon.as_bytes(), client, &[], &mut self.files);
-        run.probe = true;
-        let matched = f(&mut run) || run.crashed;
-        match (matched, run.asked || run.crashed) {
-            (false, _) => Probe::No,
+        let env = self.env;
+        let files = &mut self.files;
+        let none = explore::Knowledge::default();
+        let (leaves, cut) = explore::walk(&none, |w| {
+            let req = Request::new(daemon.as_bytes(), client);
+            let mut run = Run::new(env, req, false, files, w);
+            let matched = run.match_list(&mut syntax::tokens(list), f);
+            (matched, run.crashed)
+        });
+        if cut {
+            return Probe::Maybe;
+        }
+        let (mut yes, mut no) = (false, false);
+        for (_, (matched, crashed)) in &leaves {
+            // A crash ends the table: the entry matters to this request.
+            yes |= *matched || *crashed;
+            no |= !*matched && !*crashed;
+        }
+        match (yes, no) {
             (true, false) => Probe::Yes,
-            (true, true) => Probe::Maybe,
+            (false, true) => Probe::No,
+            _ => Probe::Maybe,
         }
     }
 
     /// Does this daemon list match `daemon`?
     pub fn daemon_list(&mut self, list: &[u8], daemon: &str) -> Probe {
-        self.run(daemon, None, |run| {
-            run.match_list(&mut syntax::tokens(list), Run::server_match)
-        })
+        self.probe(daemon, None, list, |run, tok| run.server_match(tok))
     }
 
     /// Does the rule's daemon list match `daemon`?
@@ -322,68 +476,8 @@ impl<'p, 'e> Prober<'p, 'e> {
 
     /// Does the rule's client list match `client`?
     pub fn clients(&mut self, rule: &Rule<'_>, client: &Client) -> Probe {
-        self.run("", Some(client), |run| {
-            run.match_list(&mut syntax::tokens(rule.client_list()), Run::client_match)
+        self.probe("", Some(client), rule.client_list(), |run, tok| {
+            run.client_match(tok)
         })
-    }
-}
-
-/// Run `one` under every combination of answers to the unknowns it asks about.
-fn explore(
-    env: &Env<'_>,
-    daemon: &str,
-    client: &Client,
-    mut one: impl FnMut(&mut Run<'_, '_>) -> Decision,
-) -> Verdict {
-    let mut script: Vec<bool> = Vec::new();
-    let mut outcomes = Vec::new();
-    let mut files = FileCache::default();
-    let mut complete = true;
-    loop {
-        let mut run = Run::new(env, daemon.as_bytes(), client, &script, &mut files);
-        let decision = one(&mut run);
-        let trail = std::mem::take(&mut run.trail);
-        script = std::mem::take(&mut run.script);
-        let (witness, proven) = witness(&trail, client, env.flavor);
-        outcomes.push(Outcome {
-            decision,
-            assumptions: trail,
-            witness,
-            proven,
-        });
-        // Next combination: flip the last "yes" to "no", forget what came after it.
-        while script.last() == Some(&false) {
-            script.pop();
-        }
-        match script.last_mut() {
-            Some(last) => *last = false,
-            None => break,
-        }
-        if outcomes.len() >= MAX_RUNS {
-            complete = false;
-            break;
-        }
-    }
-    let granted = outcomes.iter().any(|o| o.decision.granted);
-    let denied = outcomes.iter().any(|o| !o.decision.granted);
-    let access = match (granted, denied, complete) {
-        (true, false, true) => Access::Granted,
-        (false, true, true) => Access::Denied,
-        _ => Access::Depends,
-    };
-    let want = match access {
-        Access::Granted => Some(true),
-        Access::Denied => Some(false),
-        Access::Depends => None,
-    };
-    let primary = outcomes
-        .iter()
-        .position(|o| o.proven && want.is_none_or(|w| o.decision.granted == w))
-        .unwrap_or(0);
-    Verdict {
-        access,
-        outcomes,
-        complete,
-        primary,
     }
 }

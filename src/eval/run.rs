@@ -1,21 +1,18 @@
-//! One run of libwrap's `hosts_access()` with fixed answers to the unknowns: the tables,
-//! the lists, the daemon, client and host patterns, the options (semantics.md §1–§6).
+//! libwrap's `table_match()` for one rule with the unknowns answered from outside: the
+//! lists, the daemon, client and host patterns, the options (docs/semantics.md §3–§6).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::rc::Rc;
 
-use super::{
-    Assumption, Candidates, Decision, Env, How, Mode, Pred, RuleLoc, RuleRef, TableProblem,
-};
+use super::{Env, How, Mode, Pred};
 use crate::client::Client;
 use crate::flavor::Flavor;
 use crate::options::{self, Op};
 use crate::pattern::{self, PARANOID, UNKNOWN, eq_nocase};
 use crate::rootfs::Root;
-use crate::syntax::{self, Entry};
-use crate::tables::{FileState, Role, TableFile, Tables};
+use crate::syntax::{self, Rule};
 
 /// `/file` patterns nested deeper than this are treated as the crash they cause in libwrap.
 const MAX_FILE_DEPTH: usize = 64;
@@ -27,7 +24,7 @@ pub(super) struct FileCache {
 }
 
 impl FileCache {
-    fn get(&mut self, root: &Root, path: &[u8]) -> Option<Rc<Vec<u8>>> {
+    pub(super) fn get(&mut self, root: &Root, path: &[u8]) -> Option<Rc<Vec<u8>>> {
         self.files
             .entry(path.to_vec())
             .or_insert_with(|| {
@@ -39,15 +36,20 @@ impl FileCache {
     }
 }
 
-/// How a table ended for this request.
-enum TableEnd {
-    Match(RuleRef),
+/// How one rule ended for this request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum RuleEnd {
+    /// The rule does not match: read on.
     NoMatch,
-    Void(RuleRef),
-    Jump(How, bool, RuleRef),
-    Error(TableProblem),
-    Hang(RuleRef),
-    Crash(RuleRef),
+    /// The rule matches: the table's answer is YES.
+    Match,
+    /// A failed aclexec voids the matching rule: the table's answer is NO (the rest of the
+    /// table is not read).
+    Void,
+    /// An option ends the whole evaluation: how, and whether access is granted.
+    Jump(How, bool),
+    /// A `/file` pattern includes itself: libwrap recurses until it crashes.
+    Crash,
 }
 
 /// libwrap keeps each request string in a 128-byte field: 127 bytes of text.
@@ -55,13 +57,24 @@ const FIELD: usize = 127;
 
 /// The request's strings as libwrap holds them: truncated to their fields, and rewritten in
 /// place when an option's `%` expansion sanitizes them.
-#[derive(Clone)]
-struct Request<'r> {
+#[derive(Clone, PartialEq, Eq)]
+pub(super) struct Request<'r> {
     daemon: Cow<'r, [u8]>,
     addr: Cow<'r, [u8]>,
     /// `None`: the name is unknown to us (every possibility counts).
     name: Option<Cow<'r, [u8]>>,
     user: Cow<'r, [u8]>,
+}
+
+impl<'r> Request<'r> {
+    pub(super) fn new(daemon: &'r [u8], client: &'r Client) -> Self {
+        Request {
+            daemon: field(daemon),
+            addr: field(client.addr.as_bytes()),
+            name: client.name.as_deref().map(|n| field(n.as_bytes())),
+            user: field(client.user().as_bytes()),
+        }
+    }
 }
 
 fn field(s: &[u8]) -> Cow<'_, [u8]> {
@@ -83,216 +96,174 @@ fn sanitize(s: &mut Cow<'_, [u8]>) {
     }
 }
 
-/// `percent_x()` writes into an 8192-byte buffer and exits the process at 8191 bytes.
-const EXPANSION_LIMIT: usize = 8191;
+/// Would an option's `%` expansion rewrite any of these strings? (Then the scan, which
+/// probes the strings as given, may miss what a later rule sees.)
+pub(super) fn sanitize_stable(daemon: &[u8], client: &Client) -> bool {
+    [
+        daemon,
+        client.addr.as_bytes(),
+        client.name.as_deref().unwrap_or("").as_bytes(),
+        client.user().as_bytes(),
+    ]
+    .iter()
+    .all(|s| s.iter().all(|&b| expansion_ok(b)))
+}
 
-/// One run of libwrap with fixed answers to the unknowns.
-pub(super) struct Run<'r, 'e> {
-    env: &'r Env<'e>,
-    req: Request<'r>,
-    pub(super) script: Vec<bool>,
-    next: usize,
-    answers: HashMap<Pred, bool>,
-    pub(super) trail: Vec<Assumption>,
-    at: RuleLoc,
-    at_pos: usize,
-    files: &'r mut FileCache,
+/// `percent_x()` writes into an 8192-byte buffer and exits the process at 8191 bytes.
+pub(super) const EXPANSION_LIMIT: usize = 8191;
+
+fn known(name: &[u8]) -> bool {
+    !eq_nocase(name, UNKNOWN) && !eq_nocase(name, PARANOID)
+}
+
+/// The shortest and longest `percent_x()` result for an option value: a name we do not
+/// know is anything from 1 to 127 bytes (or `unknown`, when `%h` shows the address).
+/// `server` is the range of the server's address and name lengths.
+pub(super) fn expansion_len(
+    value: &[u8],
+    req: &Request<'_>,
+    server: (usize, usize),
+) -> (usize, usize) {
+    let addr = req.addr.len();
+    let (host_lo, host_hi, name_lo, name_hi) = match req.name.as_deref() {
+        Some(n) if known(n) => (n.len(), n.len(), n.len(), n.len()),
+        Some(n) => (addr, addr, n.len(), n.len()),
+        None => (addr.min(1), addr.max(FIELD), 1, FIELD),
+    };
+    let user = req.user.len();
+    let user_unknown = eq_nocase(&req.user, UNKNOWN);
+    let (mut lo, mut hi) = (0, 0);
+    let mut i = 0;
+    while i < value.len() {
+        if value[i] != b'%' || i + 1 == value.len() {
+            lo += 1;
+            hi += 1;
+            i += 1;
+            continue;
+        }
+        let (l, h) = match value[i + 1] {
+            b'a' => (addr, addr),
+            b'h' => (host_lo, host_hi),
+            b'n' => (name_lo, name_hi),
+            b'd' | b's' => (req.daemon.len(), req.daemon.len()),
+            b'u' => (user, user),
+            b'c' if user_unknown => (host_lo, host_hi),
+            b'c' => (user + 1 + host_lo, user + 1 + host_hi),
+            b'A' | b'H' | b'N' => server,
+            b'p' => (5, 5),
+            b'%' => (1, 1),
+            _ => (0, 0),
+        };
+        lo += l;
+        hi += h;
+        i += 2;
+    }
+    (lo, hi)
+}
+
+/// Answers to the questions a rule asks that the files cannot answer.
+pub(super) trait Ask {
+    fn ask(&mut self, pred: Pred) -> bool;
+}
+
+impl<F: FnMut(Pred) -> bool> Ask for F {
+    fn ask(&mut self, pred: Pred) -> bool {
+        self(pred)
+    }
+}
+
+/// libwrap's matching of one rule against one request, with unknowns answered by `asker`.
+pub(super) struct Run<'r, 'e, 'a> {
+    env: &'a Env<'e>,
+    pub(super) req: Request<'r>,
+    files: &'a mut FileCache,
+    asker: &'a mut dyn Ask,
     file_depth: usize,
     pub(super) crashed: bool,
     /// Debian's global aclexec failure flag: never cleared within one request.
-    aclexec_failed: bool,
-    /// Probe mode: unknowns are not explored, only noted.
-    pub(super) probe: bool,
-    pub(super) asked: bool,
+    pub(super) aclexec_failed: bool,
 }
 
-impl<'r, 'e> Run<'r, 'e> {
+impl<'r, 'e, 'a> Run<'r, 'e, 'a> {
     pub(super) fn new(
-        env: &'r Env<'e>,
-        daemon: &'r [u8],
-        client: &'r Client,
-        script: &[bool],
-        files: &'r mut FileCache,
+        env: &'a Env<'e>,
+        req: Request<'r>,
+        aclexec_failed: bool,
+        files: &'a mut FileCache,
+        asker: &'a mut dyn Ask,
     ) -> Self {
-        let req = Request {
-            daemon: field(daemon),
-            addr: field(client.addr.as_bytes()),
-            name: client.name.as_deref().map(|n| field(n.as_bytes())),
-            user: field(client.user().as_bytes()),
-        };
         Run {
             env,
             req,
-            script: script.to_vec(),
-            next: 0,
-            answers: HashMap::new(),
-            trail: Vec::new(),
-            at: RuleLoc {
-                role: Role::Allow,
-                line: 0,
-            },
-            at_pos: 0,
             files,
+            asker,
             file_depth: 0,
             crashed: false,
-            aclexec_failed: false,
-            probe: false,
-            asked: false,
+            aclexec_failed,
         }
     }
 
-    /// The answer to an unknown: remembered, scripted, or a new "yes".
     fn ask(&mut self, pred: Pred) -> bool {
-        if self.probe {
-            self.asked = true;
-            return true;
+        self.asker.ask(pred)
+    }
+
+    /// table_match() for one rule: do its daemon and client lists both match, and what do
+    /// its options make of that?
+    pub(super) fn rule(&mut self, rule: &Rule<'_>) -> RuleEnd {
+        let mut daemons = syntax::tokens(rule.daemon_list());
+        let daemon_ok = self.match_list(&mut daemons, Self::server_match);
+        // A self-including `daemon@/file` crashes libwrap as a client `/file` does.
+        if self.crashed {
+            return RuleEnd::Crash;
         }
-        if let Some(&v) = self.answers.get(&pred) {
-            return v;
+        if !daemon_ok {
+            return RuleEnd::NoMatch;
         }
-        let v = match self.script.get(self.next) {
-            Some(&v) => v,
-            None => {
-                self.script.push(true);
-                true
-            }
+        let mut clients = syntax::tokens(rule.client_list());
+        let matched = self.match_list(&mut clients, Self::client_match);
+        if self.crashed {
+            return RuleEnd::Crash;
+        }
+        if !matched {
+            return RuleEnd::NoMatch;
+        }
+        let Some(field) = rule.options_field() else {
+            return RuleEnd::Match;
         };
-        self.next += 1;
-        self.answers.insert(pred.clone(), v);
-        self.trail.push(Assumption {
-            pred,
-            value: v,
-            at: self.at,
-            pos: self.at_pos,
-        });
-        v
-    }
-
-    /// hosts_access(): allow table, then deny table.
-    pub(super) fn top(&mut self, tables: &Tables, candidates: Option<&Candidates>) -> Decision {
-        let decision = |granted, how, rule| Decision { granted, how, rule };
-        match self.table(&tables.allow, candidates) {
-            TableEnd::Match(r) => return decision(true, How::AllowRule, Some(r)),
-            TableEnd::Jump(how, granted, r) => return decision(granted, how, Some(r)),
-            TableEnd::Hang(r) => return decision(false, How::Hang, Some(r)),
-            TableEnd::Crash(r) => return decision(false, How::Crash, Some(r)),
-            TableEnd::NoMatch | TableEnd::Void(_) | TableEnd::Error(_) => {}
-        }
-        match self.table(&tables.deny, candidates) {
-            TableEnd::Match(r) => decision(false, How::DenyRule, Some(r)),
-            TableEnd::NoMatch => decision(true, How::NoMatch, None),
-            TableEnd::Void(r) => decision(true, How::AclexecVoid, Some(r)),
-            TableEnd::Jump(how, granted, r) => decision(granted, how, Some(r)),
-            TableEnd::Error(p) => decision(false, How::DenyTableError(p), None),
-            TableEnd::Hang(r) => decision(false, How::Hang, Some(r)),
-            TableEnd::Crash(r) => decision(false, How::Crash, Some(r)),
-        }
-    }
-
-    /// table_match(): the first rule whose daemon and client lists both match.
-    fn table(&mut self, file: &TableFile, candidates: Option<&Candidates>) -> TableEnd {
-        let doc = match &file.state {
-            FileState::Missing | FileState::Directory => return TableEnd::NoMatch,
-            FileState::Unreadable(e) => {
-                return TableEnd::Error(TableProblem::Unreadable(e.clone()));
-            }
-            FileState::Present(doc) => doc,
-        };
-        let role = file.role;
-        let flavor = self.env.flavor;
-        match candidates {
-            None => {
-                let mut entries = doc.entries(flavor);
-                let all = std::iter::from_fn(move || {
-                    let (pos, _) = entries.position();
-                    entries.next().map(|e| (pos, e))
-                });
-                self.first_match(role, all)
-            }
-            Some(c) => {
-                let only = c[role as usize].iter().filter_map(|&(pos, line)| {
-                    doc.entries_from(flavor, pos, line).next().map(|e| (pos, e))
-                });
-                self.first_match(role, only)
-            }
-        }
-    }
-
-    fn first_match<'d>(
-        &mut self,
-        role: Role,
-        entries: impl Iterator<Item = (usize, Entry<'d>)>,
-    ) -> TableEnd {
-        for (pos, entry) in entries {
-            self.at_pos = pos;
-            let rule = match entry {
-                Entry::Rule(rule) => rule,
-                Entry::TableError(l, why) => {
-                    self.at = RuleLoc { role, line: l.line };
-                    return TableEnd::Error(TableProblem::Unterminated(why));
-                }
-                Entry::Hang(l) => return TableEnd::Hang(rule_ref(role, l.line, &l.text)),
-                _ => continue,
+        let opts = options::parse(field, self.env.flavor, self.env.accounts);
+        for op in &opts.ops {
+            let expanded = match op {
+                Op::Twist(v) | Op::Aclexec(v) | Op::Spawn(v) | Op::Setenv(v) => v.as_slice(),
+                _ => &[],
             };
-            self.at = RuleLoc {
-                role,
-                line: rule.logical.line,
-            };
-            let this = || rule_ref(role, rule.logical.line, rule.text());
-            let mut daemons = syntax::tokens(rule.daemon_list());
-            let daemon_ok = self.match_list(&mut daemons, Self::server_match);
-            // A self-including `daemon@/file` crashes libwrap as a client `/file` does.
-            if self.crashed {
-                return TableEnd::Crash(this());
+            if !self.expand(expanded) {
+                return RuleEnd::Jump(How::Exit, false);
             }
-            if !daemon_ok {
-                continue;
-            }
-            let mut clients = syntax::tokens(rule.client_list());
-            let matched = self.match_list(&mut clients, Self::client_match);
-            if self.crashed {
-                return TableEnd::Crash(this());
-            }
-            if !matched {
-                continue;
-            }
-            if let Some(field) = rule.options_field() {
-                let opts = options::parse(field, self.env.flavor, self.env.accounts);
-                for op in &opts.ops {
-                    let expanded = match op {
-                        Op::Twist(v) | Op::Aclexec(v) | Op::Spawn(v) | Op::Setenv(v) => {
-                            v.as_slice()
-                        }
-                        _ => &[],
+            match op {
+                Op::Allow => return RuleEnd::Jump(How::AllowOption, true),
+                Op::Deny => return RuleEnd::Jump(How::DenyOption, false),
+                Op::Twist(_) => return RuleEnd::Jump(How::Twist, false),
+                Op::Aclexec(cmd) => {
+                    let ok = match self.env.aclexec {
+                        Some(known) => known(cmd),
+                        None => match aclexec_known(self.env.root, cmd) {
+                            Some(ok) => ok,
+                            None => self.ask(Pred::AclexecSucceeds(cmd.clone())),
+                        },
                     };
-                    if !self.expand(expanded) {
-                        return TableEnd::Jump(How::Exit, false, this());
-                    }
-                    match op {
-                        Op::Allow => return TableEnd::Jump(How::AllowOption, true, this()),
-                        Op::Deny => return TableEnd::Jump(How::DenyOption, false, this()),
-                        Op::Twist(_) => return TableEnd::Jump(How::Twist, false, this()),
-                        Op::Aclexec(cmd) => {
-                            let ok = match self.env.aclexec {
-                                Some(known) => known(cmd),
-                                None => self.ask(Pred::AclexecSucceeds(cmd.clone())),
-                            };
-                            // Each aclexec sets the flag afresh: a later success clears it.
-                            self.aclexec_failed = !ok;
-                        }
-                        Op::Spawn(_) | Op::Setenv(_) | Op::Other => {}
-                    }
+                    // Each aclexec sets the flag afresh: a later success clears it.
+                    self.aclexec_failed = !ok;
                 }
-                if let Some(e) = opts.error {
-                    return TableEnd::Jump(How::OptionError(e), false, this());
-                }
-                if self.aclexec_failed {
-                    return TableEnd::Void(this());
-                }
+                Op::Spawn(_) | Op::Setenv(_) | Op::Other => {}
             }
-            return TableEnd::Match(this());
         }
-        TableEnd::NoMatch
+        if let Some(e) = opts.error {
+            return RuleEnd::Jump(How::OptionError(e), false);
+        }
+        if self.aclexec_failed {
+            return RuleEnd::Void;
+        }
+        RuleEnd::Match
     }
 
     /// list_match(): `a b EXCEPT c EXCEPT d` is `(a or b) and not (c and not d)`.
@@ -339,11 +310,20 @@ impl<'r, 'e> Run<'r, 'e> {
     }
 
     /// host_match() against the server endpoint.
+    pub(super) fn server_host(&mut self, host: &[u8]) -> bool {
+        self.server_host_match(host)
+    }
+
     fn server_host_match(&mut self, host: &[u8]) -> bool {
         match self.env.mode {
             // hosts_ctl(): the server's address and name are both "unknown".
             Mode::HostsCtl => self.host_match(host, UNKNOWN, Some(UNKNOWN)),
             Mode::Daemon if eq_nocase(host, b"ALL") => true,
+            // Each word of a `/file` is a question of its own (and a file that includes
+            // itself crashes libwrap unless a word before matches).
+            Mode::Daemon if host.first() == Some(&b'/') => {
+                self.file_words(host, &mut |run, word| run.server_host_match(word))
+            }
             Mode::Daemon => self.ask(Pred::ServerHost(host.to_vec())),
         }
     }
@@ -362,40 +342,27 @@ impl<'r, 'e> Run<'r, 'e> {
 
     /// `percent_x()` on an option value: false if the result would not fit (libwrap then
     /// exits the process). `%a %h %n %d %u` sanitize the request's own strings in place.
+    /// With the client's or the server's name unknown, the length may be unknown too.
     fn expand(&mut self, value: &[u8]) -> bool {
-        let server_len = UNKNOWN.len();
-        let mut len = 0;
+        let server = match self.env.mode {
+            Mode::HostsCtl => (UNKNOWN.len(), UNKNOWN.len()),
+            Mode::Daemon => (1, FIELD),
+        };
+        let (lo, hi) = expansion_len(value, &self.req, server);
+        let fits = if hi < EXPANSION_LIMIT {
+            true
+        } else if lo >= EXPANSION_LIMIT {
+            false
+        } else {
+            self.ask(Pred::ExpansionFits(value.to_vec()))
+        };
+        let known_name = self.req.name.as_deref().is_some_and(known);
         let mut i = 0;
-        while i < value.len() {
-            if value[i] != b'%' || i + 1 == value.len() {
-                len += 1;
+        while i + 1 < value.len() {
+            if value[i] != b'%' {
                 i += 1;
                 continue;
             }
-            let known_name = self
-                .req
-                .name
-                .as_deref()
-                .is_some_and(|n| !eq_nocase(n, UNKNOWN) && !eq_nocase(n, PARANOID));
-            let hostinfo = if known_name {
-                self.req.name.as_deref().unwrap_or_default()
-            } else {
-                &self.req.addr
-            };
-            len += match value[i + 1] {
-                b'a' => self.req.addr.len(),
-                b'h' => hostinfo.len(),
-                b'n' => self.req.name.as_deref().map_or(UNKNOWN.len(), <[u8]>::len),
-                b'd' => self.req.daemon.len(),
-                b'u' => self.req.user.len(),
-                b'c' if eq_nocase(&self.req.user, UNKNOWN) => hostinfo.len(),
-                b'c' => self.req.user.len() + 1 + hostinfo.len(),
-                b's' => self.req.daemon.len(),
-                b'A' | b'H' | b'N' => server_len,
-                b'p' => 5,
-                b'%' => 1,
-                _ => 0,
-            };
             match value[i + 1] {
                 b'a' => sanitize(&mut self.req.addr),
                 b'h' if known_name => self.req.name.iter_mut().for_each(sanitize),
@@ -407,7 +374,7 @@ impl<'r, 'e> Run<'r, 'e> {
             }
             i += 2;
         }
-        len < EXPANSION_LIMIT
+        fits
     }
 
     /// host_match() for the client: `name` None means the name is unknown to us.
@@ -459,6 +426,11 @@ impl<'r, 'e> Run<'r, 'e> {
 
     /// hostfile_match(): whitespace-separated words, each a host pattern; first match wins.
     fn file_match(&mut self, path: &[u8], addr: &[u8], name: Option<&[u8]>) -> bool {
+        self.file_words(path, &mut |run, word| run.host_match(word, addr, name))
+    }
+
+    /// Is `f` true of a word of the file (whitespace-separated, first match wins)?
+    fn file_words(&mut self, path: &[u8], f: &mut dyn FnMut(&mut Self, &[u8]) -> bool) -> bool {
         if self.file_depth >= MAX_FILE_DEPTH {
             self.crashed = true;
             return false;
@@ -474,7 +446,7 @@ impl<'r, 'e> Run<'r, 'e> {
             }
             // The word is a C string: a NUL ends it.
             let word = &word[..memchr::memchr(0, word).unwrap_or(word.len())];
-            if self.host_match(word, addr, name) {
+            if f(self, word) {
                 matched = true;
                 break;
             }
@@ -487,11 +459,37 @@ impl<'r, 'e> Run<'r, 'e> {
     }
 }
 
-fn rule_ref(role: Role, line: u32, text: &[u8]) -> RuleRef {
-    let text = text.strip_suffix(b"\n").unwrap_or(text);
-    let text = text.strip_suffix(b"\r").unwrap_or(text);
-    RuleRef {
-        loc: RuleLoc { role, line },
-        text: text.to_vec(),
+/// The exit status of an aclexec command when it is certain whatever the system does:
+/// libwrap runs it with `/bin/sh -c`, so the shell's `true`/`false`/`:` and a program that
+/// does not exist under the root (status 127) need no guess. `None`: only running it tells.
+pub(super) fn aclexec_known(root: &Root, cmd: &[u8]) -> Option<bool> {
+    // Only a plain command and plain words: anything the shell would interpret (pipes,
+    // `||`, `$(...)`, quotes, redirections) could change the status.
+    if cmd
+        .iter()
+        .any(|&b| !(b.is_ascii_alphanumeric() || b" \t_./%=+-:,@".contains(&b)))
+    {
+        return None;
+    }
+    let word = cmd
+        .split(|b| *b == b' ' || *b == b'\t')
+        .find(|w| !w.is_empty())?;
+    match word {
+        b"true" | b":" => return Some(true),
+        b"false" => return Some(false),
+        _ => {}
+    }
+    if word.first() != Some(&b'/') {
+        return None;
+    }
+    let path = std::str::from_utf8(word).ok()?;
+    match root.resolve(path).and_then(std::fs::metadata) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(false),
+        Ok(meta) if meta.is_file() => match word {
+            b"/bin/true" | b"/usr/bin/true" => Some(true),
+            b"/bin/false" | b"/usr/bin/false" => Some(false),
+            _ => None,
+        },
+        _ => None,
     }
 }

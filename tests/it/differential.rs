@@ -33,30 +33,30 @@ const SHRINK_AT_MOST: usize = 12;
 const SHOW_AT_MOST: usize = 20;
 
 /// xorshift64*: small, fast, and the same sequence everywhere for a given seed.
-struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
-    fn new(seed: u64) -> Rng {
+    pub(crate) fn new(seed: u64) -> Rng {
         // xorshift has one fixed point, zero; mixing in a constant keeps any seed usable.
         Rng((seed ^ 0x9e37_79b9_7f4a_7c15).max(1))
     }
 
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
 
-    fn chance(&mut self, percent: u64) -> bool {
+    pub(crate) fn chance(&mut self, percent: u64) -> bool {
         self.next() % 100 < percent
     }
 
-    fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
+    pub(crate) fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
         xs[self.below(xs.len())]
     }
 }
@@ -65,7 +65,7 @@ impl Rng {
 // The request pools (the brief's clients; hosts_ctl takes them verbatim, in any combination).
 
 #[rustfmt::skip]
-const ADDRS: &[&str] = &[
+pub(crate) const ADDRS: &[&str] = &[
     "10.0.0.1", "10.0.0.2", "100.0.0.1", "8.1.2.3", "192.168.1.1", "::1", "2001:db8::1",
     "2001:db8::ffff", "::ffff:10.0.0.1", "fe80::1",
 ];
@@ -75,10 +75,10 @@ const NAMES: &[&str] = &[
     "1.2.3.4.5",
 ];
 /// Characters %-expansion replaces with `_`, in place (so later rules see the new name).
-const ODD_NAME: &str = "evil*x.example.com";
+pub(crate) const ODD_NAME: &str = "evil*x.example.com";
 /// libwrap keeps names in 128-byte fields: a longer (valid DNS) name loses its tail.
 const LONG_NAME: &str = "long-host-name-label-one-0123456789012345678901234567890123456.long-host-name-label-two-0123456789012345678901234567890123456.example.com";
-const USERS: &[&str] = &["unknown", "root", "nobody"];
+pub(crate) const USERS: &[&str] = &["unknown", "root", "nobody"];
 const DAEMONS: &[&str] = &["sshd", "in.telnetd", "22"];
 
 // ---------------------------------------------------------------------------------------
@@ -188,9 +188,9 @@ const EXCEPTS: &[&str] = &["EXCEPT", "EXCEPT", "except", "Except", "eXcEpT"];
 
 /// One generated pair of tables and the files its `/file` patterns name.
 #[derive(Clone)]
-struct RuleSet {
-    allow: Option<Vec<u8>>,
-    deny: Option<Vec<u8>>,
+pub(crate) struct RuleSet {
+    pub(crate) allow: Option<Vec<u8>>,
+    pub(crate) deny: Option<Vec<u8>>,
     /// Every list file the rule set may name: path and content (`None`: absent or a
     /// directory), for failure messages.
     lists: Vec<(PathBuf, Option<Vec<u8>>)>,
@@ -199,14 +199,41 @@ struct RuleSet {
 }
 
 /// Builds rule sets; `dir` holds the current rule set's list files.
-struct Gen {
-    rng: Rng,
+pub(crate) struct Gen {
+    pub(crate) rng: Rng,
     dir: PathBuf,
     uses_files: bool,
     uses_loop: bool,
+    /// Put the constructs whose answer is unknown to a daemon (host names, `daemon@host`,
+    /// ports, netgroups) behind `EXCEPT` often: see `unnamed.rs`.
+    pub(crate) unknowns_in_except: bool,
 }
 
+/// Patterns whose answer a daemon's libwrap knows only at connection time.
+#[rustfmt::skip]
+const UNKNOWN_HOST_WORDS: &[&str] = &[
+    ".example.com", ".EXAMPLE.com", ".com", ".other.org", "good.", "x.", "GOOD.", "localhost",
+    "good.example.com", "nodots", "x.other.org", "KNOWN", "LOCAL", "UNKNOWN", "PARANOID",
+    "unknown", "paranoid", "*.example.com", "good*", "*com", "nod?ts", "*known", "para*", "?*",
+    "@grp", "*.*", ".exa*", "unkn*",
+];
+#[rustfmt::skip]
+const UNKNOWN_DAEMON_WORDS: &[&str] = &[
+    "22", "022", "sshd@10.0.0.5", "ALL@10.0.0.5", "sshd@KNOWN", "sshd@LOCAL", "sshd@unkn*",
+    "sshd@.example.com", "sshd@UNKNOWN", "ALL@good.", "22@ALL", "sshd@[::1]", "sshd@@grp",
+];
+
 impl Gen {
+    pub(crate) fn new(seed: u64) -> Gen {
+        Gen {
+            rng: Rng::new(seed),
+            dir: PathBuf::new(),
+            uses_files: false,
+            uses_loop: false,
+            unknowns_in_except: false,
+        }
+    }
+
     fn pick(&mut self, xs: &[&str]) -> Vec<u8> {
         self.rng.pick(xs).as_bytes().to_vec()
     }
@@ -264,7 +291,7 @@ impl Gen {
     }
 
     /// `a b EXCEPT c EXCEPT d`, with odd spellings and misplaced EXCEPTs now and then.
-    fn list(&mut self, token: fn(&mut Gen) -> Vec<u8>, depth: u32) -> Vec<u8> {
+    fn list(&mut self, token: fn(&mut Gen) -> Vec<u8>, unknowns: &[&str], depth: u32) -> Vec<u8> {
         let mut toks: Vec<Vec<u8>> = Vec::new();
         if self.rng.chance(3) {
             toks.push(self.pick(EXCEPTS));
@@ -272,10 +299,18 @@ impl Gen {
         for _ in 0..1 + self.rng.below(3) {
             toks.push(token(self));
         }
-        if depth < 3 && self.rng.chance(25) {
+        let except = if self.unknowns_in_except { 60 } else { 25 };
+        if depth < 3 && self.rng.chance(except) {
             toks.push(self.pick(EXCEPTS));
-            if !self.rng.chance(5) {
-                toks.push(self.list(token, depth + 1));
+            if self.unknowns_in_except && self.rng.chance(70) {
+                // An unknown fact as the exception, perhaps itself excepted.
+                toks.push(self.pick(unknowns));
+                if depth < 3 && self.rng.chance(30) {
+                    toks.push(self.pick(EXCEPTS));
+                    toks.push(self.list(token, unknowns, depth + 1));
+                }
+            } else if !self.rng.chance(5) {
+                toks.push(self.list(token, unknowns, depth + 1));
             }
         }
         let mut out = Vec::new();
@@ -320,11 +355,11 @@ impl Gen {
     /// the text of a command (NUL, `[`, `]`, `\` + CRLF) stay inside that part, so libwrap only
     /// ever runs /bin/true or /bin/false (see `commands_are_safe`).
     fn rule_and_lists(&mut self) -> (Vec<u8>, usize) {
-        let mut r = self.list(Gen::daemon_token, 1);
+        let mut r = self.list(Gen::daemon_token, UNKNOWN_DAEMON_WORDS, 1);
         r.extend(self.pick(FIELD_SPACE));
         r.push(b':');
         r.extend(self.pick(FIELD_SPACE));
-        r.extend(self.list(Gen::client_token, 1));
+        r.extend(self.list(Gen::client_token, UNKNOWN_HOST_WORDS, 1));
         let lists = r.len();
         if self.rng.chance(5) {
             // "inline comments" do not exist: the colon makes an options field
@@ -448,9 +483,9 @@ impl Gen {
             }
             72..=77 => self.pick(&["", " ", "\t", "\r", " \t \r", "\x0c", "\x0b"]),
             78..=81 => {
-                let mut r = self.list(Gen::daemon_token, 1);
+                let mut r = self.list(Gen::daemon_token, UNKNOWN_DAEMON_WORDS, 1);
                 r.push(b' ');
-                r.extend(self.list(Gen::client_token, 1));
+                r.extend(self.list(Gen::client_token, UNKNOWN_HOST_WORDS, 1));
                 r
             }
             82..=85 => {
@@ -519,7 +554,7 @@ impl Gen {
     }
 
     /// A rule set in `dir`: tables, plus list files written only if the tables name one.
-    fn rule_set(&mut self, dir: &Path) -> RuleSet {
+    pub(crate) fn rule_set(&mut self, dir: &Path) -> RuleSet {
         self.dir = dir.to_path_buf();
         self.uses_files = false;
         self.uses_loop = false;
@@ -671,7 +706,7 @@ fn ours(allow: &Option<Vec<u8>>, deny: &Option<Vec<u8>>, daemon: &str, client: &
     support::evaluate_hosts_ctl(allow.as_deref(), deny.as_deref(), daemon, client)
 }
 
-fn env_number(name: &str, default: u64) -> u64 {
+pub(crate) fn env_number(name: &str, default: u64) -> u64 {
     match std::env::var(name) {
         Ok(v) => {
             let v = v.trim();
@@ -686,7 +721,7 @@ fn env_number(name: &str, default: u64) -> u64 {
 }
 
 /// The fixed seed and this run's seed (from the clock, or `WRAPFIX_DIFF_SEED`).
-fn seeds() -> [u64; 2] {
+pub(crate) fn seeds() -> [u64; 2] {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .expect("clock after 1970");
@@ -695,12 +730,7 @@ fn seeds() -> [u64; 2] {
 }
 
 fn generate(seed: u64, sets: usize, scratch: &Path) -> (Vec<RuleSet>, Vec<Trial>) {
-    let mut g = Gen {
-        rng: Rng::new(seed),
-        dir: PathBuf::new(),
-        uses_files: false,
-        uses_loop: false,
-    };
+    let mut g = Gen::new(seed);
     let mut rule_sets = Vec::with_capacity(sets);
     let mut trials = Vec::with_capacity(sets * CLIENTS_PER_SET);
     for i in 0..sets {
@@ -755,7 +785,11 @@ fn describe_request(daemon: &str, c: &Client) -> String {
     )
 }
 
-fn describe_lists(set: &RuleSet, allow: &Option<Vec<u8>>, deny: &Option<Vec<u8>>) -> String {
+pub(crate) fn describe_lists(
+    set: &RuleSet,
+    allow: &Option<Vec<u8>>,
+    deny: &Option<Vec<u8>>,
+) -> String {
     let mut out = String::new();
     let named = |p: &Path| {
         let p = p.as_os_str().as_encoded_bytes();

@@ -167,7 +167,9 @@ fn numeric_daemon_tokens_are_ports_on_debian_only() {
 
 #[test]
 fn aclexec_depends_on_debian_and_is_a_bad_option_on_red_hat() {
-    let deny = b"ALL: ALL: aclexec /usr/local/bin/check\n";
+    // A command found through PATH: only running it tells (a missing absolute path or
+    // /bin/false would be certain, see check.rs).
+    let deny = b"ALL: ALL: aclexec check-client %a\n";
     assert_eq!(a(Debian, b"", deny, "10.0.0.1"), Access::Depends);
     let (access, how) = access(Rhel7, b"", deny, "10.0.0.1");
     assert_eq!(access, Access::Denied);

@@ -13,5 +13,6 @@ mod reader;
 mod repair;
 mod sshd_e2e;
 mod support;
+mod unnamed;
 mod wrapped;
 mod writers;

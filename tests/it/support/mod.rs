@@ -100,7 +100,7 @@ pub fn require_libwrap(why: &str) -> bool {
 }
 
 /// This machine's users and groups: the oracle's `user`/`group` options look them up too.
-fn accounts() -> &'static FileAccounts {
+pub fn test_accounts() -> &'static FileAccounts {
     static ACCOUNTS: OnceLock<FileAccounts> = OnceLock::new();
     ACCOUNTS.get_or_init(|| FileAccounts::load(&Root::new("/")))
 }
@@ -127,7 +127,7 @@ pub fn evaluate_hosts_ctl(
         flavor: Flavor::Debian,
         mode: Mode::HostsCtl,
         root: &root,
-        accounts: accounts(),
+        accounts: test_accounts(),
         aclexec: Some(&aclexec_outcome),
     };
     evaluate(&tables, daemon, client, &env)

@@ -1,0 +1,579 @@
+//! Every possible run of `hosts_access()` for one request, found rule by rule.
+//!
+//! A table is a decision list: the first matching rule decides. So instead of re-running
+//! libwrap once per combination of answers to the unknowns, we walk the rules once,
+//! carrying the set of *worlds* still undecided (usually one: "none of the questions so far
+//! holds"). At each rule, each world is split by the rule's own new questions (a small
+//! depth-first walk over yes/no answers, in [`Walk`]); the answers that make the rule
+//! decide end a run, the others go on to the next rule. Answers that no host name can give
+//! together are dropped ([`NameBook::search`]), so each run kept is reproducible, with a
+//! witness name where a name decides it. Time is linear in the rules for the shapes real
+//! files have.
+//!
+//! The *plain world* is the one that answers "no" to every question it can: no name
+//! pattern, `daemon@host`, port or netgroup matches, no aclexec command succeeds (unless an
+//! earlier answer forces otherwise). Reports lead with it.
+
+use std::rc::Rc;
+
+use rustc_hash::FxHashMap;
+
+use super::names::{NameBook, Search};
+use super::run::{FileCache, Request, RuleEnd, Run};
+use super::{
+    Access, Assumption, Candidates, Decision, Env, Fact, Fate, How, Outcome, Pred, Question,
+    RuleLoc, RuleRef, TableProblem, Verdict,
+};
+use crate::client::Client;
+use crate::syntax::{Entry, Rule};
+use crate::tables::{FileState, Role, TableFile, Tables};
+
+/// One rule's walk over answers stops here and keeps what it found plus an "anything
+/// else" world (never reached by the rules of real files).
+const MAX_LEAVES: usize = 4096;
+/// Worlds carried at once; past this the non-plain worlds are merged into one that keeps
+/// only the answers they share (more worlds than really exist, never fewer).
+const MAX_WORLDS: usize = 256;
+
+/// Answers given so far in one world, shared in layers with the worlds it was split from.
+#[derive(Clone, Default)]
+pub(crate) struct Knowledge {
+    frozen: Vec<Rc<FxHashMap<Pred, bool>>>,
+    top: FxHashMap<Pred, bool>,
+    names: NameBook,
+    /// The server port answered "yes" (a daemon listens on one port).
+    port: Option<u16>,
+}
+
+impl Knowledge {
+    fn get(&self, pred: &Pred) -> Option<bool> {
+        self.top
+            .get(pred)
+            .or_else(|| self.frozen.iter().rev().find_map(|m| m.get(pred)))
+            .copied()
+    }
+
+    fn add(&mut self, pred: &Pred, value: bool, env: &Env<'_>) {
+        if pred.is_name() {
+            self.names.add(pred, value, env.flavor);
+        }
+        if let (Pred::ServerPort(p), true) = (pred, value) {
+            self.port = Some(*p);
+        }
+        self.top.insert(pred.clone(), value);
+    }
+
+    fn split(&mut self) -> Knowledge {
+        let top = std::mem::take(&mut self.top);
+        self.frozen.push(Rc::new(top));
+        Knowledge {
+            frozen: self.frozen.clone(),
+            top: FxHashMap::default(),
+            names: self.names.split(),
+            port: self.port,
+        }
+    }
+
+    fn all(&self) -> FxHashMap<Pred, bool> {
+        let mut out = FxHashMap::default();
+        for m in &self.frozen {
+            out.extend(m.iter().map(|(p, v)| (p.clone(), *v)));
+        }
+        out.extend(self.top.iter().map(|(p, v)| (p.clone(), *v)));
+        out
+    }
+}
+
+/// One undecided world.
+struct World<'c> {
+    known: Knowledge,
+    /// A host name giving every name answer (None: none asked yet, or none found).
+    witness: Option<Vec<u8>>,
+    /// False once a name search was unsure or worlds were merged: its runs may not exist.
+    proven: bool,
+    facts: Option<Rc<Fact>>,
+    req: Request<'c>,
+    aclexec_failed: bool,
+    plain: bool,
+}
+
+/// Answers for one walk over a rule: the world's, then this walk's.
+pub(super) struct Walk<'k> {
+    known: &'k Knowledge,
+    script: Vec<bool>,
+    next: usize,
+    new: Vec<(Pred, bool)>,
+    /// Where each of `new` is (a long list asks thousands of questions).
+    index: FxHashMap<Pred, usize>,
+}
+
+impl super::run::Ask for Walk<'_> {
+    fn ask(&mut self, pred: Pred) -> bool {
+        if let Some(v) = self.known.get(&pred) {
+            return v;
+        }
+        if let Some(&i) = self.index.get(&pred) {
+            return self.new[i].1;
+        }
+        let v = match self.script.get(self.next) {
+            Some(&v) => v,
+            None => {
+                self.script.push(true);
+                true
+            }
+        };
+        self.next += 1;
+        self.index.insert(pred.clone(), self.new.len());
+        self.new.push((pred, v));
+        v
+    }
+}
+
+/// One way a rule can go for one world.
+struct Leaf<'c> {
+    new: Vec<(Pred, bool)>,
+    /// Stands for the combinations a cut-short walk did not try: may not exist.
+    guessed: bool,
+    end: RuleEnd,
+    req: Request<'c>,
+    aclexec_failed: bool,
+}
+
+/// One way a walk went: the new answers, and what `f` made of them.
+pub(super) type Answered<T> = (Vec<(Pred, bool)>, T);
+
+/// Every way `f` can go for answers beyond `known`, in depth-first order ("yes" first, so
+/// the last leaf answers "no" wherever it could). The flag says the walk was cut short.
+pub(super) fn walk<T>(
+    known: &Knowledge,
+    mut f: impl FnMut(&mut Walk<'_>) -> T,
+) -> (Vec<Answered<T>>, bool) {
+    let mut script: Vec<bool> = Vec::new();
+    let mut out = Vec::new();
+    loop {
+        let mut w = Walk {
+            known,
+            script: std::mem::take(&mut script),
+            next: 0,
+            new: Vec::new(),
+            index: FxHashMap::default(),
+        };
+        let t = f(&mut w);
+        script = w.script;
+        out.push((w.new, t));
+        // Next combination: flip the last "yes" to "no", forget what came after it.
+        while script.last() == Some(&false) {
+            script.pop();
+        }
+        match script.last_mut() {
+            Some(last) => *last = false,
+            None => return (out, false),
+        }
+        if out.len() >= MAX_LEAVES {
+            return (out, true);
+        }
+    }
+}
+
+/// Where we are in `hosts_access()`.
+struct Explorer<'t, 'e> {
+    env: &'t Env<'e>,
+    files: FileCache,
+    outcomes: Vec<Outcome>,
+    questions: Vec<Question>,
+    asked: FxHashMap<(Pred, RuleLoc), ()>,
+    widened: bool,
+}
+
+pub(super) fn explore(
+    tables: &Tables,
+    candidates: Option<&Candidates>,
+    daemon: &str,
+    client: &Client,
+    env: &Env<'_>,
+) -> Verdict {
+    let mut ex = Explorer {
+        env,
+        files: FileCache::default(),
+        outcomes: Vec::new(),
+        questions: Vec::new(),
+        asked: FxHashMap::default(),
+        widened: false,
+    };
+    let first = World {
+        known: Knowledge::default(),
+        witness: None,
+        proven: true,
+        facts: None,
+        req: Request::new(daemon.as_bytes(), client),
+        aclexec_failed: false,
+        plain: true,
+    };
+    let mut worlds = vec![first];
+    // hosts.allow: a YES grants; NO, a void rule or an error go on to hosts.deny.
+    let mut to_deny = Vec::new();
+    ex.table(&tables.allow, candidates, &mut worlds, &mut to_deny);
+    worlds.append(&mut to_deny);
+    if let FileState::Unreadable(e) = &tables.deny.state {
+        for w in worlds.drain(..) {
+            let how = How::DenyTableError(TableProblem::Unreadable(e.clone()));
+            ex.end(w, Decision::new(false, how, None));
+        }
+    }
+    ex.table(&tables.deny, candidates, &mut worlds, &mut to_deny);
+    // hosts.deny read to its end: granted.
+    for w in worlds {
+        ex.end(w, Decision::new(true, How::NoMatch, None));
+    }
+    ex.finish()
+}
+
+impl Explorer<'_, '_> {
+    /// Walk one table. Worlds still undecided at its end stay in `worlds`; worlds whose
+    /// table answered NO early (a void rule, an allow-file error) go to `void`.
+    fn table<'c>(
+        &mut self,
+        file: &TableFile,
+        candidates: Option<&Candidates>,
+        worlds: &mut Vec<World<'c>>,
+        void: &mut Vec<World<'c>>,
+    ) {
+        let FileState::Present(doc) = &file.state else {
+            return;
+        };
+        let role = file.role;
+        let flavor = self.env.flavor;
+        let mut visit = |ex: &mut Self, pos: usize, entry: Entry<'_>| -> bool {
+            match entry {
+                Entry::Rule(rule) => ex.rule(role, pos, &rule, worlds, void),
+                Entry::TableError(l, why) => {
+                    let r = rule_ref(role, l.line, &l.text);
+                    for w in worlds.drain(..) {
+                        if role == Role::Allow {
+                            void.push(w);
+                        } else {
+                            let how = How::DenyTableError(TableProblem::Unterminated(why));
+                            ex.end(w, Decision::new(false, how, Some(r.clone())));
+                        }
+                    }
+                }
+                Entry::Hang(l) => {
+                    let r = rule_ref(role, l.line, &l.text);
+                    for w in worlds.drain(..) {
+                        ex.end(w, Decision::new(false, How::Hang, Some(r.clone())));
+                    }
+                }
+                _ => {}
+            }
+            !worlds.is_empty()
+        };
+        match candidates {
+            None => {
+                let mut entries = doc.entries(flavor);
+                loop {
+                    let (pos, _) = entries.position();
+                    let Some(e) = entries.next() else { break };
+                    if !visit(self, pos, e) {
+                        break;
+                    }
+                }
+            }
+            Some(c) => {
+                for &(pos, line) in &c[role as usize] {
+                    let Some(e) = doc.entries_from(flavor, pos, line).next() else {
+                        continue;
+                    };
+                    if !visit(self, pos, e) {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Split every world by what this rule asks.
+    fn rule<'c>(
+        &mut self,
+        role: Role,
+        pos: usize,
+        rule: &Rule<'_>,
+        worlds: &mut Vec<World<'c>>,
+        void: &mut Vec<World<'c>>,
+    ) {
+        let at = RuleLoc {
+            role,
+            line: rule.logical.line,
+        };
+        let this = rule_ref(role, rule.logical.line, rule.text());
+        let mut next: Vec<World<'c>> = Vec::with_capacity(worlds.len());
+        for world in worlds.drain(..) {
+            let leaves = self.leaves(&world, rule);
+            self.note_questions(&leaves, at, pos);
+            let kept: Vec<(Leaf<'c>, Option<Vec<u8>>, bool)> = leaves
+                .into_iter()
+                .filter_map(|leaf| {
+                    let (witness, proven) = self.feasible(&world, &leaf.new)?;
+                    let proven = proven && !leaf.guessed;
+                    Some((leaf, witness, proven))
+                })
+                .collect();
+            // The plain world goes on in the last kept leaf that is proven (else the last).
+            let plain_at = if world.plain {
+                kept.iter().rposition(|k| k.2).or(kept.len().checked_sub(1))
+            } else {
+                None
+            };
+            let decided = |granted, how| Decision::new(granted, how, Some(this.clone()));
+            let mut going = Vec::new();
+            for (i, (leaf, witness, proven)) in kept.into_iter().enumerate() {
+                let decision = match (&leaf.end, role) {
+                    (RuleEnd::NoMatch, _) | (RuleEnd::Void, Role::Allow) => {
+                        going.push((i, leaf, witness, proven));
+                        continue;
+                    }
+                    (RuleEnd::Void, Role::Deny) => decided(true, How::AclexecVoid),
+                    (RuleEnd::Match, Role::Allow) => decided(true, How::AllowRule),
+                    (RuleEnd::Match, Role::Deny) => decided(false, How::DenyRule),
+                    (RuleEnd::Jump(how, granted), _) => decided(*granted, how.clone()),
+                    (RuleEnd::Crash, _) => decided(false, How::Crash),
+                };
+                let mut facts = world.facts.clone();
+                for (p, v) in &leaf.new {
+                    facts = Some(Fact::push(facts, p.clone(), *v, at, pos));
+                }
+                self.outcomes.push(Outcome {
+                    decision,
+                    facts,
+                    witness,
+                    proven,
+                    plain: plain_at == Some(i),
+                });
+            }
+            // The worlds that read on; the last one takes the parent's answers over.
+            let last = going.len();
+            let mut parent = Some(world);
+            for (k, (i, leaf, witness, proven)) in going.into_iter().enumerate() {
+                let mut child = if k + 1 == last {
+                    match parent.take() {
+                        Some(w) => w,
+                        None => break,
+                    }
+                } else {
+                    let Some(p) = parent.as_mut() else { break };
+                    World {
+                        known: p.known.split(),
+                        witness: None,
+                        proven: p.proven,
+                        facts: p.facts.clone(),
+                        req: p.req.clone(),
+                        aclexec_failed: p.aclexec_failed,
+                        plain: p.plain,
+                    }
+                };
+                child.plain = plain_at == Some(i);
+                child.witness = witness;
+                child.proven = proven;
+                child.req = leaf.req;
+                child.aclexec_failed = leaf.aclexec_failed;
+                for (p, v) in &leaf.new {
+                    child.known.add(p, *v, self.env);
+                    child.facts = Some(Fact::push(child.facts.take(), p.clone(), *v, at, pos));
+                }
+                match leaf.end {
+                    RuleEnd::Void => void.push(child),
+                    _ => next.push(child),
+                }
+            }
+        }
+        if next.len() > MAX_WORLDS {
+            next = self.widen(next);
+        }
+        *worlds = next;
+    }
+
+    /// Every way the rule can go for this world.
+    fn leaves<'c>(&mut self, world: &World<'c>, rule: &Rule<'_>) -> Vec<Leaf<'c>> {
+        let env = self.env;
+        let files = &mut self.files;
+        let (found, cut) = walk(&world.known, |w| {
+            let mut run = Run::new(env, world.req.clone(), world.aclexec_failed, files, w);
+            let end = run.rule(rule);
+            (end, run.req, run.aclexec_failed)
+        });
+        let mut leaves: Vec<Leaf<'c>> = found
+            .into_iter()
+            .map(|(new, (end, req, aclexec_failed))| Leaf {
+                new,
+                guessed: false,
+                end,
+                req,
+                aclexec_failed,
+            })
+            .collect();
+        if cut {
+            // Not every combination was tried: add "it does not match" and "it matches"
+            // worlds with no new answers, so no possible run is missing.
+            self.widened = true;
+            for end in [RuleEnd::NoMatch, RuleEnd::Match] {
+                leaves.push(Leaf {
+                    new: Vec::new(),
+                    guessed: true,
+                    end,
+                    req: world.req.clone(),
+                    aclexec_failed: world.aclexec_failed,
+                });
+            }
+        }
+        leaves
+    }
+
+    fn note_questions(&mut self, leaves: &[Leaf<'_>], at: RuleLoc, pos: usize) {
+        for leaf in leaves {
+            for (p, _) in &leaf.new {
+                if self.asked.insert((p.clone(), at), ()).is_none() {
+                    self.questions.push(Question {
+                        pred: p.clone(),
+                        at,
+                        pos,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Can this world give these new answers? Returns the witness name and whether the
+    /// world is proven possible; `None` when it is impossible.
+    fn feasible(&self, world: &World<'_>, new: &[(Pred, bool)]) -> Option<(Option<Vec<u8>>, bool)> {
+        let mut ports = new.iter().filter_map(|(p, v)| match (p, v) {
+            (Pred::ServerPort(p), true) => Some(*p),
+            _ => None,
+        });
+        if let Some(p) = ports.next()
+            && (ports.next().is_some() || world.known.port.is_some_and(|q| q != p))
+        {
+            return None;
+        }
+        if !new.iter().any(|(p, _)| p.is_name()) {
+            return Some((world.witness.clone(), world.proven));
+        }
+        let flavor = self.env.flavor;
+        if let Some(w) = &world.witness
+            && world.known.names.fits(w, new, flavor)
+        {
+            return Some((Some(w.clone()), world.proven));
+        }
+        match world.known.names.search(new, flavor) {
+            Search::Found(w) => Some((Some(w), world.proven)),
+            Search::Impossible => None,
+            Search::Unsure => Some((None, false)),
+        }
+    }
+
+    /// Merge every world but the plain one into one that keeps the answers they share.
+    fn widen<'c>(&mut self, worlds: Vec<World<'c>>) -> Vec<World<'c>> {
+        self.widened = true;
+        let (mut out, rest): (Vec<_>, Vec<_>) = worlds.into_iter().partition(|w| w.plain);
+        // Worlds merge only with worlds whose request strings and aclexec flag are the same.
+        let mut groups: Vec<Vec<World<'c>>> = Vec::new();
+        for w in rest {
+            match groups
+                .iter_mut()
+                .find(|g| g[0].req == w.req && g[0].aclexec_failed == w.aclexec_failed)
+            {
+                Some(g) => g.push(w),
+                None => groups.push(vec![w]),
+            }
+        }
+        for g in groups {
+            let maps: Vec<FxHashMap<Pred, bool>> = g.iter().map(|w| w.known.all()).collect();
+            let mut known = Knowledge::default();
+            if let Some((first, others)) = maps.split_first() {
+                for (p, v) in first {
+                    if others.iter().all(|m| m.get(p) == Some(v)) {
+                        known.add(p, *v, self.env);
+                    }
+                }
+            }
+            let Some(w) = g.into_iter().next() else {
+                continue;
+            };
+            out.push(World {
+                known,
+                witness: None,
+                proven: false,
+                facts: None,
+                req: w.req,
+                aclexec_failed: w.aclexec_failed,
+                plain: false,
+            });
+        }
+        out
+    }
+
+    /// A world's run ends here.
+    fn end(&mut self, world: World<'_>, decision: Decision) {
+        self.outcomes.push(Outcome {
+            decision,
+            facts: world.facts,
+            witness: world.witness,
+            proven: world.proven,
+            plain: world.plain,
+        });
+    }
+
+    fn finish(self) -> Verdict {
+        let fates = |f: Fate| self.outcomes.iter().any(|o| o.fate() == f);
+        let access = match (
+            fates(Fate::Granted),
+            fates(Fate::Denied),
+            fates(Fate::Hangs),
+        ) {
+            (true, false, false) => Access::Granted,
+            (false, true, false) | (false, false, true) => Access::Denied,
+            // Some run grants and another does not, or one refuses and another hangs.
+            _ => Access::Depends,
+        };
+        let plain = self
+            .outcomes
+            .iter()
+            .position(|o| o.plain)
+            .unwrap_or_default();
+        Verdict {
+            access,
+            outcomes: self.outcomes,
+            plain,
+            questions: self.questions,
+            widened: self.widened,
+        }
+    }
+}
+
+impl Fact {
+    fn push(prev: Option<Rc<Fact>>, pred: Pred, value: bool, at: RuleLoc, pos: usize) -> Rc<Fact> {
+        let prev_yes = match &prev {
+            Some(p) if p.value => Some(p.clone()),
+            Some(p) => p.prev_yes.clone(),
+            None => None,
+        };
+        Rc::new(Fact {
+            now: Assumption {
+                pred,
+                value,
+                at,
+                pos,
+            },
+            value,
+            prev,
+            prev_yes,
+        })
+    }
+}
+
+pub(super) fn rule_ref(role: Role, line: u32, text: &[u8]) -> RuleRef {
+    let text = text.strip_suffix(b"\n").unwrap_or(text);
+    let text = text.strip_suffix(b"\r").unwrap_or(text);
+    RuleRef {
+        loc: RuleLoc { role, line },
+        text: text.to_vec(),
+    }
+}
