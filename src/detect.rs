@@ -1,10 +1,10 @@
 //! Findings: the lines (and file-level problems) an admin needs to know about, each with a
 //! one-sentence message (DESIGN §5).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::analysis::TargetVerdict;
-use crate::eval::{Env, Pred, RuleLoc};
+use crate::eval::{Access, Env, Pred, RuleLoc};
 use crate::flavor::Flavor;
 use crate::options::{self, Cause, Op};
 use crate::syntax::{self, Document, Entry, Rule, Unterminated};
@@ -19,6 +19,7 @@ pub enum Kind {
     TableError,
     NotAComment,
     IgnoredLine,
+    NeverMatches,
     Twist,
     NotWrapped,
     RefusedClient,
@@ -35,6 +36,7 @@ impl Kind {
             Kind::TableError => "table-error",
             Kind::NotAComment => "not-a-comment",
             Kind::IgnoredLine => "ignored-line",
+            Kind::NeverMatches => "never-matches",
             Kind::Twist => "twist",
             Kind::NotWrapped => "not-wrapped",
             Kind::RefusedClient => "refused-client",
@@ -258,6 +260,19 @@ pub fn rule_findings(
         };
         out.push(pending(finding, Severity::Error, Severity::Warning));
     };
+    if env.flavor == Flavor::Rhel6 {
+        for tok in syntax::tokens(rule.client_list()) {
+            if let Some(fix) = rhel6_prefix(tok) {
+                push(
+                    Kind::NeverMatches,
+                    format!(
+                        "CentOS 6's libwrap has no /NN prefixes, so '{}' never matches: write {fix}.",
+                        syntax::escape(tok)
+                    ),
+                );
+            }
+        }
+    }
     let text = rule.text();
     let indent = text
         .iter()
@@ -289,9 +304,14 @@ pub fn rule_findings(
             Cause::ShellCommand => {
                 "a shell command in the third field is read as options".to_string()
             }
-            Cause::BareIpv6 => {
-                "an IPv6 address without [brackets] splits the line at its colons".to_string()
-            }
+            Cause::BareIpv6 => match bracketed(rule) {
+                Some(v6) => format!(
+                    "an IPv6 address without [brackets] splits the line at its colons: write {v6}"
+                ),
+                None => {
+                    "an IPv6 address without [brackets] splits the line at its colons".to_string()
+                }
+            },
             Cause::TrailingColon => "the rule ends with ':' (an empty option)".to_string(),
             Cause::Other => format!("libwrap says: {}", e.message),
         };
@@ -315,6 +335,92 @@ pub fn rule_findings(
             Role::Allow => matches!(last, Some(Op::Deny | Op::Twist(_))),
         };
     RuleFacts { refuses }
+}
+
+/// The bracketed form of the IPv6 address whose colons split this rule: the last word of
+/// the client list and the options up to the first separator (`2a06` + `98c0::/29`).
+fn bracketed(rule: &Rule<'_>) -> Option<String> {
+    let head = syntax::tokens(rule.client_list()).last()?;
+    let rest = rule.options_field()?;
+    let tail = rest
+        .split(|&b| syntax::is_list_sep(b))
+        .find(|w| !w.is_empty())
+        .unwrap_or_default();
+    let literal = String::from_utf8([head, b":", tail].concat()).ok()?;
+    let (addr, len) = match literal.split_once('/') {
+        Some((a, l)) => (a, Some(l)),
+        None => (literal.as_str(), None),
+    };
+    addr.parse::<std::net::Ipv6Addr>().ok()?;
+    Some(match len {
+        Some(l) => format!("[{addr}]/{l}"),
+        None => format!("[{addr}]"),
+    })
+}
+
+/// `a.b.c.d/NN`, which CentOS 6 never matches: the dotted mask to write instead.
+fn rhel6_prefix(tok: &[u8]) -> Option<String> {
+    let host = syntax::split_at(tok, 1, b'@').map_or(tok, |i| &tok[i + 1..]);
+    let text = std::str::from_utf8(host).ok()?;
+    let (net, len) = text.split_once('/')?;
+    let net: std::net::Ipv4Addr = net.parse().ok()?;
+    if len.is_empty() || !len.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let len: u32 = len.parse().ok().filter(|l| (1..=32).contains(l))?;
+    let mask = std::net::Ipv4Addr::from(u32::MAX << (32 - len));
+    Some(format!("{net}/{mask}"))
+}
+
+/// More findings of one kind in one file than this are told as one, with the count and the
+/// first lines (a ban list of 1,500 `ip #NN` lines is one problem, not 1,500).
+const GROUP_OVER: usize = 5;
+
+/// Findings of one kind in one file, more than [`GROUP_OVER`], told as one.
+fn group(findings: Vec<Finding>) -> Vec<Finding> {
+    let mut counts: HashMap<(Kind, Option<Role>), usize> = HashMap::new();
+    for f in &findings {
+        if f.line.is_some()
+            && matches!(
+                f.kind,
+                Kind::OptionError
+                    | Kind::DnsDependent
+                    | Kind::NotAComment
+                    | Kind::IgnoredLine
+                    | Kind::NeverMatches
+            )
+        {
+            *counts.entry((f.kind, f.role)).or_default() += 1;
+        }
+    }
+    let mut lines: HashMap<(Kind, Option<Role>), Vec<u32>> = HashMap::new();
+    for f in &findings {
+        let key = (f.kind, f.role);
+        if counts.get(&key).is_some_and(|&n| n > GROUP_OVER) {
+            lines.entry(key).or_default().extend(f.line);
+        }
+    }
+    let mut out = Vec::with_capacity(findings.len());
+    for mut f in findings {
+        let key = (f.kind, f.role);
+        let Some(ls) = lines.get(&key) else {
+            out.push(f);
+            continue;
+        };
+        if f.line != ls.first().copied() {
+            continue;
+        }
+        let shown: Vec<String> = ls.iter().take(8).map(u32::to_string).collect();
+        let more = if ls.len() > 8 { ", …" } else { "" };
+        f.message = format!(
+            "{} rules like this one (lines {}{more}); the first: {}",
+            crate::explain::count(ls.len()),
+            shown.join(", "),
+            f.message
+        );
+        out.push(f);
+    }
+    out
 }
 
 /// Turn what the scan collected into findings, now that the verdicts are known.
@@ -403,7 +509,7 @@ pub fn finish(
         });
     }
     dns_findings(tables, verdicts, flavor, &mut out);
-    out
+    group(out)
 }
 
 /// Rules where a target's verdict turns on its host name.
@@ -415,7 +521,12 @@ fn dns_findings(
 ) {
     // Per rule, per client: what about its host name the rule asks.
     let mut by_rule: BTreeMap<(RuleLoc, usize), BTreeMap<String, Vec<String>>> = BTreeMap::new();
-    for tv in verdicts {
+    // Only where the answer changes the verdict: a ban list of globs before `ALL: ALL`
+    // asks about the name on every line, but refuses whatever the answer.
+    for tv in verdicts
+        .iter()
+        .filter(|tv| tv.verdict.access == Access::Depends)
+    {
         let who = tv
             .target
             .client

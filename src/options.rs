@@ -319,7 +319,7 @@ fn guess_cause(field: &[u8], raw: &[u8], message: &str) -> Cause {
     }
     // `sshd: ::1` leaves options like ":1"; `sshd: 2001:db8::1` leaves "db8::1".
     let looks_v6 = field.iter().all(|&b| {
-        b.is_ascii_hexdigit() || is_space(b) || b == b':' || b == b'.' || b == b',' || b == b']'
+        b.is_ascii_hexdigit() || is_space(b) || matches!(b, b':' | b'.' | b',' | b']' | b'/')
     });
     if looks_v6 && message != "option \"allow\" must be at end" {
         return Cause::BareIpv6;

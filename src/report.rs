@@ -21,6 +21,22 @@ pub fn show(bytes: &[u8]) -> String {
     crate::syntax::escape(bytes)
 }
 
+/// Rule text in a report line: [`show`], cut after [`SHOWN_BYTES`] bytes (a 2048-byte line
+/// would fill the screen); the JSON has it whole.
+fn show_rule(bytes: &[u8]) -> String {
+    if bytes.len() <= SHOWN_BYTES {
+        return show(bytes);
+    }
+    format!(
+        "{}… ({} bytes)",
+        show(&bytes[..SHOWN_BYTES]),
+        crate::explain::count(bytes.len())
+    )
+}
+
+/// Bytes of a rule shown on one report line.
+const SHOWN_BYTES: usize = 100;
+
 /// ANSI colour, or none.
 #[derive(Clone, Copy)]
 pub struct Paint(pub bool);
@@ -123,7 +139,7 @@ fn verdict(out: &mut dyn Write, p: Paint, tv: &TargetVerdict, verbose: bool) -> 
     writeln!(out, "{}: {}", p.bold(&who(tv)), access_word(p, v.access))?;
     let d = v.decision();
     if let Some(r) = &d.rule {
-        writeln!(out, "  rule  {}  {}", rule_at(r), show(&r.text))?;
+        writeln!(out, "  rule  {}  {}", rule_at(r), show_rule(&r.text))?;
     }
     match (v.access, explain::plain_world(v)) {
         (Access::Depends, Some(plain)) => writeln!(
@@ -163,7 +179,7 @@ fn verdict(out: &mut dyn Write, p: Paint, tv: &TargetVerdict, verbose: bool) -> 
             .decision
             .rule
             .as_ref()
-            .map(|r| format!(" by {}  {}", rule_at(r), show(&r.text)))
+            .map(|r| format!(" by {}  {}", rule_at(r), show_rule(&r.text)))
             .unwrap_or_default();
         let maybe = if o.proven { "" } else { " (may be impossible)" };
         let plain = if o.plain { " [plain world]" } else { "" };
@@ -193,7 +209,7 @@ fn finding(out: &mut dyn Write, p: Paint, f: &Finding) -> io::Result<()> {
     let text = f
         .text
         .as_deref()
-        .map(|t| format!("  {}", show(t)))
+        .map(|t| format!("  {}", show_rule(t)))
         .unwrap_or_default();
     writeln!(out, "  {sev} {:<14} {wher}{text}", f.kind.name())?;
     writeln!(out, "          {}", f.message)

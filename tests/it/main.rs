@@ -13,6 +13,7 @@ mod reader;
 mod repair;
 mod sshd_e2e;
 mod support;
+mod unknowns;
 mod unnamed;
 mod wrapped;
 mod writers;
