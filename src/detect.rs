@@ -436,7 +436,7 @@ pub fn finish(
     flavor: Flavor,
 ) -> Vec<Finding> {
     // Rules that decide a refusal in some possible run.
-    let refusing: HashSet<RuleLoc> = verdicts
+    let refusing: rustc_hash::FxHashSet<RuleLoc> = verdicts
         .iter()
         .flat_map(|tv| tv.verdict.outcomes.iter())
         .filter(|o| !o.decision.granted)
@@ -519,40 +519,69 @@ fn dns_findings(
     flavor: Flavor,
     out: &mut Vec<Finding>,
 ) {
-    // Per rule, per client: what about its host name the rule asks.
-    let mut by_rule: BTreeMap<(RuleLoc, usize), BTreeMap<String, Vec<String>>> = BTreeMap::new();
-    // Only where the answer changes the verdict: a ban list of globs before `ALL: ALL`
-    // asks about the name on every line, but refuses whatever the answer.
-    for tv in verdicts
-        .iter()
-        .filter(|tv| tv.verdict.access == Access::Depends)
-    {
-        let who = tv
-            .target
+    // Per rule, per client: what about its host name the rule asks (words made only for
+    // the findings shown one by one: a glob ban list asks on each of 100,000 lines).
+    let mut by_rule: BTreeMap<(RuleLoc, usize), BTreeMap<usize, Vec<&Pred>>> = BTreeMap::new();
+    let who = |tv: &TargetVerdict| {
+        tv.target
             .client
             .as_ref()
-            .map_or_else(|| "a client".to_string(), |c| c.addr.clone());
+            .map_or_else(|| "a client".to_string(), |c| c.addr.clone())
+    };
+    // Only where the answer changes the verdict: a ban list of globs before `ALL: ALL`
+    // asks about the name on every line, but refuses whatever the answer.
+    for (i, tv) in verdicts.iter().enumerate() {
+        if tv.verdict.access != Access::Depends {
+            continue;
+        }
         for q in &tv.verdict.questions {
-            let asked = match &q.pred {
-                Pred::NameMatches(tok) => format!("matches '{}'", syntax::escape(tok)),
-                Pred::NameKnown => "is a verified name (KNOWN)".to_string(),
-                Pred::NameLocal => "has no dot (LOCAL)".to_string(),
-                _ => continue,
-            };
+            if !q.pred.is_name() {
+                continue;
+            }
             let list = by_rule
                 .entry((q.at, q.pos))
                 .or_default()
-                .entry(who.clone())
+                .entry(i)
                 .or_default();
-            if !list.contains(&asked) {
-                list.push(asked);
+            if !list.contains(&&q.pred) {
+                list.push(&q.pred);
             }
         }
     }
+    let mut per_role: HashMap<Role, usize> = HashMap::new();
+    for (loc, _) in by_rule.keys() {
+        *per_role.entry(loc.role).or_default() += 1;
+    }
+    let mut shown: HashSet<Role> = HashSet::new();
     for ((loc, pos), clients) in by_rule {
+        // The rest of a group only lends its line number to the first (see `group`).
+        if per_role[&loc.role] > GROUP_OVER && !shown.insert(loc.role) {
+            out.push(Finding {
+                path: None,
+                kind: Kind::DnsDependent,
+                severity: Severity::Warning,
+                role: Some(loc.role),
+                line: Some(loc.line),
+                text: None,
+                message: String::new(),
+            });
+            continue;
+        }
+        let asked = |p: &Pred| match p {
+            Pred::NameMatches(tok) => format!("matches '{}'", syntax::escape(tok)),
+            Pred::NameKnown => "is a verified name (KNOWN)".to_string(),
+            _ => "has no dot (LOCAL)".to_string(),
+        };
         let what: Vec<String> = clients
             .into_iter()
-            .map(|(who, asked)| format!("whether the host name of {who} {}", asked.join(" or ")))
+            .map(|(i, preds)| {
+                let words: Vec<String> = preds.into_iter().map(asked).collect();
+                format!(
+                    "whether the host name of {} {}",
+                    who(&verdicts[i]),
+                    words.join(" or ")
+                )
+            })
             .collect();
         let text = tables
             .get(loc.role)

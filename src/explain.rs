@@ -2,7 +2,11 @@
 //! summary of the other possible runs ("granted instead if the client's host name matches
 //! one of 1,512 patterns, such as '113.98.193.*'"). Shared by the human report and JSON.
 
-use crate::eval::{Access, Assumption, Decision, Fate, How, Outcome, Pred, TableProblem, Verdict};
+use rustc_hash::FxHashSet;
+
+use crate::eval::{
+    Access, Assumption, Decision, Fate, How, Outcome, Pred, TableProblem, Token, Verdict,
+};
 use crate::syntax::{self, Unterminated};
 use crate::tables::Role;
 
@@ -107,8 +111,12 @@ pub fn unless(v: &Verdict) -> Vec<String> {
 fn when_any(runs: &[&Outcome]) -> String {
     // What tells each run apart: its "yes" answers (a run that differs from the plain
     // world said yes somewhere), else all its deciding answers.
-    let mut names: Vec<String> = Vec::new();
+    // Name patterns are counted by their bytes and put in words only for the examples:
+    // a ban list has 100,000 of them.
+    let mut names: Vec<Token> = Vec::new();
+    let mut seen_names: FxHashSet<Token> = FxHashSet::default();
     let mut others: Vec<String> = Vec::new();
+    let mut seen: FxHashSet<String> = FxHashSet::default();
     let mut witness = None;
     for o in runs {
         let facts = o.deciding();
@@ -122,9 +130,8 @@ fn when_any(runs: &[&Outcome]) -> String {
             && shown[0].value
             && let Pred::NameMatches(tok) = &shown[0].pred
         {
-            let t = format!("'{}'", syntax::escape(tok));
-            if !names.contains(&t) {
-                names.push(t);
+            if seen_names.insert(tok.clone()) {
+                names.push(tok.clone());
             }
             witness = witness.or(o.witness.clone());
             continue;
@@ -135,16 +142,20 @@ fn when_any(runs: &[&Outcome]) -> String {
         } else {
             words.join(" and ")
         };
-        if !others.contains(&s) {
+        if seen.insert(s.clone()) {
             others.push(s);
         }
     }
     let mut parts = Vec::new();
+    let quoted = |t: &Token| format!("'{}'", syntax::escape(t));
     match names.len() {
         0 => {}
-        1 => parts.push(format!("the client's host name matches {}", names[0])),
+        1 => parts.push(format!(
+            "the client's host name matches {}",
+            quoted(&names[0])
+        )),
         n => {
-            let some: Vec<&str> = names.iter().take(EXAMPLES).map(String::as_str).collect();
+            let some: Vec<String> = names.iter().take(EXAMPLES).map(quoted).collect();
             let more = if n > EXAMPLES { ", …" } else { "" };
             parts.push(format!(
                 "the client's host name matches one of {} patterns, such as {}{more}",

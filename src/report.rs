@@ -260,7 +260,14 @@ pub struct VerdictOut<'a> {
     reason: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     runs: Option<Vec<RunOut>>,
+    /// How many runs there are in all (`runs` lists at most [`RUNS_IN_JSON`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    runs_total: Option<usize>,
 }
+
+/// Runs of one verdict listed in the JSON, the plain world's first; `runs_total` counts
+/// them all and `reason` summarises the rest.
+pub const RUNS_IN_JSON: usize = 5000;
 
 fn run_out(o: &crate::eval::Outcome) -> RunOut {
     RunOut {
@@ -284,9 +291,11 @@ pub fn verdicts_out(a: &Analysis) -> Vec<VerdictOut<'_>> {
             let v = &tv.verdict;
             let client = tv.target.client.as_ref();
             // Every run of a `depends` verdict, the plain world's first.
-            let runs = (v.access == Access::Depends).then(|| {
+            let depends = v.access == Access::Depends;
+            let runs = depends.then(|| {
                 std::iter::once(v.plain())
                     .chain(v.outcomes.iter().filter(|o| !o.plain))
+                    .take(RUNS_IN_JSON)
                     .map(run_out)
                     .collect()
             });
@@ -299,6 +308,7 @@ pub fn verdicts_out(a: &Analysis) -> Vec<VerdictOut<'_>> {
                 rule: v.decision().rule.as_ref().map(rule_out),
                 reason: explain::verdict_reason(v),
                 runs,
+                runs_total: depends.then_some(v.outcomes.len()),
             }
         })
         .collect()

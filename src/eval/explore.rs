@@ -18,11 +18,11 @@ use std::rc::Rc;
 
 use rustc_hash::FxHashMap;
 
-use super::names::{NameBook, Search};
+use super::names::{self, NameBook, Search};
 use super::run::{FileCache, Request, RuleEnd, Run};
 use super::{
     Access, Assumption, Candidates, Decision, Env, Fact, Fate, How, Outcome, Pred, Question,
-    RuleLoc, RuleRef, TableProblem, Verdict,
+    RuleLoc, RuleRef, TableProblem, Token, Verdict,
 };
 use crate::client::Client;
 use crate::syntax::{Entry, Rule};
@@ -88,7 +88,7 @@ impl Knowledge {
 struct World<'c> {
     known: Knowledge,
     /// A host name giving every name answer (None: none asked yet, or none found).
-    witness: Option<Vec<u8>>,
+    witness: Option<Token>,
     /// False once a name search was unsure or worlds were merged: its runs may not exist.
     proven: bool,
     facts: Option<Rc<Fact>>,
@@ -112,7 +112,12 @@ impl super::run::Ask for Walk<'_> {
         if let Some(v) = self.known.get(&pred) {
             return v;
         }
-        if let Some(&i) = self.index.get(&pred) {
+        let known = if self.new.len() <= 8 {
+            self.new.iter().position(|(p, _)| *p == pred)
+        } else {
+            self.index.get(&pred).copied()
+        };
+        if let Some(i) = known {
             return self.new[i].1;
         }
         let v = match self.script.get(self.next) {
@@ -123,7 +128,18 @@ impl super::run::Ask for Walk<'_> {
             }
         };
         self.next += 1;
-        self.index.insert(pred.clone(), self.new.len());
+        if self.new.len() == 8 {
+            // A long list: look answers up by hash from now on.
+            self.index = self
+                .new
+                .iter()
+                .enumerate()
+                .map(|(i, (p, _))| (p.clone(), i))
+                .collect();
+        }
+        if self.new.len() >= 8 {
+            self.index.insert(pred.clone(), self.new.len());
+        }
         self.new.push((pred, v));
         v
     }
@@ -181,7 +197,6 @@ struct Explorer<'t, 'e> {
     files: FileCache,
     outcomes: Vec<Outcome>,
     questions: Vec<Question>,
-    asked: FxHashMap<(Pred, RuleLoc), ()>,
     widened: bool,
 }
 
@@ -197,7 +212,6 @@ pub(super) fn explore(
         files: FileCache::default(),
         outcomes: Vec::new(),
         questions: Vec::new(),
-        asked: FxHashMap::default(),
         widened: false,
     };
     let first = World {
@@ -304,12 +318,13 @@ impl Explorer<'_, '_> {
             role,
             line: rule.logical.line,
         };
-        let this = rule_ref(role, rule.logical.line, rule.text());
+        // Made once, and only if a run ends here (most rules of a ban list end none).
+        let mut this: Option<RuleRef> = None;
         let mut next: Vec<World<'c>> = Vec::with_capacity(worlds.len());
         for world in worlds.drain(..) {
             let leaves = self.leaves(&world, rule);
             self.note_questions(&leaves, at, pos);
-            let kept: Vec<(Leaf<'c>, Option<Vec<u8>>, bool)> = leaves
+            let kept: Vec<(Leaf<'c>, Option<Token>, bool)> = leaves
                 .into_iter()
                 .filter_map(|leaf| {
                     let (witness, proven) = self.feasible(&world, &leaf.new)?;
@@ -323,7 +338,10 @@ impl Explorer<'_, '_> {
             } else {
                 None
             };
-            let decided = |granted, how| Decision::new(granted, how, Some(this.clone()));
+            let mut decided = |granted, how| {
+                let r = this.get_or_insert_with(|| rule_ref(role, rule.logical.line, rule.text()));
+                Decision::new(granted, how, Some(r.clone()))
+            };
             let mut going = Vec::new();
             for (i, (leaf, witness, proven)) in kept.into_iter().enumerate() {
                 let decision = match (&leaf.end, role) {
@@ -427,10 +445,17 @@ impl Explorer<'_, '_> {
         leaves
     }
 
+    /// The questions of this rule, once each: the rule's questions are the last ones
+    /// noted (a rule asks a handful, worlds ask the same ones).
     fn note_questions(&mut self, leaves: &[Leaf<'_>], at: RuleLoc, pos: usize) {
+        let first = self
+            .questions
+            .iter()
+            .rposition(|q| q.at != at)
+            .map_or(0, |i| i + 1);
         for leaf in leaves {
             for (p, _) in &leaf.new {
-                if self.asked.insert((p.clone(), at), ()).is_none() {
+                if !self.questions[first..].iter().any(|q| q.pred == *p) {
                     self.questions.push(Question {
                         pred: p.clone(),
                         at,
@@ -443,7 +468,7 @@ impl Explorer<'_, '_> {
 
     /// Can this world give these new answers? Returns the witness name and whether the
     /// world is proven possible; `None` when it is impossible.
-    fn feasible(&self, world: &World<'_>, new: &[(Pred, bool)]) -> Option<(Option<Vec<u8>>, bool)> {
+    fn feasible(&self, world: &World<'_>, new: &[(Pred, bool)]) -> Option<(Option<Token>, bool)> {
         let mut ports = new.iter().filter_map(|(p, v)| match (p, v) {
             (Pred::ServerPort(p), true) => Some(*p),
             _ => None,
@@ -457,13 +482,16 @@ impl Explorer<'_, '_> {
             return Some((world.witness.clone(), world.proven));
         }
         let flavor = self.env.flavor;
+        // The world's name gives all its earlier answers: only the new ones need checking.
         if let Some(w) = &world.witness
-            && world.known.names.fits(w, new, flavor)
+            && new
+                .iter()
+                .all(|(p, v)| !p.is_name() || names::answer(p, w, flavor) == *v)
         {
             return Some((Some(w.clone()), world.proven));
         }
         match world.known.names.search(new, flavor) {
-            Search::Found(w) => Some((Some(w), world.proven)),
+            Search::Found(w) => Some((Some(w.into()), world.proven)),
             Search::Impossible => None,
             Search::Unsure => Some((None, false)),
         }

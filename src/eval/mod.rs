@@ -48,26 +48,30 @@ pub struct Env<'a> {
     pub aclexec: Option<&'a AclexecOracle>,
 }
 
+/// Bytes of a token in a question: shared, since one question is kept by the world that
+/// asked it, the run's facts and the verdict's list of questions.
+pub type Token = Rc<[u8]>;
+
 /// A question evaluation cannot answer by itself.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Pred {
     /// `string_match(token, client name)`.
-    NameMatches(Vec<u8>),
+    NameMatches(Token),
     /// The client name is a verified one (not `unknown`/`paranoid`): `KNOWN`.
     NameKnown,
     /// The client name is verified and has no dot: `LOCAL`.
     NameLocal,
     /// `daemon@HOST`: the local address or name the client connected to matches HOST.
-    ServerHost(Vec<u8>),
+    ServerHost(Token),
     /// A numeric daemon token: the daemon listens on this port.
     ServerPort(u16),
     /// `@group`: the client is in this NIS netgroup.
-    Netgroup(Vec<u8>),
+    Netgroup(Token),
     /// `aclexec CMD` exits with status 0.
-    AclexecSucceeds(Vec<u8>),
+    AclexecSucceeds(Token),
     /// This option value still fits libwrap's 8 KiB buffer once `%` expansion has put in
     /// the names (it exits the daemon's process if not).
-    ExpansionFits(Vec<u8>),
+    ExpansionFits(Token),
 }
 
 impl Pred {
@@ -222,7 +226,7 @@ pub struct Outcome {
     facts: Option<Rc<Fact>>,
     /// A host name that gives the run's name answers (None if it asks none, or if none was
     /// found: such a run may be impossible, and is counted only to stay on the safe side).
-    pub witness: Option<Vec<u8>>,
+    pub witness: Option<Token>,
     /// False when the run may not exist (no witness found, or combinations were merged).
     pub proven: bool,
     /// This is the plain world's run.

@@ -12,7 +12,7 @@ use std::rc::Rc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::{Pred, solve};
+use super::{Pred, Token, solve};
 use crate::flavor::Flavor;
 use crate::pattern::{self, PARANOID, UNKNOWN, eq_nocase};
 
@@ -30,15 +30,21 @@ pub(super) struct NameBook {
 #[derive(Clone, Default)]
 struct Layer {
     /// Tokens the name matches.
-    yes: Vec<Vec<u8>>,
+    yes: Vec<Token>,
     /// Tokens the name does not match, by how `string_match` treats them.
     no_eq: FxHashSet<Vec<u8>>,
     no_suffix: FxHashSet<Vec<u8>>,
     no_prefix: FxHashSet<Vec<u8>>,
-    /// Globs by their literal head (before the first wildcard).
-    no_glob: FxHashMap<Vec<u8>, Vec<Vec<u8>>>,
+    /// Globs by their literal head (before the first wildcard), or by their literal tail
+    /// (after the last) when they start with a wildcard (`*.bad7.example.net`); each once.
+    no_glob: FxHashMap<Vec<u8>, Vec<Token>>,
+    no_glob_tail: FxHashMap<Vec<u8>, Vec<Token>>,
+    /// The key lengths present in `no_glob` and `no_glob_tail` (up to the longest name):
+    /// a name is looked up only at those lengths.
+    head_lens: Lens,
+    tail_lens: Lens,
     /// Anything else (checked one by one; rare).
-    no_other: Vec<Vec<u8>>,
+    no_other: Vec<Token>,
     known: Option<bool>,
     local: Option<bool>,
     /// Bytes used by any token: a filler for made-up names avoids them.
@@ -54,6 +60,23 @@ pub(super) enum Search {
     Impossible,
     /// None of the names tried fits, but others might: the world is kept, marked unproven.
     Unsure,
+}
+
+/// A set of lengths from 0 to 127 (longer keys can match no name).
+#[derive(Clone, Copy, Default)]
+struct Lens(u128);
+
+impl Lens {
+    fn add(&mut self, len: usize) {
+        if len < 128 {
+            self.0 |= 1 << len;
+        }
+    }
+
+    /// The lengths present, at most `max`.
+    fn upto(self, max: usize) -> impl Iterator<Item = usize> {
+        (0..=max.min(127)).filter(move |&l| self.0 & (1 << l) != 0)
+    }
 }
 
 /// A set of bytes, letter case folded.
@@ -120,6 +143,15 @@ fn glob_head(tok: &[u8], nocase: bool) -> Vec<u8> {
     fold(&tok[..end], nocase)
 }
 
+/// A glob's literal tail (after its last wildcard), folded as it compares.
+fn glob_tail(tok: &[u8], nocase: bool) -> Vec<u8> {
+    let start = tok
+        .iter()
+        .rposition(|&b| b == b'*' || b == b'?')
+        .map_or(0, |i| i + 1);
+    fold(&tok[start..], nocase)
+}
+
 fn fold(s: &[u8], nocase: bool) -> Vec<u8> {
     if nocase {
         s.to_ascii_lowercase()
@@ -158,11 +190,20 @@ impl Layer {
                     Kind::Eq => drop(self.no_eq.insert(tok.to_ascii_lowercase())),
                     Kind::Suffix => drop(self.no_suffix.insert(tok.to_ascii_lowercase())),
                     Kind::Prefix => drop(self.no_prefix.insert(tok.to_ascii_lowercase())),
-                    Kind::Glob => self
-                        .no_glob
-                        .entry(glob_head(tok, nocase))
-                        .or_default()
-                        .push(tok.clone()),
+                    Kind::Glob => {
+                        let head = glob_head(tok, nocase);
+                        let (map, lens, key) = if head.is_empty() {
+                            let tail = glob_tail(tok, nocase);
+                            (&mut self.no_glob_tail, &mut self.tail_lens, tail)
+                        } else {
+                            (&mut self.no_glob, &mut self.head_lens, head)
+                        };
+                        lens.add(key.len());
+                        let bucket = map.entry(key).or_default();
+                        if !bucket.iter().any(|t| t == tok) {
+                            bucket.push(tok.clone());
+                        }
+                    }
                     Kind::Other => self.no_other.push(tok.clone()),
                 }
             }
@@ -186,7 +227,7 @@ impl Layer {
     }
 
     /// A token this layer says the name does not match, that `name` matches.
-    fn matching_no(&self, name: &[u8], lower: &[u8], flavor: Flavor) -> Option<&[u8]> {
+    fn matching_no<'a>(&'a self, name: &[u8], lower: &[u8], flavor: Flavor) -> Option<&'a [u8]> {
         if let Some(t) = self.no_eq.get(lower) {
             return Some(t);
         }
@@ -201,26 +242,31 @@ impl Layer {
                 return Some(t);
             }
         }
-        if !self.no_glob.is_empty() {
-            let key = if flavor == Flavor::Debian {
-                lower
-            } else {
-                name
-            };
-            for len in 0..=key.len() {
-                if let Some(globs) = self.no_glob.get(&key[..len])
-                    && let Some(g) = globs
-                        .iter()
-                        .find(|g| pattern::string_match(g, name, flavor))
-                {
-                    return Some(g);
-                }
+        let key = if flavor == Flavor::Debian {
+            lower
+        } else {
+            name
+        };
+        let hit = |globs: &'a Vec<Token>| {
+            globs
+                .iter()
+                .find(|g| pattern::string_match(g, name, flavor))
+                .map(|g| &**g)
+        };
+        for len in self.head_lens.upto(key.len()) {
+            if let Some(g) = self.no_glob.get(&key[..len]).and_then(hit) {
+                return Some(g);
+            }
+        }
+        for len in self.tail_lens.upto(key.len()) {
+            if let Some(g) = self.no_glob_tail.get(&key[key.len() - len..]).and_then(hit) {
+                return Some(g);
             }
         }
         self.no_other
             .iter()
             .find(|t| pattern::string_match(t, name, flavor))
-            .map(Vec::as_slice)
+            .map(|t| &**t)
     }
 }
 
@@ -259,8 +305,11 @@ impl NameBook {
         if flavor != Flavor::Rhel7 && pattern::strip_v4_mapped(name).len() != name.len() {
             return false;
         }
-        let lower = name.to_ascii_lowercase();
-        !self.layers().any(|l| l.contradicts(name, &lower, flavor))
+        let mut buf = [0u8; NAME_MAX];
+        let lower = &mut buf[..name.len()];
+        lower.copy_from_slice(name);
+        lower.make_ascii_lowercase();
+        !self.layers().any(|l| l.contradicts(name, lower, flavor))
     }
 
     /// Look for a name that gives every answer recorded here and `extra`.
@@ -270,7 +319,7 @@ impl NameBook {
         let mut local = None;
         let mut used = Bytes::default();
         for l in self.layers() {
-            yes.extend(l.yes.iter().map(Vec::as_slice));
+            yes.extend(l.yes.iter().map(|t| &**t));
             known = l.known.or(known);
             local = l.local.or(local);
             used.union(&l.used);
@@ -291,8 +340,10 @@ impl NameBook {
             }
             known = Some(true);
         }
-        let (cands, exhaustive) = candidates(&yes, known, &used, flavor);
-        if let Some(name) = cands.into_iter().find(|c| self.fits(c, extra, flavor)) {
+        let (found, exhaustive) = candidates(&yes, known, &used, flavor, &mut |c| {
+            self.fits(c, extra, flavor)
+        });
+        if let Some(name) = found {
             return Search::Found(name);
         }
         if exhaustive {
@@ -348,7 +399,7 @@ impl NameBook {
                 .or_else(|| {
                     extra.iter().find_map(|(p, v)| match p {
                         Pred::NameMatches(t) if !*v && pattern::string_match(t, &name, flavor) => {
-                            Some(t.clone())
+                            Some(t.to_vec())
                         }
                         _ => None,
                     })
@@ -363,26 +414,38 @@ impl NameBook {
     }
 }
 
-/// Names to try, and whether they are every name that could give these answers (up to
-/// letter case where every comparison ignores it).
+/// Try made-up names on `fits` until one does; also says whether the names tried are
+/// every name that could give these answers (up to letter case where every comparison
+/// ignores it). Built one at a time: the first or second usually fits.
 fn candidates(
     yes: &[&[u8]],
     known: Option<bool>,
     used: &Bytes,
     flavor: Flavor,
-) -> (Vec<Vec<u8>>, bool) {
+    fits: &mut dyn FnMut(&[u8]) -> bool,
+) -> (Option<Vec<u8>>, bool) {
     let nocase = flavor == Flavor::Debian;
+    // Red Hat's globs compare case: try each name as made, and folded both ways.
+    let mut attempt = |n: &[u8]| -> Option<Vec<u8>> {
+        if fits(n) {
+            return Some(n.to_vec());
+        }
+        if !nocase {
+            for f in [n.to_ascii_lowercase(), n.to_ascii_uppercase()] {
+                if fits(&f) {
+                    return Some(f);
+                }
+            }
+        }
+        None
+    };
     // A literal the name equals fixes it (Red Hat's case-sensitive globs aside).
     if let Some(lit) = yes.iter().find(|t| matches!(kind(t, flavor), Kind::Eq)) {
-        let out = vec![
-            lit.to_vec(),
-            lit.to_ascii_lowercase(),
-            lit.to_ascii_uppercase(),
-        ];
-        return (out, nocase);
+        return (attempt(lit), nocase);
     }
     if known == Some(false) {
-        return (vec![UNKNOWN.to_vec(), PARANOID.to_vec()], true);
+        let found = attempt(UNKNOWN).or_else(|| attempt(PARANOID));
+        return (found, true);
     }
     // A filler no token uses, so a made-up name matches only what it must.
     let f = b"qzjxkvwyhgfbmp"
@@ -429,42 +492,46 @@ fn candidates(
             .iter()
             .any(|t| !same(t, &tail[tail.len() - t.len()..]))
     {
-        return (Vec::new(), nocase);
+        return (None, nocase);
     }
-    let fills: Vec<Vec<u8>> = vec![
-        vec![f, f, f],
-        vec![],
-        vec![f],
-        vec![f, b'.', f],
-        vec![f, f, b'.', f, f, b'.', f, f],
-        vec![f, b'-', f],
+    if known.is_none()
+        && let Some(n) = attempt(UNKNOWN)
+    {
+        return (Some(n), false);
+    }
+    let fills: [&[u8]; 6] = [
+        &[f, f, f],
+        &[],
+        &[f],
+        &[f, b'.', f],
+        &[f, f, b'.', f, f, b'.', f, f],
+        &[f, b'-', f],
     ];
-    let mut out: Vec<Vec<u8>> = Vec::new();
-    if known.is_none() {
-        out.push(UNKNOWN.to_vec());
-    }
-    for fill in &fills {
+    let mut name = Vec::with_capacity(64);
+    for fill in fills {
         for with_middles in [false, true] {
-            let mut name = head.to_vec();
-            name.extend_from_slice(fill);
-            if with_middles {
-                for m in &middles {
-                    name.extend_from_slice(m);
-                    name.extend_from_slice(fill);
-                }
-            }
             // A `.suffix` needs something before its dot.
             for extra in [&b""[..], &[f][..]] {
-                let mut n = name.clone();
-                n.extend_from_slice(extra);
-                n.extend_from_slice(tail);
-                out.push(n);
+                name.clear();
+                name.extend_from_slice(head);
+                name.extend_from_slice(fill);
+                if with_middles {
+                    for m in &middles {
+                        name.extend_from_slice(m);
+                        name.extend_from_slice(fill);
+                    }
+                }
+                name.extend_from_slice(extra);
+                name.extend_from_slice(tail);
+                if let Some(n) = attempt(&name) {
+                    return (Some(n), false);
+                }
             }
         }
     }
     for g in yes.iter().filter(|t| matches!(kind(t, flavor), Kind::Glob)) {
-        for fill in &fills {
-            let mut name = Vec::new();
+        for fill in fills {
+            name.clear();
             for &b in *g {
                 match b {
                     b'*' => name.extend_from_slice(fill),
@@ -472,20 +539,17 @@ fn candidates(
                     _ => name.push(b),
                 }
             }
-            out.push(name);
+            if let Some(n) = attempt(&name) {
+                return (Some(n), false);
+            }
         }
     }
-    if known.is_none() {
-        out.push(PARANOID.to_vec());
+    if known.is_none()
+        && let Some(n) = attempt(PARANOID)
+    {
+        return (Some(n), false);
     }
-    if !nocase {
-        let folded: Vec<Vec<u8>> = out
-            .iter()
-            .flat_map(|n| [n.to_ascii_lowercase(), n.to_ascii_uppercase()])
-            .collect();
-        out.extend(folded);
-    }
-    (out, false)
+    (None, false)
 }
 
 #[cfg(test)]
@@ -493,7 +557,7 @@ mod tests {
     use super::*;
 
     fn pred(t: &str) -> Pred {
-        Pred::NameMatches(t.as_bytes().to_vec())
+        Pred::NameMatches(t.as_bytes().into())
     }
 
     fn book(answers: &[(Pred, bool)]) -> NameBook {

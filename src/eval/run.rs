@@ -248,7 +248,7 @@ impl<'r, 'e, 'a> Run<'r, 'e, 'a> {
                         Some(known) => known(cmd),
                         None => match aclexec_known(self.env.root, cmd) {
                             Some(ok) => ok,
-                            None => self.ask(Pred::AclexecSucceeds(cmd.clone())),
+                            None => self.ask(Pred::AclexecSucceeds(cmd.as_slice().into())),
                         },
                     };
                     // Each aclexec sets the flag afresh: a later success clears it.
@@ -324,7 +324,7 @@ impl<'r, 'e, 'a> Run<'r, 'e, 'a> {
             Mode::Daemon if host.first() == Some(&b'/') => {
                 self.file_words(host, &mut |run, word| run.server_host_match(word))
             }
-            Mode::Daemon => self.ask(Pred::ServerHost(host.to_vec())),
+            Mode::Daemon => self.ask(Pred::ServerHost(host.into())),
         }
     }
 
@@ -354,7 +354,7 @@ impl<'r, 'e, 'a> Run<'r, 'e, 'a> {
         } else if lo >= EXPANSION_LIMIT {
             false
         } else {
-            self.ask(Pred::ExpansionFits(value.to_vec()))
+            self.ask(Pred::ExpansionFits(value.into()))
         };
         let known_name = self.req.name.as_deref().is_some_and(known);
         let mut i = 0;
@@ -383,7 +383,7 @@ impl<'r, 'e, 'a> Run<'r, 'e, 'a> {
         if tok.first() == Some(&b'@') {
             return match self.env.mode {
                 Mode::HostsCtl => false,
-                Mode::Daemon => self.ask(Pred::Netgroup(tok[1..].to_vec())),
+                Mode::Daemon => self.ask(Pred::Netgroup(tok[1..].into())),
             };
         }
         if tok.first() == Some(&b'/') {
@@ -420,7 +420,7 @@ impl<'r, 'e, 'a> Run<'r, 'e, 'a> {
             // A `[v6]` token could only match a name that is an IPv6 literal, and a verified
             // host name never is one (libwrap turns a numeric reverse name into "paranoid").
             None if tok.first() == Some(&b'[') && tok.last() == Some(&b']') => false,
-            None => self.ask(Pred::NameMatches(tok.to_vec())),
+            None => self.ask(Pred::NameMatches(tok.into())),
         }
     }
 

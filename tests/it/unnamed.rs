@@ -178,7 +178,7 @@ fn unnamed_clients_get_verdicts_that_hold_for_every_name_libwrap_may_see() {
                     verdict
                         .outcomes
                         .iter()
-                        .filter_map(|o| String::from_utf8(o.witness.clone()?).ok()),
+                        .filter_map(|o| String::from_utf8(o.witness.as_deref()?.to_vec()).ok()),
                 );
                 trials.push(Trial {
                     set: i,
@@ -283,7 +283,7 @@ fn unnamed_clients_get_verdicts_that_hold_for_every_name_libwrap_may_see() {
                 let Some(w) = o
                     .witness
                     .as_ref()
-                    .and_then(|w| String::from_utf8(w.clone()).ok())
+                    .and_then(|w| String::from_utf8(w.to_vec()).ok())
                 else {
                     continue;
                 };
