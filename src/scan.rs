@@ -255,7 +255,15 @@ fn scan_part(
             dirty = false;
         }
         let mut hit = false;
-        if let Some(text) = entries.peek_plain()
+        let plain = entries.peek_plain();
+        // A comment (`# DenyHosts: …` above every ban): nothing to see, in every flavour.
+        if let Some(text) = plain
+            && text.first() == Some(&b'#')
+        {
+            entries.skip_plain(text);
+            continue;
+        }
+        if let Some(text) = plain
             && let Some((daemon_list, client_list)) = ban_line(text)
             && literal_tokens(client_list, |tok| {
                 index.each(tok, |c| {
