@@ -137,11 +137,12 @@ impl Config {
         }
         daemons.dedup();
 
+        // As written: fsops resolves it (inside the root when it lies there) each time it
+        // is used, so that the directories it creates are made through the same resolution.
         let backup_dir = match cli.backup_dir {
-            Some(dir) => dir,
-            None => root
-                .resolve("/var/backups/wrapfix")
-                .map_err(|e| Error::read("resolve", root.dir().join("var/backups/wrapfix"), e))?,
+            Some(dir) => std::path::absolute(&dir)
+                .map_err(|e| Error::Usage(format!("--backup-dir {}: {e}", dir.display())))?,
+            None => root.dir().join("var/backups/wrapfix"),
         };
 
         let color = match cli.color {

@@ -28,6 +28,7 @@ pub mod rootfs;
 pub mod scan;
 pub mod syntax;
 pub mod tables;
+pub mod term;
 pub mod wrapped;
 pub mod writers;
 
@@ -60,8 +61,7 @@ pub fn run(cli: cli::Cli) -> Result<i32> {
 }
 
 pub(crate) fn load(config: &Config) -> Result<Tables> {
-    Tables::load(&config.root)
-        .map_err(|e| Error::read("open the tables under", config.root.dir(), e))
+    Ok(Tables::load(&config.root))
 }
 
 /// Write to stdout through one buffer (a report for thousands of clients is many lines).

@@ -336,20 +336,23 @@ fn who(tv: &crate::analysis::TargetVerdict) -> String {
 
 /// `--rollback [ID] [--exact]`: show what the restore does, ask, restore.
 pub fn rollback(config: &Config, id: Option<&str>, exact: bool) -> Result<i32> {
-    let set = fsops::load(&config.backup_dir, id)?;
+    let set = fsops::load(&config.root, &config.backup_dir, id)?;
     let p = Paint(config.color);
     let mut diffs = String::new();
     for f in &set.files {
-        let current = config.root.read_optional(&f.system_path).map_err(|e| {
-            Error::read(
-                "read",
-                config
-                    .root
-                    .dir()
-                    .join(f.system_path.trim_start_matches('/')),
-                e,
-            )
-        })?;
+        let current = config
+            .root
+            .read_bounded(&f.system_path, crate::tables::TABLE_LIMIT)
+            .map_err(|e| {
+                Error::read(
+                    "read",
+                    config
+                        .root
+                        .dir()
+                        .join(f.system_path.trim_start_matches('/')),
+                    e,
+                )
+            })?;
         match fsops::planned_restore(f, current.as_deref(), exact, &plan::revert) {
             Ok(Some(restored)) => diffs.push_str(&diff::unified(
                 &f.system_path,
@@ -419,7 +422,7 @@ pub fn rollback(config: &Config, id: Option<&str>, exact: bool) -> Result<i32> {
 
 /// `--list-backups`: the change sets, oldest first.
 pub fn list_backups(config: &Config) -> Result<i32> {
-    let sets = fsops::list(&config.backup_dir)?;
+    let sets = fsops::list(&config.root, &config.backup_dir)?;
     write_out(|out| {
         if config.json {
             let list: Vec<Value> = sets

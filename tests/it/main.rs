@@ -7,6 +7,7 @@ mod differential;
 mod flavors;
 mod fsops;
 mod fsops_faults;
+mod hostile;
 mod logs;
 mod manpage;
 mod reader;

@@ -412,7 +412,7 @@ fn yes_never_picks_a_client_from_the_logs() {
 }
 
 /// Run `script` (sh) in a private mount namespace; returns its stdout+stderr and status.
-fn in_private_mounts(script: &str) -> Option<(i32, String)> {
+pub(crate) fn in_private_mounts(script: &str) -> Option<(i32, String)> {
     if !nix::unistd::geteuid().is_root() {
         support::skip(
             "root privileges",
