@@ -310,6 +310,8 @@ pub(crate) struct Snapshot {
     pub stamp: Option<Stamp>,
     pub meta: Option<Meta>,
     pub watch: Option<OpenWatch>,
+    /// How many names the file has: other hard links keep the old bytes after a rename.
+    pub links: u64,
 }
 
 impl Snapshot {
@@ -329,6 +331,7 @@ impl Snapshot {
                     stamp: None,
                     meta: None,
                     watch: None,
+                    links: 0,
                 });
             }
             Err(e) => return Err(io_err("open", host, e)),
@@ -355,6 +358,7 @@ impl Snapshot {
             bytes: Some(bytes),
             held: Some(file),
             watch,
+            links: after.nlink(),
         })
     }
 

@@ -448,6 +448,24 @@ fn two_runs_with_different_backup_dirs_never_both_claim_a_change_one_of_them_los
 // --- Smaller ----------------------------------------------------------------------------
 
 #[test]
+fn a_hard_linked_table_is_reported() {
+    let s = Sandbox::new();
+    s.write("etc/hosts.deny", "ALL: ALL\n");
+    std::fs::hard_link(
+        s.root.join("etc/hosts.deny"),
+        s.root.join("etc/hosts.deny.orig"),
+    )
+    .expect("link");
+    let out = s
+        .cmd()
+        .args(["--yes", "--strategy", "comment"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("hard link"), "{}", text(&out));
+}
+
+#[test]
 fn leftovers_of_killed_runs_are_cleaned_up() {
     let s = Sandbox::new();
     s.write("etc/hosts.deny", "ALL: ALL\n");
