@@ -388,6 +388,34 @@ fn a_character_device_is_not_read_until_memory_runs_out() {
 }
 
 #[test]
+fn a_directory_as_hosts_allow_is_never_offered_as_a_plan() {
+    let s = Sandbox::new();
+    s.write("etc/hosts.deny", "ALL: ALL\n");
+    std::fs::create_dir(s.root.join("etc/hosts.allow")).expect("mkdir");
+    let out = s
+        .cmd()
+        .args(["--dry-run", "--client", "198.51.100.7"])
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(!stdout.contains("+sshd: 198.51.100.7"), "{stdout}");
+    assert!(
+        stdout.contains("No safe change") && stdout.contains("directory"),
+        "{stdout}"
+    );
+    let out = s
+        .cmd()
+        .args(["--yes", "--client", "198.51.100.7"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(!s.root.join("var/backups/wrapfix").exists());
+}
+
+// --- 10. Concurrency --------------------------------------------------------------------
+
+#[test]
 fn the_lock_is_beside_the_tables_whatever_the_backup_dir() {
     let s = Sandbox::new();
     s.write("etc/hosts.deny", "ALL: ALL\n");

@@ -8,6 +8,7 @@ mod flavors;
 mod fsops;
 mod fsops_faults;
 mod hostile;
+mod hostile_plan;
 mod hostile_write;
 mod logs;
 mod manpage;
