@@ -59,8 +59,13 @@ impl Config {
         } else if cli.mode.list_backups {
             Mode::ListBackups
         } else if let Some(id) = cli.mode.rollback {
+            if id.as_deref().is_some_and(|id| id.trim().is_empty()) {
+                return Err(Error::Usage(
+                    "--rollback '': the change-set ID is empty (an unset variable?); give an ID that `wrapfix --list-backups` shows, or --rollback alone for the latest".into(),
+                ));
+            }
             Mode::Rollback {
-                id: (!id.is_empty()).then_some(id),
+                id,
                 exact: cli.exact,
             }
         } else {

@@ -539,7 +539,7 @@ fn final_newline(tables: &Tables, flavor: Flavor, id: &str) -> Option<Edit> {
 /// Check the planned bytes: every target granted for every possible name, and no client
 /// that was granted before (targets, the generic client, every address and name the files
 /// mention) is refused after. Returns what was checked, in words.
-fn verify(ctx: &Context, before: &Analysis, after: &Analysis) -> Result<String, String> {
+pub(crate) fn verify(ctx: &Context, before: &Analysis, after: &Analysis) -> Result<String, String> {
     for tv in &after.verdicts {
         if tv.verdict.access != Access::Granted {
             let who = tv

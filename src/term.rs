@@ -3,9 +3,14 @@
 //! what a menu entry seems to say, `\x1b]2;…\x07` retitles the window. [`escape`] shows
 //! them instead of obeying them. Messages go to stderr through [`say`] and [`warn`], which
 //! never panic (eprintln! does when stderr is a closed pipe).
+//!
+//! stdout: a reader that goes away (`wrapfix … | head -1`) ends the output, never the
+//! work. [`crate::write_out`] notes it here, and the exit status still says what is true
+//! on disk.
 
 use std::borrow::Cow;
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Whether a character must not reach a terminal as it is: control characters (C0, DEL,
 /// C1) and the bidirectional overrides that reorder what is shown.
@@ -49,6 +54,19 @@ pub fn say(msg: &str) {
 /// `wrapfix: warning: MESSAGE` on stderr.
 pub fn warn(msg: &str) {
     say(&format!("warning: {msg}"));
+}
+
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// stdout went away (EPIPE, or another write error): stop writing to it.
+pub(crate) fn mark_stdout_closed() {
+    STDOUT_CLOSED.store(true, Ordering::SeqCst);
+}
+
+/// Whether output was lost: then nobody saw the report or the diff, and nothing may be
+/// applied on the strength of a question about them.
+pub fn stdout_closed() -> bool {
+    STDOUT_CLOSED.load(Ordering::SeqCst)
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ mod fsops;
 mod fsops_faults;
 mod hostile;
 mod hostile_plan;
+mod hostile_run;
 mod hostile_write;
 mod logs;
 mod manpage;
