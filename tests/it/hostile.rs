@@ -63,6 +63,11 @@ impl Sandbox {
         out
     }
 
+    /// Take what is outside the root now as what must stay (after planting decoys there).
+    pub fn settle(&mut self) {
+        self.before = self.outside();
+    }
+
     /// Nothing outside the root changed.
     pub fn assert_outside_untouched(&self) {
         assert_eq!(

@@ -3,6 +3,7 @@
 mod ansible;
 mod cases;
 mod check;
+mod confine;
 mod differential;
 mod flavors;
 mod fsops;
@@ -13,6 +14,7 @@ mod hostile_run;
 mod hostile_write;
 mod logs;
 mod manpage;
+mod pipeline;
 mod reader;
 mod repair;
 mod sshd_e2e;
