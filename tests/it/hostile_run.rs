@@ -236,13 +236,23 @@ fn terminal_escapes_from_files_manifests_and_links_are_printed_escaped() {
     let s = Sandbox::new();
     s.write(
         "etc/hosts.deny",
-        format!("ALL: ALL {NASTY}\nsshd: 192.0.2.{NASTY}\n"),
+        format!("sshd: 198.51.100.7 : bad{NASTY}option\nALL: ALL {NASTY}\nsshd: 192.0.2.{NASTY}\n"),
     );
     s.write(
         "var/log/auth.log",
         format!(
             "Nov 24 00:50:12 host sshd{NASTY}[1]: refused connect from 203.0.113.5 (203.0.113.5)\n"
         ),
+    );
+    // A release file the report quotes.
+    s.write(
+        "etc/redhat-release",
+        format!("Red Hat {NASTY} release 7.9\n"),
+    );
+    // A file name from a directory listing, named in a finding.
+    s.write(
+        &format!("etc/fail2ban/jail.d/ev{NASTY}il.conf"),
+        "[sshd]\nenabled = true\nbanaction = hostsdeny\n",
     );
     for args in [
         &["--check"][..],
