@@ -11,6 +11,7 @@ mod fsops_faults;
 mod hostile;
 mod hostile_plan;
 mod hostile_run;
+mod hostile_sets;
 mod hostile_write;
 mod logs;
 mod manpage;
