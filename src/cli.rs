@@ -92,8 +92,10 @@ pub struct ModeArgs {
     pub dry_run: bool,
 
     /// Undo the latest change set, or change set ID.
-    #[arg(long, value_name = "ID", num_args = 0..=1, default_missing_value = "")]
-    pub rollback: Option<String>,
+    // `Option<Option<_>>`: `--rollback` alone (the latest) and `--rollback ""` (an unset
+    // `$ID` in a script, an error) must not look the same.
+    #[arg(long, value_name = "ID", num_args = 0..=1)]
+    pub rollback: Option<Option<String>>,
 
     /// List the change sets that can be rolled back.
     #[arg(long)]
@@ -140,6 +142,8 @@ mod tests {
         assert!(Cli::try_parse_from(["wrapfix", "--yes", "--client", "10.0.0.1"]).is_ok());
         assert!(Cli::try_parse_from(["wrapfix", "--exact"]).is_err());
         let c = Cli::try_parse_from(["wrapfix", "--rollback"]).unwrap();
-        assert_eq!(c.mode.rollback.as_deref(), Some(""));
+        assert_eq!(c.mode.rollback, Some(None));
+        let c = Cli::try_parse_from(["wrapfix", "--rollback", ""]).unwrap();
+        assert_eq!(c.mode.rollback, Some(Some(String::new())));
     }
 }

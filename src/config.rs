@@ -59,8 +59,13 @@ impl Config {
         } else if cli.mode.list_backups {
             Mode::ListBackups
         } else if let Some(id) = cli.mode.rollback {
+            if id.as_deref().is_some_and(|id| id.trim().is_empty()) {
+                return Err(Error::Usage(
+                    "--rollback '': the change-set ID is empty (an unset variable?); give an ID that `wrapfix --list-backups` shows, or --rollback alone for the latest".into(),
+                ));
+            }
             Mode::Rollback {
-                id: (!id.is_empty()).then_some(id),
+                id,
                 exact: cli.exact,
             }
         } else {
@@ -137,11 +142,12 @@ impl Config {
         }
         daemons.dedup();
 
+        // As written: fsops resolves it (inside the root when it lies there) each time it
+        // is used, so that the directories it creates are made through the same resolution.
         let backup_dir = match cli.backup_dir {
-            Some(dir) => dir,
-            None => root
-                .resolve("/var/backups/wrapfix")
-                .map_err(|e| Error::read("resolve", root.dir().join("var/backups/wrapfix"), e))?,
+            Some(dir) => std::path::absolute(&dir)
+                .map_err(|e| Error::Usage(format!("--backup-dir {}: {e}", dir.display())))?,
+            None => root.dir().join("var/backups/wrapfix"),
         };
 
         let color = match cli.color {

@@ -28,6 +28,7 @@ pub mod rootfs;
 pub mod scan;
 pub mod syntax;
 pub mod tables;
+pub mod term;
 pub mod wrapped;
 pub mod writers;
 
@@ -35,7 +36,7 @@ use std::io::Write;
 
 use analysis::Context;
 use config::{Config, Mode};
-use error::{Error, Result, exit};
+use error::{Result, exit};
 use tables::Tables;
 
 /// Run one invocation; returns the exit status.
@@ -60,16 +61,27 @@ pub fn run(cli: cli::Cli) -> Result<i32> {
 }
 
 pub(crate) fn load(config: &Config) -> Result<Tables> {
-    Tables::load(&config.root)
-        .map_err(|e| Error::read("open the tables under", config.root.dir(), e))
+    Ok(Tables::load(&config.root))
 }
 
 /// Write to stdout through one buffer (a report for thousands of clients is many lines).
+/// A closed or failing stdout ends the output, not the run: the work goes on and the exit
+/// status still says what is true on disk (`wrapfix --yes … | head -1` applies the change
+/// and exits 0; `--check | head -1` of a locked-out system exits 1).
 pub(crate) fn write_out(f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
+    if term::stdout_closed() {
+        return Ok(());
+    }
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    f(&mut out)
-        .and_then(|()| out.flush())
-        .map_err(|e| Error::read("write the report to", "stdout", e))
+    if let Err(e) = f(&mut out).and_then(|()| out.flush()) {
+        term::mark_stdout_closed();
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            term::warn(&format!("cannot write the report to stdout: {e}"));
+        }
+        // What is still buffered must not be written again when `out` is dropped.
+        let _ = out.into_parts();
+    }
+    Ok(())
 }
 
 /// `--check`: verdicts and findings; exit 1 when any target is not granted.

@@ -15,7 +15,6 @@
 //! `memmem` search over the chunk, and only those lines are parsed. Line numbers come from a
 //! vectorised newline count of the bytes between hits.
 
-use std::fs::File;
 use std::io::{self, Read};
 use std::path::PathBuf;
 
@@ -263,6 +262,8 @@ fn list_logs(root: &Root, problems: &mut Vec<Problem>) -> io::Result<Vec<LogFile
         let system = format!("{LOG_DIR}/{name}");
         let host = match root.resolve(&system) {
             Ok(host) => host,
+            // A link that leads through a missing directory: as dangling as any other.
+            Err(e) if missing(&e) => continue,
             Err(e) => {
                 problems.push(Problem {
                     file: system,
@@ -371,7 +372,9 @@ fn scan_file(file: &LogFile, rank: usize, tally: &mut Tally) -> Option<Problem> 
             Severity::Info,
         );
     }
-    let opened = match File::open(&file.host) {
+    // Without blocking, and only a regular file: it may have been swapped for a FIFO since
+    // the directory was listed.
+    let opened = match crate::rootfs::open_regular(&file.host) {
         Ok(f) => f,
         // Rotated away since the directory was listed: nothing lost, it has a new name.
         Err(e) if e.kind() == io::ErrorKind::NotFound => return None,

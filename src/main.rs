@@ -4,13 +4,9 @@ fn main() {
     let cli = wrapfix::cli::Cli::parse();
     let code = match wrapfix::run(cli) {
         Ok(code) => code,
-        Err(wrapfix::error::Error::Read { source, .. })
-            if source.kind() == std::io::ErrorKind::BrokenPipe =>
-        {
-            0
-        }
         Err(e) => {
-            eprintln!("wrapfix: {e}");
+            // Escaped: error messages name paths and link targets from the repaired disk.
+            wrapfix::term::say(&e.to_string());
             e.exit_code()
         }
     };

@@ -98,6 +98,14 @@ pub fn make(ctx: &Context, before: &Analysis, strategy: Strategy, id: &str) -> O
         Ok(p) => p,
         Err(why) => return Outcome::Impossible(why),
     };
+    // A table that cannot be read is never written, nor one that is not a regular file
+    // (a directory, a FIFO) or that has nowhere to be created: no plan that needs one is
+    // shown, let alone asked about.
+    for role in [Role::Allow, Role::Deny] {
+        if let (Some(_), Some(why)) = (&new[role as usize], &before.tables.get(role).unwritable) {
+            return Outcome::Impossible(why.clone());
+        }
+    }
     match verify(ctx, before, &after) {
         Ok(verified) => Outcome::Plan(Box::new(Plan {
             strategy,
@@ -138,11 +146,17 @@ pub fn render(tables: &Tables, edits: &[Edit]) -> [Option<Vec<u8>>; 2] {
         let mut new = Vec::with_capacity(old.len() + 256);
         let mut pos = 0;
         for e in mine {
-            new.extend_from_slice(&old[pos..e.at]);
+            // Planning never makes edits that overlap or lie beyond the file (see
+            // `add_edit`); one that did is left out rather than panicking, and the
+            // verification of the rendered bytes judges the rest.
+            let Some(keep) = old.get(pos..e.at) else {
+                continue;
+            };
+            new.extend_from_slice(keep);
             new.extend_from_slice(&e.after);
             pos = e.at + e.before.len();
         }
-        new.extend_from_slice(&old[pos..]);
+        new.extend_from_slice(old.get(pos..).unwrap_or_default());
         out[role as usize] = Some(new);
     }
     out
@@ -313,19 +327,26 @@ fn comment_edits(ctx: &Context, before: &Analysis, id: &str) -> Result<Planned, 
                     .client
                     .as_ref()
                     .map_or("any client".to_string(), |c| c.addr.clone());
+                // The verdicts are of the rendered bytes; the edits are made on the
+                // original ones, so the rule is found where it was before the marker lines
+                // of earlier rounds moved it down.
+                let rule = o.decision.rule.as_ref().and_then(|r| {
+                    original_line(&edits, r.loc.role, r.loc.line).map(|line| RuleLoc {
+                        role: r.loc.role,
+                        line,
+                    })
+                });
                 let edit = refusal_edit(
                     &before.tables,
-                    &o.decision,
+                    &o.decision.how,
+                    rule,
                     ctx.flavor,
                     id,
                     &who,
                     &tv.target.daemon,
                 )?;
-                if let Some(e) = edit
-                    && !edits.iter().any(|x| x.role == e.role && x.at == e.at)
-                {
-                    edits.push(e);
-                    added = true;
+                if let Some(e) = edit {
+                    added |= add_edit(&mut edits, e);
                 }
             }
         }
@@ -341,16 +362,74 @@ fn comment_edits(ctx: &Context, before: &Analysis, id: &str) -> Result<Planned, 
     Err("commenting out the refusing rules does not let every target in (see the verdicts); try --strategy allow with --client".into())
 }
 
-/// The edit that removes one refusal, if commenting can remove it.
+/// Physical lines of `bytes`: a last line without a newline counts.
+fn line_count(bytes: &[u8]) -> i64 {
+    let newlines = memchr::memchr_iter(b'\n', bytes).count() as i64;
+    newlines + i64::from(!bytes.is_empty() && !bytes.ends_with(b"\n"))
+}
+
+/// Where physical line `line` of `role`'s rendered bytes (the original with `edits`
+/// applied) was in the original; `None` for a line an edit wrote (a marker, a commented
+/// line).
+fn original_line(edits: &[Edit], role: Role, line: u32) -> Option<u32> {
+    let mut mine: Vec<&Edit> = edits.iter().filter(|e| e.role == role).collect();
+    mine.sort_by_key(|e| e.at);
+    let line = i64::from(line);
+    // Rendered line minus original line, for lines after the edits seen so far.
+    let mut shift = 0i64;
+    for e in mine {
+        let start = i64::from(e.line) + shift;
+        if line < start {
+            break;
+        }
+        let written = line_count(&e.after);
+        // A final newline leaves its line where it was; other edits wrote their lines.
+        if line < start + written && e.kind != EditKind::FinalNewline {
+            return None;
+        }
+        shift += written - line_count(&e.before);
+    }
+    u32::try_from(line - shift).ok()
+}
+
+/// Add `e` unless it overlaps an edit already planned (edits replace whole lines at
+/// logical-line boundaries, so two that overlap are about the same lines). Commenting out
+/// a rule on an unterminated last line also ends it with a newline, so it replaces an edit
+/// that only added the newline, and makes a later one unnecessary. Returns whether `edits`
+/// changed.
+fn add_edit(edits: &mut Vec<Edit>, e: Edit) -> bool {
+    let range = |x: &Edit| x.at..x.at + x.before.len().max(1);
+    let overlaps = |x: &Edit| {
+        x.role == e.role && {
+            let (a, b) = (range(x), range(&e));
+            a.start < b.end && b.start < a.end
+        }
+    };
+    let Some(i) = edits.iter().position(overlaps) else {
+        edits.push(e);
+        return true;
+    };
+    let x = &edits[i];
+    let covers = e.at <= x.at && x.at + x.before.len() <= e.at + e.before.len();
+    if x.kind == EditKind::FinalNewline && e.kind == EditKind::Comment && covers {
+        edits[i] = e;
+        return true;
+    }
+    false
+}
+
+/// The edit that removes one refusal (decided by `how`; `rule` is the deciding rule's
+/// place in the original file), if commenting can remove it.
 fn refusal_edit(
     tables: &Tables,
-    d: &crate::eval::Decision,
+    how: &How,
+    rule: Option<RuleLoc>,
     flavor: Flavor,
     id: &str,
     who: &str,
     daemon: &str,
 ) -> Result<Option<Edit>, String> {
-    match &d.how {
+    match how {
         How::DenyRule | How::DenyOption | How::Twist | How::OptionError(_) | How::Exit => {}
         How::DenyTableError(TableProblem::Unterminated(Unterminated::MissingNewline)) => {
             return Ok(final_newline(tables, flavor, id));
@@ -371,10 +450,10 @@ fn refusal_edit(
         How::Crash => return Err("a /file pattern includes itself; use --strategy allow".into()),
         How::AllowRule | How::NoMatch | How::AllowOption | How::AclexecVoid => return Ok(None),
     }
-    let Some(rule) = &d.rule else { return Ok(None) };
+    let Some(loc) = rule else { return Ok(None) };
     Ok(comment_rule(
         tables,
-        rule.loc,
+        loc,
         flavor,
         id,
         &format!("it refused {who} for {daemon}"),
@@ -460,7 +539,7 @@ fn final_newline(tables: &Tables, flavor: Flavor, id: &str) -> Option<Edit> {
 /// Check the planned bytes: every target granted for every possible name, and no client
 /// that was granted before (targets, the generic client, every address and name the files
 /// mention) is refused after. Returns what was checked, in words.
-fn verify(ctx: &Context, before: &Analysis, after: &Analysis) -> Result<String, String> {
+pub(crate) fn verify(ctx: &Context, before: &Analysis, after: &Analysis) -> Result<String, String> {
     for tv in &after.verdicts {
         if tv.verdict.access != Access::Granted {
             let who = tv
@@ -579,16 +658,24 @@ pub fn rebase(
 ) -> Result<Vec<u8>, String> {
     let mut mine: Vec<&Edit> = edits.iter().filter(|e| e.role == role).collect();
     mine.sort_by_key(|e| e.at);
-    let apply_at = |base: &[u8], at: &[(usize, &Edit)]| {
+    // Two edits anchored on the same lines (identical rules, one of them gone since) would
+    // overlap: that is a plan that no longer applies, never a panic.
+    let apply_at = |base: &[u8], at: &[(usize, &Edit)]| -> Result<Vec<u8>, String> {
+        let overlap = || {
+            format!(
+                "{} changed since the plan was made so that its edits no longer fit",
+                role.system_path()
+            )
+        };
         let mut out = Vec::with_capacity(base.len() + 256);
         let mut pos = 0;
         for (offset, e) in at {
-            out.extend_from_slice(&base[pos..*offset]);
+            out.extend_from_slice(base.get(pos..*offset).ok_or_else(overlap)?);
             out.extend_from_slice(&e.after);
             pos = offset + e.before.len();
         }
-        out.extend_from_slice(&base[pos..]);
-        out
+        out.extend_from_slice(base.get(pos..).ok_or_else(overlap)?);
+        Ok(out)
     };
     let clean_append = current.starts_with(original)
         && (original.is_empty() || original.ends_with(b"\n"))
@@ -597,7 +684,7 @@ pub fn rebase(
             .all(|e| e.kind != EditKind::FinalNewline || current.len() == original.len());
     if clean_append {
         let at: Vec<(usize, &Edit)> = mine.iter().map(|e| (e.at, *e)).collect();
-        return Ok(apply_at(current, &at));
+        return apply_at(current, &at);
     }
     let mut at: Vec<(usize, &Edit)> = Vec::new();
     for e in &mine {
@@ -629,7 +716,7 @@ pub fn rebase(
         at.push((offset, e));
     }
     at.sort_by_key(|(o, _)| *o);
-    Ok(apply_at(current, &at))
+    apply_at(current, &at)
 }
 
 /// The edits of one file as the manifest records them (what [`revert`] reads back).
@@ -830,7 +917,70 @@ mod tests {
             rebase(std::slice::from_ref(&e), Role::Deny, original, shifted).unwrap(),
             b"ALL: 192.0.2.7\n# h\n# m\n#ALL: ALL\n"
         );
-        assert!(rebase(&[e], Role::Deny, original, b"# h\n").is_err());
+        assert!(rebase(std::slice::from_ref(&e), Role::Deny, original, b"# h\n").is_err());
+        // Two edits of identical rules, one of the rules gone since: both would anchor on
+        // the one left.
+        let mut twice = e.clone();
+        twice.at = 13;
+        twice.line = 3;
+        let original = b"# h\nALL: ALL\nALL: ALL\n";
+        assert!(rebase(&[e, twice], Role::Deny, original, b"x\n# h\nALL: ALL\n").is_err());
+    }
+
+    /// Issue 9 item 14: the verdicts of round 2 are of the rendered bytes, whose lines the
+    /// marker lines of round 1 moved down.
+    #[test]
+    fn lines_of_the_rendered_file_map_back_to_the_original() {
+        let comment = edit(EditKind::Comment, 2, b"ALL: ALL\n", b"# m\n#ALL: ALL\n");
+        let newline = edit(EditKind::FinalNewline, 4, b"x", b"x\n");
+        let edits = [comment, newline];
+        assert_eq!(original_line(&edits, Role::Deny, 1), Some(1));
+        assert_eq!(original_line(&edits, Role::Deny, 2), None, "the marker");
+        assert_eq!(
+            original_line(&edits, Role::Deny, 3),
+            None,
+            "the commented rule"
+        );
+        assert_eq!(original_line(&edits, Role::Deny, 4), Some(3));
+        assert_eq!(
+            original_line(&edits, Role::Deny, 5),
+            Some(4),
+            "a final newline stays put"
+        );
+        assert_eq!(original_line(&edits, Role::Allow, 5), Some(5));
+    }
+
+    /// Issue 9 item 13: a rule continued onto an unterminated last line got a comment edit
+    /// and a final-newline edit over the same bytes, and render panicked on the overlap.
+    #[test]
+    fn overlapping_edits_are_merged_and_never_rendered_twice() {
+        let bytes = b"sshd: ALL \\\n EXCEPT 10.0.0.1";
+        let mut newline = edit(
+            EditKind::FinalNewline,
+            2,
+            b" EXCEPT 10.0.0.1",
+            b" EXCEPT 10.0.0.1\n",
+        );
+        newline.at = 12;
+        let mut comment = edit(
+            EditKind::Comment,
+            1,
+            bytes,
+            b"# m\n#sshd: ALL \\\n# EXCEPT 10.0.0.1\n",
+        );
+        comment.at = 0;
+        let mut edits = vec![newline.clone()];
+        assert!(add_edit(&mut edits, comment.clone()));
+        assert_eq!(
+            edits,
+            vec![comment.clone()],
+            "the comment ends the line too"
+        );
+        assert!(!add_edit(&mut edits, newline.clone()));
+        let tables = Tables::from_bytes(None, Some(bytes));
+        // Even edits that overlap (which planning never makes) render without a panic.
+        let both = [newline, comment];
+        assert!(render(&tables, &both)[1].is_some());
     }
 
     #[test]

@@ -41,15 +41,31 @@ pub fn read_line(prompt: &str) -> Option<String> {
 }
 
 /// Let the admin pick one of `items` (arrow keys, Enter); `None` on Esc, `q` or an error.
+///
+/// The menu hides the cursor and reads keys raw, so Ctrl-C arrives as a key, which the
+/// terminal library turns into `raise(SIGINT)`: the process would die with the cursor
+/// still hidden. SIGINT is blocked while the menu runs, so that the cursor is shown again
+/// first; then, if Ctrl-C was pressed, the pending signal ends the process as usual.
 pub fn choose(prompt: &str, items: &[String]) -> Option<usize> {
+    use nix::sys::signal::{SigSet, Signal};
     if !can_ask() || items.is_empty() {
         return None;
     }
-    dialoguer::Select::new()
+    let mut sigint = SigSet::empty();
+    sigint.add(Signal::SIGINT);
+    let blocked = sigint.thread_block().is_ok();
+    let chosen = dialoguer::Select::new()
         .with_prompt(prompt)
         .items(items)
         .default(0)
-        .interact_opt()
-        .ok()
-        .flatten()
+        .interact_opt();
+    let _ = dialoguer::console::Term::stderr().show_cursor();
+    if blocked {
+        if matches!(&chosen, Err(dialoguer::Error::IO(e)) if e.kind() == std::io::ErrorKind::Interrupted)
+        {
+            crate::term::say("interrupted: nothing changed");
+        }
+        let _ = sigint.thread_unblock();
+    }
+    chosen.ok().flatten()
 }

@@ -13,22 +13,29 @@ use crate::config::{ClientSource, Config};
 use crate::error::{Error, Result, exit};
 use crate::plan::{self, Outcome, Plan};
 use crate::report::{self, Paint};
-use crate::tables::Role;
-use crate::{diff, fsops, load, prompt, write_out};
+use crate::tables::{Role, Tables};
+use crate::{diff, fsops, load, prompt, term, write_out};
 
 /// May we go ahead? `--yes`, or a yes typed on a terminal. Says why not on stderr.
 fn approved(config: &Config, question: &str) -> bool {
     if config.yes {
         return true;
     }
+    // Nobody saw the report and the diff: a yes would be to a change never shown.
+    if term::stdout_closed() {
+        term::say(
+            "the plan could not be shown (stdout is closed): nothing changed; run again with --yes to apply it unseen",
+        );
+        return false;
+    }
     if !prompt::can_ask() {
-        eprintln!(
-            "wrapfix: no terminal to ask on: nothing changed; run again with --yes to apply this change"
+        term::say(
+            "no terminal to ask on: nothing changed; run again with --yes to apply this change",
         );
         return false;
     }
     if !prompt::confirm(question) {
-        eprintln!("wrapfix: nothing changed");
+        term::say("nothing changed");
         return false;
     }
     true
@@ -65,10 +72,12 @@ fn choose_client(config: &Config) -> Result<Choice> {
         if clients.contains(&c) {
             continue;
         }
+        // The tag and the time are text from a log file: escaped, so that terminal escapes
+        // in them cannot make this entry look like another address.
         let last = r
             .last
             .as_deref()
-            .map(|t| format!(", last {t}"))
+            .map(|t| format!(", last {}", term::escape(t)))
             .unwrap_or_default();
         let times = if r.count == 1 {
             "once".to_string()
@@ -77,7 +86,8 @@ fn choose_client(config: &Config) -> Result<Choice> {
         };
         items.push(format!(
             "{} ({} refused it {times}{last})",
-            c.addr, r.daemon
+            c.addr,
+            term::escape(&r.daemon)
         ));
         clients.push(c);
     }
@@ -115,11 +125,34 @@ pub fn repair(config: &Config, apply: bool) -> Result<i32> {
                 strategy = Some(Strategy::Comment);
             }
             Choice::Cancel => {
-                eprintln!("wrapfix: nothing changed");
+                term::say("nothing changed");
                 return Ok(exit::LOCKED_OUT);
             }
         }
     }
+    for _ in 0..MAX_ASKS {
+        if let Some(code) = round(config, &mut ctx, strategy, apply)? {
+            return Ok(code);
+        }
+    }
+    Err(Error::Unsafe(format!(
+        "the tables changed every time the plan was shown ({MAX_ASKS} times); nothing was changed: run wrapfix again when the programs writing them are quiet"
+    )))
+}
+
+/// How often the plan is made and shown again because the tables changed while the admin
+/// read it.
+const MAX_ASKS: usize = 5;
+
+/// One report, plan, diff and question on the tables as they are now. `None`: they
+/// changed while the question was asked (other than by appended lines), so the plan must
+/// be made and shown again.
+fn round(
+    config: &Config,
+    ctx: &mut Context,
+    strategy: Option<Strategy>,
+    apply: bool,
+) -> Result<Option<i32>> {
     let tables = load(config)?;
     // Evaluate the clients the files name too, so the plan can be checked against them.
     ctx.extra = plan::verification_clients(&tables, ctx.flavor);
@@ -135,7 +168,7 @@ pub fn repair(config: &Config, apply: bool) -> Result<i32> {
         Strategy::Allow
     });
     let id = fsops::new_id()?;
-    let outcome = plan::make(&ctx, &before, strategy, &id);
+    let outcome = plan::make(ctx, &before, strategy, &id);
     let show = |change_set: Value, out: &mut dyn Write| -> std::io::Result<()> {
         if config.json {
             let plan_value = match &outcome {
@@ -159,20 +192,20 @@ pub fn repair(config: &Config, apply: bool) -> Result<i32> {
         Outcome::Plan(p) if apply => p,
         Outcome::Plan(_) => {
             write_out(|out| show(Value::Null, out))?;
-            return Ok(exit::LOCKED_OUT);
+            return Ok(Some(exit::LOCKED_OUT));
         }
         // Asked to repair, but no change passes verification: it cannot be made safely.
         Outcome::Impossible(_) => {
             write_out(|out| show(Value::Null, out))?;
-            return Ok(if apply {
+            return Ok(Some(if apply {
                 exit::UNSAFE
             } else {
                 exit::LOCKED_OUT
-            });
+            }));
         }
         Outcome::NothingToDo => {
             write_out(|out| show(Value::Null, out))?;
-            return Ok(exit::OK);
+            return Ok(Some(exit::OK));
         }
     };
     // Show everything before asking; in JSON mode the document comes once, at the end.
@@ -183,9 +216,26 @@ pub fn repair(config: &Config, apply: bool) -> Result<i32> {
         if config.json {
             write_out(|out| show(Value::Null, out))?;
         }
-        return Ok(exit::LOCKED_OUT);
+        return Ok(Some(exit::LOCKED_OUT));
     }
-    let applied = apply_plan(config, &ctx, &before, plan, &id);
+    // The admin said yes to a diff of the bytes read before the question. If a table
+    // changed since (other than by lines appended at its end, which the edit keeps), that
+    // diff no longer says what would be written: show the plan for what is there now.
+    if !config.yes {
+        let changed: Vec<String> = changed_since(&before.tables, &load(config)?)
+            .into_iter()
+            .filter(|(_, appended)| !appended)
+            .map(|(role, _)| role.system_path().to_string())
+            .collect();
+        if !changed.is_empty() {
+            term::say(&format!(
+                "{} changed since the plan was shown; nothing was changed. Here is the plan for what it holds now:",
+                changed.join(" and ")
+            ));
+            return Ok(None);
+        }
+    }
+    let applied = apply_plan(config, ctx, &before, plan, &id);
     let (code, change_set) = match &applied {
         Ok((code, set)) => (*code, set.clone()),
         Err(_) => (exit::UNSAFE, Value::Null),
@@ -193,7 +243,30 @@ pub fn repair(config: &Config, apply: bool) -> Result<i32> {
     if config.json {
         write_out(|out| show(change_set, out))?;
     }
-    applied.map(|_| code)
+    applied.map(|_| Some(code))
+}
+
+/// The tables whose bytes differ between `then` and `now`, each with whether the only
+/// change is lines appended at the end (what fail2ban does).
+fn changed_since(then: &Tables, now: &Tables) -> Vec<(Role, bool)> {
+    [Role::Allow, Role::Deny]
+        .into_iter()
+        .filter_map(|role| {
+            let bytes = |t: &Tables| t.get(role).document().map(|d| d.bytes().to_vec());
+            let (a, b) = (bytes(then), bytes(now));
+            if a == b && then.get(role).state_name() == now.get(role).state_name() {
+                return None;
+            }
+            let a = a.unwrap_or_default();
+            let appended = b.as_deref().is_some_and(|b| clean_append(&a, b));
+            Some((role, appended))
+        })
+        .collect()
+}
+
+/// `now` is `then` with whole lines appended.
+fn clean_append(then: &[u8], now: &[u8]) -> bool {
+    now.starts_with(then) && (then.is_empty() || then.ends_with(b"\n"))
 }
 
 /// Write the plan through fsops (backup, atomic write), then check it on disk.
@@ -222,7 +295,9 @@ fn apply_plan(
             .document()
             .map_or(&[][..], |d| d.bytes())
     };
-    let rebased = std::cell::Cell::new(false);
+    // The tables rebased on bytes another program wrote after the plan was made, and
+    // whether that was only lines appended at the end.
+    let rebased: std::cell::RefCell<Vec<(Role, bool)>> = std::cell::RefCell::new(Vec::new());
     let rebase = |path: &str, current: Option<&[u8]>| -> std::result::Result<Vec<u8>, String> {
         let role = if path == Role::Allow.system_path() {
             Role::Allow
@@ -232,17 +307,21 @@ fn apply_plan(
         let current = current.unwrap_or_default();
         let new = plan::rebase(&plan.edits, role, original(role), current)?;
         if current != original(role) {
-            rebased.set(true);
-            // Changed underneath: the rebased bytes must still let every target in.
+            let appended = clean_append(original(role), current);
+            if !config.yes && !appended {
+                return Err("it changed after you said yes (not only by lines appended at its end), so the diff you saw no longer says what would be written; run wrapfix again to see the plan for what it holds now".into());
+            }
+            // The same edit on the new bytes must pass the same verification: every
+            // target let in, and no one refused whom the file as it is now lets in.
+            let mut now = [None, None];
+            now[role as usize] = Some(current.to_vec());
             let mut planned = plan.new.clone();
             planned[role as usize] = Some(new.clone());
+            let now = ctx.analyse(plan::planned_tables(&before.tables, &now));
             let after = ctx.analyse(plan::planned_tables(&before.tables, &planned));
-            if !after.all_granted() {
-                return Err(
-                    "it changed meanwhile so that the planned edit no longer lets every target in"
-                        .into(),
-                );
-            }
+            plan::verify(ctx, &now, &after)
+                .map_err(|why| format!("it changed meanwhile, and on its new bytes {why}"))?;
+            rebased.borrow_mut().push((role, appended));
         }
         Ok(new)
     };
@@ -257,12 +336,28 @@ fn apply_plan(
         id: Some(id),
     };
     let Some(applied) = fsops::apply(&request)? else {
-        eprintln!("wrapfix: nothing to do: the files already hold the planned change");
+        term::say("nothing to do: the files already hold the planned change");
         return Ok((exit::OK, Value::Null));
     };
     // fsops read the files back: they hold the planned bytes, whose verdicts are known,
     // unless they were rebased on a change by another program or bytes were salvaged.
-    let after = if rebased.get() || applied.files.iter().any(|f| !f.salvaged.is_empty()) {
+    let mut told = Vec::new();
+    for (role, appended) in rebased.borrow().iter().copied() {
+        if told.contains(&role) {
+            continue;
+        }
+        told.push(role);
+        term::say(&if appended {
+            format!(
+                "{role}: lines were appended after the plan was made; the same edit was applied and they were kept"
+            )
+        } else {
+            format!(
+                "{role} changed after the plan was made (another program wrote it); the same edit was applied to what it holds now, and verified again"
+            )
+        });
+    }
+    let after = if !told.is_empty() || applied.files.iter().any(|f| !f.salvaged.is_empty()) {
         ctx.analyse(load(config)?)
     } else {
         plan.after.clone()
@@ -287,7 +382,7 @@ fn apply_plan(
             "\n{} change set {} (backup in {}); undo with: wrapfix --rollback {}",
             p.bold("Applied"),
             applied.id,
-            applied.dir.display(),
+            term::escape(&applied.dir.display().to_string()),
             applied.id
         );
         for f in &applied.files {
@@ -299,7 +394,7 @@ fn apply_plan(
                 ));
             }
             for w in &f.warnings {
-                msg.push_str(&format!("\n  {}: {w}", f.system_path));
+                msg.push_str(&format!("\n  {}: {}", f.system_path, term::escape(w)));
             }
         }
         write_out(|out| {
@@ -318,10 +413,10 @@ fn apply_plan(
     }
     if !granted {
         // The change set stays in the JSON: its ID is what --rollback needs.
-        eprintln!(
-            "wrapfix: change set {} is in place but the files on disk still lock a target out (another program changed them?); run wrapfix --check, or undo with wrapfix --rollback {}",
+        term::say(&format!(
+            "change set {} is in place but the files on disk still lock a target out (another program changed them?); run wrapfix --check, or undo with wrapfix --rollback {}",
             applied.id, applied.id
-        );
+        ));
         return Ok((exit::UNSAFE, change_set));
     }
     Ok((exit::OK, change_set))
@@ -336,20 +431,23 @@ fn who(tv: &crate::analysis::TargetVerdict) -> String {
 
 /// `--rollback [ID] [--exact]`: show what the restore does, ask, restore.
 pub fn rollback(config: &Config, id: Option<&str>, exact: bool) -> Result<i32> {
-    let set = fsops::load(&config.backup_dir, id)?;
+    let set = fsops::load(&config.root, &config.backup_dir, id)?;
     let p = Paint(config.color);
     let mut diffs = String::new();
     for f in &set.files {
-        let current = config.root.read_optional(&f.system_path).map_err(|e| {
-            Error::read(
-                "read",
-                config
-                    .root
-                    .dir()
-                    .join(f.system_path.trim_start_matches('/')),
-                e,
-            )
-        })?;
+        let current = config
+            .root
+            .read_bounded(&f.system_path, crate::tables::TABLE_LIMIT)
+            .map_err(|e| {
+                Error::read(
+                    "read",
+                    config
+                        .root
+                        .dir()
+                        .join(f.system_path.trim_start_matches('/')),
+                    e,
+                )
+            })?;
         match fsops::planned_restore(f, current.as_deref(), exact, &plan::revert) {
             Ok(Some(restored)) => diffs.push_str(&diff::unified(
                 &f.system_path,
@@ -376,13 +474,14 @@ pub fn rollback(config: &Config, id: Option<&str>, exact: bool) -> Result<i32> {
             } else {
                 "undoing only wrapfix's own edits"
             };
+            // Manifest fields are untrusted text.
             writeln!(
                 out,
                 "{} change set {} ({}, {}), {how}:\n",
                 p.bold("Rollback of"),
-                set.info.id,
-                set.info.action,
-                set.info.time
+                term::escape(&set.info.id),
+                term::escape(&set.info.action),
+                term::escape(&set.info.time)
             )?;
             write!(out, "{diffs}")
         })?;
@@ -405,12 +504,14 @@ pub fn rollback(config: &Config, id: Option<&str>, exact: bool) -> Result<i32> {
             Some(a) => writeln!(
                 out,
                 "\nRolled back {} as change set {} (undo with: wrapfix --rollback {})",
-                set.info.id, a.id, a.id
+                term::escape(&set.info.id),
+                a.id,
+                a.id
             ),
             None => writeln!(
                 out,
                 "\nNothing to do: the files already hold their bytes from before {}",
-                set.info.id
+                term::escape(&set.info.id)
             ),
         }
     })?;
@@ -419,7 +520,7 @@ pub fn rollback(config: &Config, id: Option<&str>, exact: bool) -> Result<i32> {
 
 /// `--list-backups`: the change sets, oldest first.
 pub fn list_backups(config: &Config) -> Result<i32> {
-    let sets = fsops::list(&config.backup_dir)?;
+    let sets = fsops::list(&config.root, &config.backup_dir)?;
     write_out(|out| {
         if config.json {
             let list: Vec<Value> = sets
@@ -446,13 +547,15 @@ pub fn list_backups(config: &Config) -> Result<i32> {
                 (None, None) => String::new(),
             };
             let partial = if s.complete { "" } else { "  INCOMPLETE" };
+            // Every field comes from a manifest, which is untrusted text.
             writeln!(
                 out,
-                "  {}  {:<8}  {}  {}{note}{partial}",
-                s.id,
-                s.action,
-                s.time,
-                s.files.join(" ")
+                "  {}  {:<8}  {}  {}{}{partial}",
+                term::escape(&s.id),
+                term::escape(&s.action),
+                term::escape(&s.time),
+                term::escape(&s.files.join(" ")),
+                term::escape(&note)
             )?;
         }
         Ok(())

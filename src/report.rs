@@ -92,13 +92,15 @@ pub use crate::explain::reason;
 /// The human report of an analysis.
 pub fn human(out: &mut dyn Write, config: &Config, a: &Analysis) -> io::Result<()> {
     let p = Paint(config.color);
-    let root = config.root.dir().display();
+    let root = config.root.dir().display().to_string();
+    // The why quotes os-release or redhat-release, text from the disk.
     writeln!(
         out,
-        "{} {root} (flavor {}: {})",
+        "{} {} (flavor {}: {})",
         p.bold("wrapfix:"),
+        crate::term::escape(&root),
         config.flavor.flavor,
-        config.flavor.why
+        crate::term::escape(&config.flavor.why)
     )?;
     for file in a.tables.both() {
         let detail = match file.state_name() {
@@ -141,17 +143,19 @@ fn verdict(out: &mut dyn Write, p: Paint, tv: &TargetVerdict, verbose: bool) -> 
     if let Some(r) = &d.rule {
         writeln!(out, "  rule  {}  {}", rule_at(r), show_rule(&r.text))?;
     }
+    // Reasons quote option names and values from the file: escaped.
+    let why = crate::term::escape(&reason(d)).into_owned();
     match (v.access, explain::plain_world(v)) {
         (Access::Depends, Some(plain)) => writeln!(
             out,
-            "  why   {} {plain}: {}",
+            "  why   {} {}: {why}",
             explain::fate_word(v.plain().fate()),
-            reason(d)
+            crate::term::escape(&plain)
         )?,
-        _ => writeln!(out, "  why   {}", reason(d))?,
+        _ => writeln!(out, "  why   {why}")?,
     }
     for u in explain::unless(v) {
-        writeln!(out, "  but   {u}")?;
+        writeln!(out, "  but   {}", crate::term::escape(&u))?;
     }
     if v.access == Access::Depends {
         writeln!(
@@ -183,6 +187,7 @@ fn verdict(out: &mut dyn Write, p: Paint, tv: &TargetVerdict, verbose: bool) -> 
             .unwrap_or_default();
         let maybe = if o.proven { "" } else { " (may be impossible)" };
         let plain = if o.plain { " [plain world]" } else { "" };
+        let when = crate::term::escape(&when);
         writeln!(out, "  - {word} {when}{maybe}{plain}{rule}")?;
     }
     if v.outcomes.len() > RUNS_SHOWN {
@@ -211,8 +216,14 @@ fn finding(out: &mut dyn Write, p: Paint, f: &Finding) -> io::Result<()> {
         .as_deref()
         .map(|t| format!("  {}", show_rule(t)))
         .unwrap_or_default();
-    writeln!(out, "  {sev} {:<14} {wher}{text}", f.kind.name())?;
-    writeln!(out, "          {}", f.message)
+    // File names (a jail.d/*.conf, a log) and the messages naming them come from the disk.
+    writeln!(
+        out,
+        "  {sev} {:<14} {}{text}",
+        f.kind.name(),
+        crate::term::escape(&wher)
+    )?;
+    writeln!(out, "          {}", crate::term::escape(&f.message))
 }
 
 /// The JSON verdict objects (also used for a plan's "after" list).

@@ -4,8 +4,12 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
-use crate::rootfs::Root;
+use crate::rootfs::{self, Root};
 use crate::syntax::Document;
+
+/// The largest table wrapfix reads. The largest real ones (DenyHosts and fail2ban ban
+/// lists) are tens of MB; anything beyond this is not a table but a broken or hostile disk.
+pub const TABLE_LIMIT: u64 = 256 << 20;
 
 /// Which table: hosts.allow is read first, hosts.deny second.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -16,7 +20,7 @@ pub enum Role {
 
 impl Role {
     /// The path libwrap opens, on the repaired system.
-    pub fn system_path(self) -> &'static str {
+    pub const fn system_path(self) -> &'static str {
         match self {
             Role::Allow => "/etc/hosts.allow",
             Role::Deny => "/etc/hosts.deny",
@@ -51,9 +55,14 @@ pub enum FileState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableFile {
     pub role: Role,
-    /// Where the file is on this machine (links resolved inside the root).
+    /// Where the file is on this machine (links resolved inside the root); when the links
+    /// lead nowhere, the path as written under the root.
     pub host_path: PathBuf,
     pub state: FileState,
+    /// Why wrapfix must not write this file, if it must not: it could not be read (a table
+    /// that cannot be read is never written), it is not a regular file, or it is a link
+    /// that leads through a directory that does not exist.
+    pub unwritable: Option<String>,
 }
 
 impl TableFile {
@@ -80,13 +89,13 @@ pub struct Tables {
 }
 
 impl Tables {
-    /// Open both tables under `root`. Only a failure to resolve the path is an error; an
-    /// unreadable file is a state libwrap itself has to live with.
-    pub fn load(root: &Root) -> io::Result<Tables> {
-        Ok(Tables {
-            allow: load_one(root, Role::Allow)?,
-            deny: load_one(root, Role::Deny)?,
-        })
+    /// Open both tables under `root`. A file that cannot be opened or read is a state
+    /// (libwrap itself has to live with it), not an error.
+    pub fn load(root: &Root) -> Tables {
+        Tables {
+            allow: load_one(root, Role::Allow),
+            deny: load_one(root, Role::Deny),
+        }
     }
 
     /// Tables from bytes (`None`: the file does not exist). For tests and plan verification.
@@ -97,6 +106,7 @@ impl Tables {
             state: bytes.map_or(FileState::Missing, |b| {
                 FileState::Present(Document::new(b.to_vec()))
             }),
+            unwritable: None,
         };
         Tables {
             allow: file(Role::Allow, allow),
@@ -116,37 +126,66 @@ impl Tables {
     }
 }
 
-fn load_one(root: &Root, role: Role) -> io::Result<TableFile> {
-    let host_path = root.resolve(role.system_path())?;
-    let state = match read(&host_path) {
-        Ok(doc) => FileState::Present(doc),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => FileState::Missing,
-        Err(e) if e.kind() == io::ErrorKind::IsADirectory => FileState::Directory,
-        Err(e) => FileState::Unreadable(e.to_string()),
+fn load_one(root: &Root, role: Role) -> TableFile {
+    let written = root.dir().join(role.system_path().trim_start_matches('/'));
+    let (host_path, state) = match root.resolve(role.system_path()) {
+        Ok(host) => {
+            let state = match read(&host) {
+                Ok(doc) => FileState::Present(doc),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => FileState::Missing,
+                Err(e) if e.kind() == io::ErrorKind::IsADirectory => FileState::Directory,
+                Err(e) => FileState::Unreadable(e.to_string()),
+            };
+            (host, state)
+        }
+        // A link through a directory that does not exist: libwrap's open fails with ENOENT
+        // too, so the table is empty; but there is nowhere to create it.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return TableFile {
+                role,
+                host_path: written,
+                state: FileState::Missing,
+                unwritable: Some(format!(
+                    "{role} is a symbolic link that leads through a directory that does not exist inside the root, so there is nowhere to create it; fix or remove the link"
+                )),
+            };
+        }
+        Err(e) => (written, FileState::Unreadable(e.to_string())),
     };
-    Ok(TableFile {
+    let unwritable = match &state {
+        FileState::Missing | FileState::Present(_) => None,
+        FileState::Directory => Some(format!(
+            "{role} is a directory, not a file: wrapfix edits only regular files (move the directory away)"
+        )),
+        FileState::Unreadable(e) => Some(format!(
+            "{role} cannot be read ({e}), and a table that cannot be read is never written"
+        )),
+    };
+    TableFile {
         role,
         host_path,
         state,
-    })
+        unwritable,
+    }
 }
 
 /// Files larger than this are read by two threads at once (a 20 MB ban list spends much of
 /// its read time faulting in fresh pages; two cores halve that).
 const PARALLEL_READ: u64 = 4 << 20;
 
-/// Read a whole file. A file that changes size while it is read is read again in one go.
+/// Read a whole file: a regular file only, opened without blocking, at most
+/// [`TABLE_LIMIT`] bytes. A file that changes size while it is read is read again in one go.
 fn read(path: &std::path::Path) -> io::Result<Document> {
-    use std::io::Read;
     use std::os::unix::fs::FileExt;
-    let mut file = std::fs::File::open(path)?;
+    let file = rootfs::open_regular(path)?;
     let len = file.metadata()?.len();
-    if len < PARALLEL_READ || !file.metadata()?.is_file() {
-        let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-        file.read_to_end(&mut bytes)?;
-        return Ok(Document::new(bytes));
+    if len > TABLE_LIMIT {
+        return Err(rootfs::too_large(TABLE_LIMIT));
     }
-    let n = usize::try_from(len).map_err(|_| io::Error::other("file too large"))?;
+    if len < PARALLEL_READ {
+        return rootfs::read_to_end_bounded(&file, TABLE_LIMIT).map(Document::new);
+    }
+    let n = usize::try_from(len).map_err(|_| rootfs::too_large(TABLE_LIMIT))?;
     let mut bytes = vec![0u8; n];
     let (a, b) = bytes.split_at_mut(n / 2);
     let f = &file;
@@ -169,10 +208,8 @@ fn read(path: &std::path::Path) -> io::Result<Document> {
     match halves {
         Ok(has_nul) if file.metadata()?.len() == len => Ok(Document::with_nul_flag(bytes, has_nul)),
         _ => {
-            bytes.clear();
-            let mut file = std::fs::File::open(path)?;
-            file.read_to_end(&mut bytes)?;
-            Ok(Document::new(bytes))
+            drop(bytes);
+            rootfs::read_regular(path, TABLE_LIMIT).map(Document::new)
         }
     }
 }

@@ -8,7 +8,7 @@
 //! disk mounted under `--root` and unsafe on a damaged one.
 
 use std::collections::HashSet;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use memchr::memmem;
@@ -146,6 +146,8 @@ fn plausible(daemon: &str) -> bool {
 fn examine(root: &Root, path: &str, seen: &mut HashSet<PathBuf>) -> Option<Result<Binary, String>> {
     let host = match root.resolve(path) {
         Ok(h) => h,
+        // A directory on the way is missing (no /usr/local): no program there.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
         Err(e) => return Some(Err(e.to_string())),
     };
     // /sbin → usr/sbin on merged-/usr systems: the same file is looked at once.
@@ -176,11 +178,10 @@ fn read_program(host: &Path) -> Result<Option<Vec<u8>>, String> {
     if meta.len() > MAX_PROGRAM {
         return Err(format!("it is larger than {} MiB", MAX_PROGRAM >> 20));
     }
-    let mut bytes = Vec::new();
-    std::fs::File::open(host)
-        .and_then(|f| f.take(MAX_PROGRAM).read_to_end(&mut bytes))
-        .map_err(|e| e.to_string())?;
-    Ok(Some(bytes))
+    // Opened without blocking and checked again: the file may have been swapped meanwhile.
+    crate::rootfs::read_regular(host, MAX_PROGRAM)
+        .map(Some)
+        .map_err(|e| e.to_string())
 }
 
 /// Whether `daemon` uses libwrap, from every program file that may be it under `root`.

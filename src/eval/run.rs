@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::path::PathBuf;
+
 use std::rc::Rc;
 
 use super::{Env, How, Mode, Pred};
@@ -28,9 +28,13 @@ impl FileCache {
         self.files
             .entry(path.to_vec())
             .or_insert_with(|| {
+                // Bounded, regular files only: a FIFO or a device named by a /file
+                // pattern must not hang or exhaust the run.
                 let p = String::from_utf8_lossy(path);
-                let host: PathBuf = root.resolve(&p).ok()?;
-                std::fs::read(host).ok().map(Rc::new)
+                root.read_bounded(&p, crate::tables::TABLE_LIMIT)
+                    .ok()
+                    .flatten()
+                    .map(Rc::new)
             })
             .clone()
     }

@@ -14,11 +14,16 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::sys::{self, Meta, Snapshot, TEMP_PREFIX, TEMP_SUFFIX, io_err};
+use super::trust::{self, Owners, TABLES, untrusted};
 use crate::error::Error;
+use crate::rootfs::{self, Root};
+use crate::tables::TABLE_LIMIT;
 
 /// `YYYYMMDDTHHMMSSZ`, UTC (DESIGN §7): sorts as text, no `:` for scp and shells.
 pub(crate) const ID_FORMAT: &str = "%Y%m%dT%H%M%SZ";
 const MANIFEST: &str = "manifest.json";
+/// A manifest holds a few edits and the salvaged bytes (hex) of at most two tables.
+const MANIFEST_LIMIT: u64 = 4 * TABLE_LIMIT;
 /// Bumped when the manifest changes incompatibly.
 const FORMAT: u32 = 1;
 
@@ -287,15 +292,18 @@ impl SetWriter {
         let rel = mirrored(&system_path)?;
         let backup = match before {
             Some(bytes) => {
-                let file = self.dir.join(&rel);
-                let parent = sys::parent(&file)?;
-                sys::create_private_dir(parent)?;
+                // Inside the set's own directory no link is followed, and the directories
+                // are made here, private.
+                let rel_parent = rel.parent().unwrap_or(Path::new(""));
+                let parent = Root::new(&self.dir)
+                    .beneath(&rel_parent.to_string_lossy(), Some(0o700))
+                    .map_err(|e| io_err("create the directory", &self.dir.join(rel_parent), e))?;
                 let name = rel
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default();
-                write_atomic(parent, &name, bytes)?;
-                self.sync_up_from(parent)?;
+                write_atomic(&parent, &name, bytes)?;
+                self.sync_up_from(&parent)?;
                 Some(rel.to_string_lossy().into_owned())
             }
             None => None,
@@ -363,9 +371,16 @@ fn id_key(name: &str) -> Option<(String, u32)> {
     Some((base.to_string(), n))
 }
 
+/// A file of a change set: inside it no link is followed, only a regular file is read
+/// (a FIFO must not hang `--list-backups`), and at most `limit` bytes.
+fn read_in_set(dir: &Path, rel: &str, limit: u64) -> io::Result<Vec<u8>> {
+    let host = Root::new(dir).beneath(rel, None)?;
+    rootfs::read_regular(&host, limit)
+}
+
 fn read_manifest(dir: &Path) -> Result<Option<Manifest>, Error> {
     let path = dir.join(MANIFEST);
-    let text = match std::fs::read(&path) {
+    let text = match read_in_set(dir, MANIFEST, MANIFEST_LIMIT) {
         Ok(t) => t,
         // A run killed before its manifest was written never touched a target.
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -376,19 +391,26 @@ fn read_manifest(dir: &Path) -> Result<Option<Manifest>, Error> {
         .map_err(|e| Error::read("parse", path, io::Error::new(io::ErrorKind::InvalidData, e)))
 }
 
-/// Change sets in `backup_dir`, oldest first (a missing directory has none).
-pub fn list(backup_dir: &Path) -> Result<Vec<ChangeSetInfo>, Error> {
-    Ok(list_manifests(backup_dir)?
+/// Change sets in `backup_dir` (resolved like [`super::backups`]), oldest first (a missing
+/// directory has none). One that cannot be read or parsed is skipped with a warning naming
+/// it: a damaged change set must not block the others.
+pub fn list(root: &Root, backup_dir: &Path) -> Result<Vec<ChangeSetInfo>, Error> {
+    Ok(list_manifests(root, backup_dir)?
         .into_iter()
         .map(|(info, _)| info)
         .collect())
 }
 
-fn list_manifests(backup_dir: &Path) -> Result<Vec<(ChangeSetInfo, Manifest)>, Error> {
-    let names = match sys::list_dir(backup_dir) {
+fn list_manifests(root: &Root, backup_dir: &Path) -> Result<Vec<(ChangeSetInfo, Manifest)>, Error> {
+    let backup_dir = match super::backups(root, backup_dir, false) {
+        Ok(dir) => dir,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::read("resolve", backup_dir, e)),
+    };
+    let names = match sys::list_dir(&backup_dir) {
         Ok(names) => names,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::read("list", backup_dir, e)),
+        Err(e) => return Err(Error::read("list", &backup_dir, e)),
     };
     let mut found = Vec::new();
     for name in names {
@@ -396,8 +418,18 @@ fn list_manifests(backup_dir: &Path) -> Result<Vec<(ChangeSetInfo, Manifest)>, E
             continue;
         };
         let dir = backup_dir.join(&name);
-        if let Some(m) = read_manifest(&dir)? {
-            found.push((key, dir, m));
+        // A link here is not a change set wrapfix made: never followed.
+        if !std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
+            crate::term::warn(&format!(
+                "skipping {}: not a directory (a change set is one)",
+                dir.display()
+            ));
+            continue;
+        }
+        match read_manifest(&dir) {
+            Ok(Some(m)) => found.push((key, dir, m)),
+            Ok(None) => {}
+            Err(e) => crate::term::warn(&format!("skipping change set {}: {e}", dir.display())),
         }
     }
     found.sort_by(|a, b| a.0.cmp(&b.0));
@@ -420,6 +452,47 @@ fn list_manifests(backup_dir: &Path) -> Result<Vec<(ChangeSetInfo, Manifest)>, E
         .collect())
 }
 
+/// Remove what killed runs left in the backup directory (called under the run lock):
+/// temporary files, and change-set directories without a manifest (a run killed before
+/// its manifest was written never touched a target, so they hold nothing anyone needs).
+pub(crate) fn clean_up(backup_dir: &Path) {
+    sys::remove_stale_temps(backup_dir);
+    for name in sys::list_dir(backup_dir).unwrap_or_default() {
+        if id_key(&name.to_string_lossy()).is_none() {
+            continue;
+        }
+        let dir = backup_dir.join(&name);
+        if !std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
+            continue;
+        }
+        sys::remove_stale_temps(&dir);
+        let manifest = std::fs::symlink_metadata(dir.join(MANIFEST));
+        if manifest.is_err_and(|e| e.kind() == io::ErrorKind::NotFound) && only_backups(&dir) {
+            sys::remove_tree(&dir);
+        }
+    }
+    let _ = sys::sync_dir(backup_dir);
+}
+
+/// Whether a change-set directory holds nothing but what a run writes before its manifest
+/// (`etc/hosts.allow`, `etc/hosts.deny`): anything else was put there by someone, and stays.
+fn only_backups(dir: &Path) -> bool {
+    let Ok(names) = sys::list_dir(dir) else {
+        return false;
+    };
+    names.iter().all(|n| {
+        n == "etc"
+            && sys::list_dir(&dir.join(n)).is_ok_and(|inner| {
+                inner.iter().all(|f| {
+                    TABLES
+                        .iter()
+                        .any(|t| Path::new(t).file_name() == Some(f.as_os_str()))
+                        && std::fs::symlink_metadata(dir.join(n).join(f)).is_ok_and(|m| m.is_file())
+                })
+            })
+    })
+}
+
 /// Which change set is undone by which rollback, newest first, so that a rollback that was
 /// itself rolled back does not count. Neither does one that stopped midway: running the
 /// rollback again finishes it (files already restored need nothing).
@@ -439,8 +512,9 @@ fn rolled_back_by<'a>(
 }
 
 /// Load change set `id`, or the latest one that is not a rollback and was not rolled back.
-pub fn load(backup_dir: &Path, id: Option<&str>) -> Result<ChangeSet, Error> {
-    let sets = list_manifests(backup_dir)?;
+/// Everything in it is checked before a rollback may use it (see [`set_file`]).
+pub fn load(root: &Root, backup_dir: &Path, id: Option<&str>) -> Result<ChangeSet, Error> {
+    let sets = list_manifests(root, backup_dir)?;
     let found = match id {
         Some(id) => sets
             .into_iter()
@@ -463,10 +537,18 @@ pub fn load(backup_dir: &Path, id: Option<&str>) -> Result<ChangeSet, Error> {
             })?,
     };
     let (info, m) = found;
+    let owners = Owners::load(root);
+    let mut seen = Vec::new();
     let files = m
         .files
         .iter()
-        .map(|f| set_file(&info.dir, f))
+        .map(|f| {
+            if seen.contains(&f.path) {
+                return Err(untrusted(&info.dir, &f.path, "is named twice"));
+            }
+            seen.push(f.path.clone());
+            set_file(&info.dir, f, &owners)
+        })
         .collect::<Result<_, _>>()?;
     Ok(ChangeSet {
         info,
@@ -476,7 +558,9 @@ pub fn load(backup_dir: &Path, id: Option<&str>) -> Result<ChangeSet, Error> {
     })
 }
 
-fn set_file(dir: &Path, f: &FileEntry) -> Result<SetFile, Error> {
+/// A file of a change set, checked: one of the two tables, a backup that is a regular
+/// file inside the set with the recorded hash, and metadata [`trust::check_meta`] accepts.
+fn set_file(dir: &Path, f: &FileEntry, owners: &Owners) -> Result<SetFile, Error> {
     let damaged = |why: &str| {
         Error::Unsafe(format!(
             "the change set in {} is damaged: {} {why}",
@@ -484,10 +568,13 @@ fn set_file(dir: &Path, f: &FileEntry) -> Result<SetFile, Error> {
             f.path
         ))
     };
+    let refuse = |why: String| untrusted(dir, &f.path, &why);
+    trust::check_path(&f.path).map_err(refuse)?;
     let backup = match &f.backup {
         Some(rel) => {
             let path = dir.join(mirrored(&format!("/{rel}"))?);
-            let bytes = std::fs::read(&path).map_err(|e| io_err("read the backup", &path, e))?;
+            let bytes = read_in_set(dir, rel, TABLE_LIMIT)
+                .map_err(|e| io_err("read the backup", &path, e))?;
             if Some(sha256_hex(&bytes)) != f.sha256_before {
                 return Err(damaged(
                     "has a backup whose SHA-256 does not match the manifest",
@@ -507,12 +594,14 @@ fn set_file(dir: &Path, f: &FileEntry) -> Result<SetFile, Error> {
                 .map(|(n, v)| unhex(v).map(|v| (n.clone(), v)))
                 .collect::<Option<Vec<_>>>()
                 .ok_or_else(|| damaged("has a bad extended attribute value"))?;
-            Some(Meta {
+            let meta = Meta {
                 mode,
                 uid,
                 gid,
                 xattrs,
-            })
+            };
+            trust::check_meta(&meta, owners).map_err(refuse)?;
+            Some(meta)
         }
         _ => None,
     };

@@ -18,6 +18,7 @@
 
 mod manifest;
 mod sys;
+mod trust;
 mod write;
 
 use std::path::{Path, PathBuf};
@@ -66,7 +67,8 @@ pub type Revert<'a> = &'a dyn Fn(&str, &[u8], &Value) -> Result<Vec<u8>, String>
 
 pub struct ChangeRequest<'a> {
     pub root: &'a Root,
-    /// A host path, already resolved.
+    /// Where change sets are kept, on this machine: inside the root's directory it is
+    /// resolved inside the root like every other path (see [`backups`]).
     pub backup_dir: &'a Path,
     /// `fix` (or any other name the caller wants in the manifest).
     pub action: &'a str,
@@ -252,8 +254,10 @@ fn restore_plan(
 type Plan<'a> = &'a dyn Fn(&str, Option<&[u8]>) -> Result<Desired, String>;
 
 /// A change to run through the write protocol: fixes and rollbacks alike.
+#[derive(Clone)]
 struct Job<'a> {
     root: &'a Root,
+    /// As given; [`run`] replaces it with the resolved directory.
     backup_dir: &'a Path,
     action: &'a str,
     targets: &'a Value,
@@ -275,8 +279,45 @@ struct Planned {
     pending: Pending,
 }
 
+/// The directory holding the tables, where the run lock is taken.
+const TABLES_DIR: &str = "/etc";
+
+/// Where the change sets in `backup_dir` are on this machine: a directory inside the
+/// root's is resolved inside the root (links in ROOT/var or ROOT/var/backups are the
+/// repaired system's, and must not lead out of it); one elsewhere (a USB stick, given with
+/// `--backup-dir`) is resolved as this machine's own path. With `create`, missing
+/// directories are made (mode 0700: backups hold whatever the tables held); without, a
+/// missing one is `NotFound`.
+pub fn backups(root: &Root, backup_dir: &Path, create: bool) -> std::io::Result<PathBuf> {
+    let (within, path) = match backup_dir.strip_prefix(root.dir()) {
+        Ok(rel) => (root.clone(), format!("/{}", rel.display())),
+        Err(_) => (Root::new("/"), backup_dir.display().to_string()),
+    };
+    if create {
+        within.create_dirs(&path, 0o700)
+    } else {
+        let host = within.resolve(&path)?;
+        if !host.is_dir() {
+            return Err(std::io::Error::from(std::io::ErrorKind::NotFound));
+        }
+        Ok(host)
+    }
+}
+
 fn run(job: &Job) -> Result<Option<Applied>, Error> {
-    let _lock = sys::lock(job.backup_dir)?;
+    let tables_dir = resolve(job.root, TABLES_DIR)?;
+    let backup_dir = backups(job.root, job.backup_dir, true).map_err(|e| {
+        with_state(
+            sys::io_err("create the backup directory", job.backup_dir, e),
+            "Nothing was changed (give another place with --backup-dir DIR)",
+        )
+    })?;
+    let _lock = sys::lock(&tables_dir, &backup_dir)?;
+    manifest::clean_up(&backup_dir);
+    let job = &Job {
+        backup_dir: &backup_dir,
+        ..job.clone()
+    };
     let planned = plan_all(job)?;
     if planned.is_empty() {
         return if job.record_empty {

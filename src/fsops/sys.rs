@@ -2,10 +2,10 @@
 //! metadata, copying metadata onto a new file, syncing directories, and turning an
 //! `io::Error` into a message that says what to do about it.
 
-use std::fs::{DirBuilder, File, OpenOptions};
-use std::io::{self, Read};
+use std::fs::{File, OpenOptions};
+use std::io;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
@@ -15,6 +15,8 @@ use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use xattr::FileExt;
 
 use crate::error::Error;
+use crate::rootfs;
+use crate::tables::TABLE_LIMIT;
 
 /// Every temporary file wrapfix creates next to a target starts with this, so that a later
 /// run (holding the lock) can recognise the leftovers of a run that was killed.
@@ -80,88 +82,107 @@ pub(crate) fn errno(e: &io::Error) -> Option<i32> {
     None
 }
 
-/// The directory `path` is mounted on: the highest ancestor still on the same device. Good
-/// enough for a remount hint (a bind mount of the same filesystem is not told apart).
+/// The mount point of the filesystem that holds `path`: the longest mount point in
+/// `/proc/self/mountinfo` that contains it (a bind mount of part of a filesystem has the
+/// same device number as the rest of it, so `st_dev` alone would name `/`). Without
+/// /proc, the highest ancestor on the same device.
 pub(crate) fn mount_point(path: &Path) -> PathBuf {
-    let mut here: PathBuf = path
+    let here: PathBuf = path
         .ancestors()
         .find(|p| p.exists())
         .unwrap_or(Path::new("/"))
         .into();
+    let here = std::fs::canonicalize(&here).unwrap_or(here);
+    if let Ok(info) = std::fs::read("/proc/self/mountinfo") {
+        let best = info
+            .split(|&b| b == b'\n')
+            .filter_map(|line| line.split(|&b| b == b' ').nth(4))
+            .map(unescape_mountinfo)
+            .filter(|m| here.starts_with(m))
+            .max_by_key(|m| m.as_os_str().len());
+        if let Some(m) = best {
+            return m;
+        }
+    }
     let Ok(dev) = std::fs::metadata(&here).map(|m| m.dev()) else {
         return here;
     };
-    while let Some(parent) = here.parent() {
+    let mut top = here;
+    while let Some(parent) = top.parent() {
         match std::fs::metadata(parent) {
-            Ok(m) if m.dev() == dev => here = parent.to_path_buf(),
+            Ok(m) if m.dev() == dev => top = parent.to_path_buf(),
             _ => break,
         }
     }
-    here
+    top
 }
 
-/// The exclusive, non-blocking lock on `BACKUP_DIR/.lock` that serialises wrapfix runs.
-pub(crate) struct RunLock(Option<Flock<File>>);
+/// mountinfo writes space, tab, newline and backslash as `\ooo`.
+fn unescape_mountinfo(field: &[u8]) -> PathBuf {
+    use std::os::unix::ffi::OsStringExt;
+    let mut out = Vec::with_capacity(field.len());
+    let mut i = 0;
+    while i < field.len() {
+        let octal = field
+            .get(i + 1..i + 4)
+            .filter(|o| field[i] == b'\\' && o.iter().all(|b| (b'0'..=b'7').contains(b)));
+        match octal {
+            Some(o) => {
+                out.push(o.iter().fold(0u8, |n, d| n.wrapping_mul(8) + (d - b'0')));
+                i += 4;
+            }
+            None => {
+                out.push(field[i]);
+                i += 1;
+            }
+        }
+    }
+    PathBuf::from(std::ffi::OsString::from_vec(out))
+}
+
+/// Exclusive, non-blocking locks that serialise wrapfix runs: `flock` on the directory
+/// that holds the tables (ROOT/etc), whatever backup directory a run uses, and on the
+/// backup directory (whose leftovers a run cleans up). A directory, not a lock file: no
+/// file is left in /etc, and every run on the same system locks the same inode however
+/// it got there (a bind mount, another `--root` spelling).
+pub(crate) struct RunLock(Vec<Flock<File>>);
 
 impl Drop for RunLock {
     fn drop(&mut self) {
-        if let Some(lock) = self.0.take()
-            && let Err((lock, _)) = lock.unlock()
-        {
-            // nix's own Drop would panic here. The kernel drops the lock when the descriptor
-            // closes, at the latest when the process exits, so leaking it is the safe choice.
-            std::mem::forget(lock);
+        for lock in self.0.drain(..).rev() {
+            if let Err((lock, _)) = lock.unlock() {
+                // nix's own Drop would panic here. The kernel drops the lock when the
+                // descriptor closes, at the latest when the process exits, so leaking it is
+                // the safe choice.
+                std::mem::forget(lock);
+            }
         }
     }
 }
 
-pub(crate) fn lock(backup_dir: &Path) -> Result<RunLock, Error> {
-    create_private_dir(backup_dir)?;
-    let path = backup_dir.join(".lock");
+pub(crate) fn lock(tables_dir: &Path, backup_dir: &Path) -> Result<RunLock, Error> {
+    let mut held = RunLock(Vec::new());
+    held.0.push(lock_dir(tables_dir, "the tables in")?);
+    if backup_dir != tables_dir {
+        held.0.push(lock_dir(backup_dir, "the backup directory")?);
+    }
+    Ok(held)
+}
+
+fn lock_dir(dir: &Path, what: &str) -> Result<Flock<File>, Error> {
     let file = OpenOptions::new()
         .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&path)
-        .map_err(|e| io_err("open the lock file", &path, e))?;
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
+        .open(dir)
+        .map_err(|e| io_err("open for locking", dir, e))?;
     match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-        Ok(lock) => Ok(RunLock(Some(lock))),
+        Ok(lock) => Ok(lock),
         Err((_, Errno::EWOULDBLOCK)) => Err(Error::Busy(format!(
-            "another wrapfix run is busy changing files (it holds {}); nothing was changed: try again later",
-            path.display()
+            "another wrapfix run is busy changing files (it holds the lock on {what} {}); nothing was changed: try again later",
+            dir.display()
         ))),
-        Err((_, errno)) => Err(io_err("lock", &path, errno.into())),
+        Err((_, errno)) => Err(io_err("lock", dir, errno.into())),
     }
-}
-
-/// Create `dir` and its missing parents, mode 0700: backups may hold whatever the tables
-/// held, and only root needs to read them.
-/// Every directory it creates is synced into its parent, so that a backup written into it
-/// survives a crash.
-pub(crate) fn create_private_dir(dir: &Path) -> Result<(), Error> {
-    let existing = dir
-        .ancestors()
-        .find(|d| d.is_dir())
-        .unwrap_or(Path::new("/"))
-        .to_path_buf();
-    if existing == dir {
-        return Ok(());
-    }
-    DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|e| io_err("create the directory", dir, e))?;
-    for d in dir.ancestors().skip(1) {
-        sync_dir(d)?;
-        if d == existing {
-            break;
-        }
-    }
-    Ok(())
 }
 
 /// fsync a directory, so a rename or a new entry in it survives a crash.
@@ -196,8 +217,9 @@ pub(crate) fn check_writable(dir: &Path) -> Result<(), Error> {
     }
 }
 
-/// Remove temporary files a killed wrapfix run left next to a target. Only called under the
-/// run lock, so no other wrapfix run using this backup directory can own them.
+/// Remove temporary files a killed wrapfix run left in `dir` (next to a target, or in the
+/// backup directory). Only called under the run lock, so no other wrapfix run on these
+/// tables can own them.
 pub(crate) fn remove_stale_temps(dir: &Path) {
     let Ok(names) = list_dir(dir) else { return };
     for name in names {
@@ -288,13 +310,17 @@ pub(crate) struct Snapshot {
     pub stamp: Option<Stamp>,
     pub meta: Option<Meta>,
     pub watch: Option<OpenWatch>,
+    /// How many names the file has: other hard links keep the old bytes after a rename.
+    pub links: u64,
 }
 
 impl Snapshot {
+    /// Read the target at `host` (resolved): a regular file, opened without blocking (a
+    /// FIFO must not hang the run), at most [`TABLE_LIMIT`] bytes.
     pub fn read(host: &Path) -> Result<Snapshot, Error> {
         let file = match OpenOptions::new()
             .read(true)
-            .custom_flags(libc::O_NOFOLLOW)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
             .open(host)
         {
             Ok(f) => f,
@@ -305,21 +331,23 @@ impl Snapshot {
                     stamp: None,
                     meta: None,
                     watch: None,
+                    links: 0,
                 });
             }
             Err(e) => return Err(io_err("open", host, e)),
         };
-        // Watch first, read second: a writer that opens the file after this point is seen.
-        let watch = OpenWatch::new(&file);
         let before = file.metadata().map_err(|e| io_err("inspect", host, e))?;
         if !before.is_file() {
-            let e = io::Error::new(io::ErrorKind::InvalidInput, "not a regular file");
-            return Err(io_err("edit", host, e));
+            return Err(io_err(
+                "edit",
+                host,
+                rootfs::not_regular(before.file_type()),
+            ));
         }
-        let mut bytes = Vec::with_capacity(before.len() as usize);
-        (&file)
-            .read_to_end(&mut bytes)
-            .map_err(|e| io_err("read", host, e))?;
+        // Watch first, read second: a writer that opens the file after this point is seen.
+        let watch = OpenWatch::new(&file);
+        let bytes =
+            rootfs::read_to_end_bounded(&file, TABLE_LIMIT).map_err(|e| io_err("read", host, e))?;
         // The stamp is taken after the read, so an append during the read shows as a change.
         let after = file.metadata().map_err(|e| io_err("inspect", host, e))?;
         let meta =
@@ -330,6 +358,7 @@ impl Snapshot {
             bytes: Some(bytes),
             held: Some(file),
             watch,
+            links: after.nlink(),
         })
     }
 

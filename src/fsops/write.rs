@@ -168,9 +168,9 @@ fn target_meta(p: &Pending) -> Meta {
 fn replace(p: &mut Pending, new: &[u8], allow_in_place: bool) -> Result<Step, Failed> {
     let dir = sys::parent(&p.host).map_err(untouched)?.to_path_buf();
     let meta = target_meta(p);
-    let temp = prepare_temp(&dir, new, &meta).map_err(untouched)?;
+    let mut temp = prepare_temp(&dir, new, &meta).map_err(untouched)?;
     // Re-check (DESIGN §7 step 5): the path must still be the version we planned on, or
-    // that version with lines appended (carried over by the salvage below).
+    // that version with lines appended (carried over below).
     let fresh = match Snapshot::read(&p.host) {
         Ok(fresh) => fresh,
         Err(e) => {
@@ -183,6 +183,16 @@ fn replace(p: &mut Pending, new: &[u8], allow_in_place: bool) -> Result<Step, Fa
         return Ok(Step::Changed(fresh));
     }
     drop(fresh);
+    // Lines appended to the old file since we read it go into the new one before the
+    // rename: after it, other appenders write to the new file, and lines carried over
+    // later would land after theirs, out of the order they were written in.
+    let carried = match carry_over(p, &mut temp, new) {
+        Ok(c) => c,
+        Err(e) => {
+            discard(temp);
+            return Err(untouched(e));
+        }
+    };
     let creating = p.snap.bytes.is_none();
     // A file that did not exist is created without replacing one that appeared meanwhile.
     let persisted = if creating {
@@ -207,21 +217,25 @@ fn replace(p: &mut Pending, new: &[u8], allow_in_place: bool) -> Result<Step, Fa
         return Err(untouched(io_err("replace", &p.host, error)));
     }
     // From here on the target holds the new bytes.
+    let mut warnings = hard_link_warning(p);
     sys::sync_dir(&dir).map_err(touched)?;
-    let (salvaged, warnings) = salvage_bytes(p).map_err(touched)?;
-    let appended = if salvaged.is_empty() {
+    let written = [new, &carried.glue, &carried.bytes].concat();
+    let (late, waited) = salvage_bytes(p, carried.bytes.len()).map_err(touched)?;
+    warnings.extend(waited);
+    let appended = if late.is_empty() {
         Vec::new()
     } else {
-        append(&p.host, &salvaged).map_err(touched)?
+        insert_after(&p.host, &written, &late).map_err(touched)?
     };
-    verify(&p.host, new, &salvaged, &meta).map_err(touched)?;
+    verify(&p.host, &written, &late, &meta).map_err(touched)?;
     // The old inode's final bytes are the true "before"; the salvage is in both versions.
+    let salvaged = [carried.bytes.as_slice(), &late].concat();
     let before = p
         .snap
         .bytes
         .as_ref()
         .map(|b| [b.as_slice(), &salvaged].concat());
-    let after = Some([new, &appended].concat());
+    let after = Some([written.as_slice(), &appended].concat());
     Ok(Step::Done(Written {
         after,
         before,
@@ -231,9 +245,79 @@ fn replace(p: &mut Pending, new: &[u8], allow_in_place: bool) -> Result<Step, Fa
     }))
 }
 
+/// Bytes appended to the old file and copied into the new one before the rename.
+#[derive(Default)]
+struct Carried {
+    /// A newline put before them when the new bytes do not end with one, so that the
+    /// appender's line is not glued onto ours.
+    glue: Vec<u8>,
+    bytes: Vec<u8>,
+}
+
+/// How often to look again for lines appended while the previous ones were copied and
+/// synced; an appender faster than an fsync of a few lines is no ban list.
+const CARRY_ROUNDS: usize = 20;
+
+/// Copy into `temp` what was appended to the old file (the held inode) since we read it,
+/// and sync it; repeat until a look finds nothing new, so that the rename follows the last
+/// look immediately.
+fn carry_over(p: &Pending, temp: &mut NamedTempFile, new: &[u8]) -> Result<Carried, Error> {
+    let mut carried = Carried::default();
+    let (Some(held), Some(read)) = (&p.snap.held, &p.snap.bytes) else {
+        return Ok(carried);
+    };
+    for _ in 0..CARRY_ROUNDS {
+        let from = (read.len() + carried.bytes.len()) as u64;
+        let tail =
+            tail_of(held, from).map_err(|e| io_err("read the old version of", &p.host, e))?;
+        if tail.is_empty() {
+            break;
+        }
+        let mut chunk = Vec::new();
+        if carried.bytes.is_empty() && !new.is_empty() && !new.ends_with(b"\n") {
+            carried.glue = b"\n".to_vec();
+            chunk.push(b'\n');
+        }
+        chunk.extend_from_slice(&tail);
+        temp.as_file_mut()
+            .write_all(&chunk)
+            .and_then(|()| temp.as_file().sync_all())
+            .map_err(|e| io_err("write", temp.path(), e))?;
+        carried.bytes.extend_from_slice(&tail);
+    }
+    Ok(carried)
+}
+
+/// What `file` holds beyond offset `from`.
+fn tail_of(file: &File, from: u64) -> io::Result<Vec<u8>> {
+    let size = file.metadata()?.len();
+    if size <= from {
+        return Ok(Vec::new());
+    }
+    let mut extra = vec![0; usize::try_from(size - from).map_err(io::Error::other)?];
+    let n = read_at_most(file, &mut extra, from)?;
+    extra.truncate(n);
+    Ok(extra)
+}
+
+/// Other names of the old file keep its old bytes after the rename (a hard link made by
+/// a backup script, or by an attacker to keep a ban in place).
+fn hard_link_warning(p: &Pending) -> Vec<String> {
+    if p.snap.links <= 1 {
+        return Vec::new();
+    }
+    vec![format!(
+        "{} had {} other hard link(s): they still hold the old bytes (find them with `find / -xdev -samefile` on the replaced file's old inode, e.g. `find {} -xdev -inum {}`)",
+        p.host.display(),
+        p.snap.links - 1,
+        sys::mount_point(&p.host).display(),
+        p.snap.stamp.map_or(0, |s| s.ino)
+    )]
+}
+
 fn bind_mount_error(host: &Path, error: io::Error) -> Error {
     let detail = format!(
-        " — {} is a mount point of its own (a file bind-mounted into this system, as containers do), so it cannot be replaced atomically. Nothing was changed; wrapfix can overwrite it in place instead (not atomic; the backup is kept) when run again with --in-place",
+        " — {} is a mount point of its own (a file bind-mounted into this system, as containers do), so it cannot be replaced atomically; wrapfix can overwrite it in place instead (not atomic; the backup is kept) when run again with --in-place",
         host.display()
     );
     Error::Io {
@@ -245,15 +329,31 @@ fn bind_mount_error(host: &Path, error: io::Error) -> Error {
 }
 
 /// The bind-mount fallback: overwrite the file through a descriptor on the same inode.
-/// Not atomic; only on request and after the backup. New bytes are written first and the
-/// file cut to length afterwards, so it is never seen empty (an empty hosts.deny lets
-/// everyone in).
+/// Not atomic; only on request and after the backup. The file is never seen empty (an
+/// empty hosts.deny lets everyone in), and lines other programs append meanwhile are kept,
+/// in their order, after the new bytes (DESIGN §7 step 7, issue 9 item 11), exactly as
+/// they wrote them (glued onto an unterminated last line as they were in the old file).
+///
+/// Appenders (`printf >>`) write at the end of the file, one `write` each, which the kernel
+/// serialises with ours. When the new bytes are at least as long as the old (a fix), the
+/// growth is first reserved by an `O_APPEND` write of newlines: what was appended before
+/// the reservation lies between the old bytes and it, what comes later beyond it. One
+/// `pwrite` of the new bytes and the earlier appends then covers exactly the old bytes,
+/// those appends and the reservation, and nothing written later. Shorter new bytes (a
+/// rollback) need the file cut, which no appender waits for: appends are moved down after
+/// the new bytes until a look finds none, and the cut follows that look at once; a line
+/// appended in the microseconds between them would be lost.
 fn write_in_place(p: &Pending, new: &[u8], meta: &Meta) -> Result<Written, Failed> {
-    let file = OpenOptions::new()
-        .write(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&p.host)
-        .map_err(|e| untouched(io_err("open for writing", &p.host, e)))?;
+    let open = |append: bool| {
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .append(append)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(&p.host)
+            .map_err(|e| untouched(io_err("open for writing", &p.host, e)))
+    };
+    let file = open(false)?;
     let st = file
         .metadata()
         .map_err(|e| untouched(io_err("inspect", &p.host, e)))?;
@@ -266,22 +366,90 @@ fn write_in_place(p: &Pending, new: &[u8], meta: &Meta) -> Result<Written, Faile
             p.host.display()
         ))));
     }
-    let written = file
-        .write_all_at(new, 0)
-        .and_then(|()| file.set_len(new.len() as u64))
-        .and_then(|()| file.sync_all())
-        .map_err(|e| touched(io_err("write in place", &p.host, e)));
-    written?;
+    let io = |op: &'static str| move |e: io::Error| io_err(op, &p.host, e);
+    let size_of = |f: &File| f.metadata().map(|m| m.len()).map_err(io("inspect"));
+    let read_range = |from: u64, to: u64| -> Result<Vec<u8>, Error> {
+        let mut buf = vec![
+            0;
+            usize::try_from(to.saturating_sub(from))
+                .map_err(io::Error::other)
+                .map_err(io("read"))?
+        ];
+        let n = read_at_most(&file, &mut buf, from).map_err(io("read"))?;
+        buf.truncate(n);
+        Ok(buf)
+    };
+    let old_len = p.snap.bytes.as_ref().map_or(0, Vec::len) as u64;
+    let new_len = new.len() as u64;
+    let appended = if new_len >= old_len {
+        let reserve = new_len - old_len;
+        let end = if reserve > 0 {
+            let mut appender = open(true)?;
+            let pad = vec![b'\n'; new.len() - old_len as usize];
+            appender
+                .write_all(&pad)
+                .map_err(|e| touched(io_err("write in place", &p.host, e)))?;
+            // An O_APPEND write leaves the offset at the end of what it wrote.
+            use std::io::Seek;
+            appender
+                .stream_position()
+                .map_err(|e| touched(io_err("write in place", &p.host, e)))?
+        } else {
+            size_of(&file).map_err(untouched)?
+        };
+        let appended = read_range(old_len, end - reserve).map_err(touched)?;
+        file.write_all_at(&[new, &appended].concat(), 0)
+            .map_err(|e| touched(io_err("write in place", &p.host, e)))?;
+        appended
+    } else {
+        let mut size = size_of(&file).map_err(untouched)?;
+        let mut appended = read_range(old_len, size).map_err(untouched)?;
+        file.write_all_at(&[new, &appended].concat(), 0)
+            .map_err(|e| touched(io_err("write in place", &p.host, e)))?;
+        let mut rounds = 0;
+        loop {
+            let now = size_of(&file).map_err(touched)?;
+            if now == size {
+                file.set_len(new_len + appended.len() as u64)
+                    .map_err(|e| touched(io_err("write in place", &p.host, e)))?;
+                break;
+            }
+            rounds += 1;
+            if rounds > 10_000 {
+                return Err(touched(Error::Unsafe(format!(
+                    "{} is being appended to faster than wrapfix can move the lines; its new bytes are in place, followed by part of its old ones: stop the program writing it and run wrapfix again",
+                    p.host.display()
+                ))));
+            }
+            // Appended since the last look, at [size, now): moved down after ours, into
+            // the old bytes still to be cut (below `size`, so below any later append).
+            let more = read_range(size, now).map_err(touched)?;
+            file.write_all_at(&more, new_len + appended.len() as u64)
+                .map_err(|e| touched(io_err("write in place", &p.host, e)))?;
+            appended.extend_from_slice(&more);
+            size = now;
+        }
+        appended
+    };
+    file.sync_all()
+        .map_err(|e| touched(io_err("sync", &p.host, e)))?;
     // Same inode: restore mode and owner only where the plan asks for different ones.
     let now = sys::read_meta(&file, &st)
         .map_err(|e| touched(io_err("read the attributes of", &p.host, e)))?;
     if now != *meta {
         sys::apply_meta(&file, &p.host, meta).map_err(touched)?;
     }
-    verify(&p.host, new, &[], meta).map_err(touched)?;
+    let written = [new, &appended].concat();
+    verify(&p.host, &written, &[], meta).map_err(touched)?;
+    let before = p
+        .snap
+        .bytes
+        .as_ref()
+        .map(|b| [b.as_slice(), &appended].concat());
     Ok(Written {
-        after: Some(new.to_vec()),
-        before: p.snap.bytes.clone(),
+        after: Some(written),
+        before,
+        salvaged: appended,
         in_place: true,
         warnings: vec![format!(
             "{} is bind-mounted: it was overwritten in place, which is not atomic",
@@ -326,7 +494,7 @@ fn remove(p: &mut Pending) -> Result<Step, Failed> {
 
 fn finish_removal(p: &mut Pending, dir: &Path) -> Result<Written, Error> {
     sys::sync_dir(dir)?;
-    let (salvaged, warnings) = salvage_bytes(p)?;
+    let (salvaged, warnings) = salvage_bytes(p, 0)?;
     let mut after = None;
     if !salvaged.is_empty() {
         // Someone appended to the file while we removed it: their lines stay.
@@ -374,9 +542,10 @@ fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
     .map_err(io::Error::from)
 }
 
-/// DESIGN §7 step 7: everything appended to the held old inode beyond what we read (a
-/// fail2ban `printf >>` between our re-check and the rename), once no writer can add more.
-fn salvage_bytes(p: &mut Pending) -> Result<(Vec<u8>, Vec<String>), Error> {
+/// DESIGN §7 step 7: everything appended to the held old inode beyond what we read and
+/// the `carried` bytes already copied (a fail2ban `printf >>` between our last look and
+/// the rename), once no writer can add more.
+fn salvage_bytes(p: &mut Pending, carried: usize) -> Result<(Vec<u8>, Vec<String>), Error> {
     if p.snap.held.is_none() {
         // The file did not exist: there is no old inode anyone could append to.
         return Ok((Vec::new(), Vec::new()));
@@ -385,18 +554,8 @@ fn salvage_bytes(p: &mut Pending) -> Result<(Vec<u8>, Vec<String>), Error> {
     let (Some(held), Some(read)) = (&p.snap.held, &p.snap.bytes) else {
         return Ok((Vec::new(), warnings));
     };
-    let size = held
-        .metadata()
-        .map_err(|e| io_err("inspect the old version of", &p.host, e))?
-        .len();
-    let from = read.len() as u64;
-    if size <= from {
-        return Ok((Vec::new(), warnings));
-    }
-    let mut extra = vec![0; (size - from) as usize];
-    let n = read_at_most(held, &mut extra, from)
+    let extra = tail_of(held, (read.len() + carried) as u64)
         .map_err(|e| io_err("read the old version of", &p.host, e))?;
-    extra.truncate(n);
     Ok((extra, warnings))
 }
 
@@ -440,6 +599,56 @@ fn read_at_most(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
         }
     }
     Ok(done)
+}
+
+/// Put `bytes` (written to the old file after the rename, by a writer that had it open)
+/// right after `ours`, the bytes wrapfix wrote at the start of the new file, and before
+/// what appenders wrote to the new file since: the order in which the lines were
+/// written. After a newline if `ours` does not end with one (their line must not be glued
+/// onto ours). Returns what was inserted.
+///
+/// The room is made as in [`write_in_place`]: an `O_APPEND` write of newlines reserves it
+/// at the end (later appends land beyond it), and one `pwrite` of the bytes followed by
+/// the lines appended before the reservation fills exactly the range from the end of ours
+/// to the end of the reservation.
+fn insert_after(host: &Path, ours: &[u8], bytes: &[u8]) -> Result<Vec<u8>, Error> {
+    let open = |append: bool| {
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .append(append)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(host)
+            .map_err(|e| io_err("open for appending", host, e))
+    };
+    let file = open(false)?;
+    let mut appender = open(true)?;
+    let inserted = if !ours.is_empty() && !ours.ends_with(b"\n") {
+        [b"\n".as_slice(), bytes].concat()
+    } else {
+        bytes.to_vec()
+    };
+    appender
+        .write_all(&vec![b'\n'; inserted.len()])
+        .map_err(|e| io_err("append the salvaged lines to", host, e))?;
+    // An O_APPEND write leaves the offset at the end of what it wrote.
+    use std::io::Seek;
+    let end = appender
+        .stream_position()
+        .map_err(|e| io_err("append the salvaged lines to", host, e))?;
+    let at = ours.len() as u64;
+    let mut since = vec![
+        0;
+        usize::try_from((end - inserted.len() as u64).saturating_sub(at))
+            .map_err(io::Error::other)
+            .map_err(|e| io_err("read", host, e))?
+    ];
+    let n = read_at_most(&file, &mut since, at).map_err(|e| io_err("read", host, e))?;
+    since.truncate(n);
+    file.write_all_at(&[inserted.as_slice(), &since].concat(), at)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| io_err("append the salvaged lines to", host, e))?;
+    Ok(inserted)
 }
 
 /// Append `bytes` with one `O_APPEND` write, like the appenders themselves, after a newline

@@ -118,7 +118,7 @@ impl Scratch {
         exact: bool,
         revert: fsops::Revert,
     ) -> Result<Option<Applied>, Error> {
-        let set = fsops::load(&self.backup, id)?;
+        let set = fsops::load(&self.root, &self.backup, id)?;
         fsops::rollback(&set, &self.root, &self.backup, exact, revert)
     }
 }
@@ -255,7 +255,7 @@ fn apply_then_rollback_restores_bytes_and_metadata_exactly() {
     assert_eq!(s.read("etc/hosts.deny").unwrap(), ODD);
     assert_eq!(meta(&deny), before);
 
-    let sets = fsops::list(&s.backup).unwrap();
+    let sets = fsops::list(&s.root, &s.backup).unwrap();
     assert_eq!(sets.len(), 2);
     assert_eq!(sets[0].rolled_back_by.as_deref(), Some(undone.id.as_str()));
     assert_eq!(sets[1].action, "rollback");
@@ -316,7 +316,7 @@ fn missing_file_is_created_like_its_sibling_then_removed_by_rollback() {
     assert_eq!(s.read("etc/hosts.allow").unwrap(), b"sshd: 192.0.2.1\n");
     let m = std::fs::metadata(s.path("etc/hosts.allow")).unwrap();
     assert_eq!(m.mode() & 0o7777, 0o640, "mode of the sibling hosts.deny");
-    let set = fsops::load(&s.backup, None).unwrap();
+    let set = fsops::load(&s.root, &s.backup, None).unwrap();
     assert!(!set.files[0].existed && set.files[0].backup.is_none());
     assert!(
         !applied.dir.join("etc/hosts.allow").exists(),
@@ -398,8 +398,8 @@ fn a_backup_is_never_overwritten_same_second_gets_a_suffix() {
 fn a_held_lock_means_busy_and_nothing_changes() {
     let s = Scratch::new();
     s.write("etc/hosts.deny", b"ALL: ALL\n");
-    std::fs::create_dir_all(&s.backup).unwrap();
-    let file = std::fs::File::create(s.backup.join(".lock")).unwrap();
+    // The lock is on the directory that holds the tables (issue 9 item 10).
+    let file = std::fs::File::open(s.path("etc")).unwrap();
     let held = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock)
         .map_err(|(_, e)| e)
         .unwrap();
@@ -524,7 +524,7 @@ fn lines_appended_while_writing_are_salvaged() {
         std::fs::read(applied.dir.join("etc/hosts.deny")).unwrap(),
         b"ALL: ALLALL: 192.0.2.7\n"
     );
-    let set = fsops::load(&s.backup, None).unwrap();
+    let set = fsops::load(&s.root, &s.backup, None).unwrap();
     assert_eq!(set.files[0].salvaged, b"ALL: 192.0.2.7\n");
     s.rollback(None, false, &no_revert).unwrap().unwrap();
     assert_eq!(
@@ -632,11 +632,14 @@ fn a_rollback_is_a_change_set_that_can_be_undone() {
         .unwrap()
         .unwrap();
     assert_eq!(s.read("etc/hosts.deny").unwrap(), b"#ALL: ALL\n");
-    let sets = fsops::list(&s.backup).unwrap();
+    let sets = fsops::list(&s.root, &s.backup).unwrap();
     assert_eq!(sets.len(), 3);
     assert_eq!(sets[0].rolled_back_by, None, "its rollback was undone");
     assert!(sets[1].rolled_back_by.is_some());
-    assert_eq!(fsops::load(&s.backup, None).unwrap().info.id, fix.id);
+    assert_eq!(
+        fsops::load(&s.root, &s.backup, None).unwrap().info.id,
+        fix.id
+    );
 }
 
 #[test]
@@ -755,7 +758,7 @@ fn a_fail2ban_style_appender_loses_no_line() {
 fn a_rollback_with_nothing_left_to_do_still_marks_its_change_set() {
     let s = Scratch::new();
     assert!(
-        fsops::list(&s.backup).unwrap().is_empty(),
+        fsops::list(&s.root, &s.backup).unwrap().is_empty(),
         "no backup directory yet"
     );
     let err = s.rollback(None, false, &no_revert).unwrap_err();
@@ -773,11 +776,14 @@ fn a_rollback_with_nothing_left_to_do_still_marks_its_change_set() {
     // Someone else already put the file back as it was before the second change.
     s.write("etc/hosts.deny", b"ALL: ALL\n# one\n");
     assert!(s.rollback(None, false, &no_revert).unwrap().is_none());
-    let sets = fsops::list(&s.backup).unwrap();
+    let sets = fsops::list(&s.root, &s.backup).unwrap();
     let marked = sets.iter().find(|i| i.id == second.id).unwrap();
     assert!(marked.rolled_back_by.is_some(), "{sets:?}");
     // So the next rollback moves on to the first change set.
-    assert_eq!(fsops::load(&s.backup, None).unwrap().info.id, first.id);
+    assert_eq!(
+        fsops::load(&s.root, &s.backup, None).unwrap().info.id,
+        first.id
+    );
     s.rollback(None, false, &no_revert).unwrap().unwrap();
     assert_eq!(s.read("etc/hosts.deny").unwrap(), b"ALL: ALL\n");
 }

@@ -350,7 +350,7 @@ fn check(s: &Scratch, scenario: &str, out: &Output, killed_on_purpose: bool, wha
         allow_new || allow.is_none(),
         "{what}: hosts.allow holds {allow:?}"
     );
-    let sets = fsops::list(&s.backup).unwrap_or_else(|e| panic!("{what}: list: {e}"));
+    let sets = fsops::list(&s.root, &s.backup).unwrap_or_else(|e| panic!("{what}: list: {e}"));
     if is_fix(scenario) {
         if said.as_deref().is_some_and(|r| r.starts_with("ok")) {
             assert!(
@@ -363,7 +363,7 @@ fn check(s: &Scratch, scenario: &str, out: &Output, killed_on_purpose: bool, wha
                 .iter()
                 .find(|i| i.action == "fix")
                 .unwrap_or_else(|| panic!("{what}: changed without a backup"));
-            let set = fsops::load(&s.backup, Some(&fix.id))
+            let set = fsops::load(&s.root, &s.backup, Some(&fix.id))
                 .unwrap_or_else(|e| panic!("{what}: backup incomplete: {e}"));
             let d = set
                 .files
@@ -382,7 +382,7 @@ fn check(s: &Scratch, scenario: &str, out: &Output, killed_on_purpose: bool, wha
         if !deny_new || !allow_new {
             let rb = sets.iter().find(|i| i.action == "rollback");
             let rb = rb.unwrap_or_else(|| panic!("{what}: rolled back without a backup"));
-            fsops::load(&s.backup, Some(&rb.id))
+            fsops::load(&s.root, &s.backup, Some(&rb.id))
                 .unwrap_or_else(|e| panic!("{what}: backup incomplete: {e}"));
         }
     }
@@ -672,7 +672,7 @@ fn injected_errors_give_clear_messages() {
     assert!(said.starts_with("ok"), "{said}");
     assert_eq!(s.read("etc/hosts.deny").as_deref(), Some(NEW_DENY));
     assert_eq!(s.read("etc/hosts.allow").as_deref(), Some(NEW_ALLOW));
-    let set = fsops::load(&s.backup, None).unwrap();
+    let set = fsops::load(&s.root, &s.backup, None).unwrap();
     let deny = set
         .files
         .iter()

@@ -234,12 +234,12 @@ fn nothing_to_roll_back_is_a_usage_error() {
 }
 
 /// A command in a tmux pane: wait for text, type, read the screen.
-struct Pane {
+pub(crate) struct Pane {
     socket: String,
 }
 
 impl Pane {
-    fn start(cmd: &str) -> Option<Pane> {
+    pub(crate) fn start(cmd: &str) -> Option<Pane> {
         if !support::require_tool(
             "tmux",
             "drives the interactive prompt through a real terminal",
@@ -267,7 +267,7 @@ impl Pane {
         Some(Pane { socket })
     }
 
-    fn screen(&self) -> String {
+    pub(crate) fn screen(&self) -> String {
         let out = std::process::Command::new("tmux")
             .args(["-L", &self.socket, "capture-pane", "-p", "-S", "-200"])
             .output()
@@ -275,11 +275,16 @@ impl Pane {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    fn wait_for(&self, text: &str) -> String {
+    pub(crate) fn wait_for(&self, text: &str) -> String {
+        self.wait_for_count(text, 1)
+    }
+
+    /// Wait until `text` is on the screen `n` times.
+    pub(crate) fn wait_for_count(&self, text: &str, n: usize) -> String {
         let start = Instant::now();
         loop {
             let s = self.screen();
-            if s.contains(text) {
+            if s.matches(text).count() >= n {
                 return s;
             }
             assert!(
@@ -290,7 +295,30 @@ impl Pane {
         }
     }
 
-    fn keys(&self, keys: &[&str]) {
+    /// A tmux format variable of the pane (`pane_title`, `cursor_flag`).
+    fn format(&self, var: &str) -> String {
+        let out = std::process::Command::new("tmux")
+            .args([
+                "-L",
+                &self.socket,
+                "display-message",
+                "-p",
+                &format!("#{{{var}}}"),
+            ])
+            .output()
+            .expect("display-message");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    pub(crate) fn title(&self) -> String {
+        self.format("pane_title")
+    }
+
+    pub(crate) fn cursor_visible(&self) -> bool {
+        self.format("cursor_flag") == "1"
+    }
+
+    pub(crate) fn keys(&self, keys: &[&str]) {
         let status = std::process::Command::new("tmux")
             .args(["-L", &self.socket, "send-keys"])
             .args(keys)
@@ -412,7 +440,7 @@ fn yes_never_picks_a_client_from_the_logs() {
 }
 
 /// Run `script` (sh) in a private mount namespace; returns its stdout+stderr and status.
-fn in_private_mounts(script: &str) -> Option<(i32, String)> {
+pub(crate) fn in_private_mounts(script: &str) -> Option<(i32, String)> {
     if !nix::unistd::geteuid().is_root() {
         support::skip(
             "root privileges",

@@ -76,7 +76,7 @@ fn root_with(files: &[(&str, &str)]) -> tempfile::TempDir {
 
 fn run(dir: &Path) -> Vec<Finding> {
     let root = Root::new(dir);
-    let tables = Tables::load(&root).expect("tables");
+    let tables = Tables::load(&root);
     let found = writers::findings(&root, &tables);
     for f in &found {
         assert_eq!(f.kind, Kind::Writer);

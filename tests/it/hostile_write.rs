@@ -1,0 +1,152 @@
+//! Issue 9, the write path: appenders racing an in-place rewrite (a bind-mounted table)
+//! and the rename (fail2ban banning while wrapfix works) lose no line and keep their
+//! order; the EBUSY refusal says once that nothing was changed.
+
+use std::io::Write as _;
+use std::time::Duration;
+
+use crate::hostile::Sandbox;
+use crate::repair::in_private_mounts;
+
+#[test]
+fn in_place_writing_keeps_every_line_appended_meanwhile() {
+    let s = Sandbox::new();
+    s.write("etc/hosts.deny", "");
+    let outside = s.base.path().join("mounted-deny");
+    std::fs::write(&outside, "ALL: ALL\n").expect("write");
+    let deny = s.root.join("etc/hosts.deny");
+    // fail2ban's `printf >>`: open, append, close, as fast as sh can, for as long as
+    // wrapfix rewrites the bind-mounted file in place (and rolls that back).
+    let script = format!(
+        "mount --bind {out} {deny} || exit 99
+         for round in 1 2 3 4 5 6; do
+           (i=0; while [ ! -e {stop} ]; do echo \"ALL: 10.$round.$((i / 250)).$((i % 250))\" >> {deny}; i=$((i + 1)); sleep 0.001; done; echo $i > {count}.$round) &
+           sleep 0.05
+           if [ $((round % 2)) = 1 ]; then
+             {bin} --root {root} --color never --yes --strategy comment --in-place >/dev/null || echo FIX-FAILED
+           else
+             {bin} --root {root} --color never --yes --rollback >/dev/null || echo ROLLBACK-FAILED
+           fi
+           touch {stop}; wait; rm {stop}
+         done",
+        out = outside.display(),
+        deny = deny.display(),
+        stop = s.base.path().join("stop").display(),
+        count = s.base.path().join("count").display(),
+        bin = env!("CARGO_BIN_EXE_wrapfix"),
+        root = s.root.display(),
+    );
+    let Some((code, out)) = in_private_mounts(&script) else {
+        return;
+    };
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains("FAILED"), "{out}");
+    let now = String::from_utf8(std::fs::read(&outside).expect("read")).expect("utf8");
+    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for l in now.lines() {
+        *seen.entry(l).or_default() += 1;
+    }
+    let mut missing = Vec::new();
+    let mut total = 0;
+    for round in 1..=6 {
+        let count: u32 = std::fs::read_to_string(s.base.path().join(format!("count.{round}")))
+            .expect("count")
+            .trim()
+            .parse()
+            .expect("number");
+        total += count;
+        for i in 0..count {
+            let line = format!("ALL: 10.{round}.{}.{}", i / 250, i % 250);
+            if seen.get(line.as_str()) != Some(&1) {
+                missing.push(line);
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "{} of {total} appended lines lost or doubled, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
+    assert!(
+        now.starts_with("ALL: ALL\n"),
+        "rolled back: {}",
+        &now[..now.len().min(200)]
+    );
+}
+
+#[test]
+fn salvaged_lines_keep_the_order_they_were_written_in() {
+    use crate::fsops::{Scratch, replace, unreplace};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let s = Scratch::new();
+    s.write("etc/hosts.deny", b"# hardening\nALL: ALL\n");
+    let deny = s.path("etc/hosts.deny");
+    let stop = Arc::new(AtomicBool::new(false));
+    let appender = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut n = 0u32;
+            while !stop.load(Ordering::SeqCst) {
+                let line = format!("ALL: 198.18.{}.{}\n", n / 256, n % 256);
+                let f = std::fs::OpenOptions::new().append(true).open(&deny);
+                if f.and_then(|mut f| f.write_all(line.as_bytes())).is_err() {
+                    break;
+                }
+                n += 1;
+                std::thread::sleep(Duration::from_micros(500));
+            }
+            n
+        })
+    };
+    let fix = replace(b"\nALL: ALL\n", b"\n#ALL: ALL\n");
+    let undo = unreplace(b"\nALL: ALL\n", b"\n#ALL: ALL\n");
+    for _ in 0..25 {
+        s.apply(&["/etc/hosts.deny"], &fix)
+            .expect("fix")
+            .expect("applied");
+        s.rollback(None, false, &undo)
+            .expect("rollback")
+            .expect("applied");
+    }
+    stop.store(true, Ordering::SeqCst);
+    let written = appender.join().expect("appender");
+    let text = String::from_utf8(s.read("etc/hosts.deny").expect("deny")).expect("utf8");
+    let order: Vec<u32> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("ALL: 198.18."))
+        .map(|ip| {
+            let (a, b) = ip.split_once('.').expect("ip");
+            a.parse::<u32>().expect("n") * 256 + b.parse::<u32>().expect("n")
+        })
+        .collect();
+    assert_eq!(order.len() as u32, written, "no line lost");
+    let swapped: Vec<_> = order.windows(2).filter(|w| w[0] > w[1]).collect();
+    assert!(
+        swapped.is_empty(),
+        "{} lines out of order, e.g. {:?}",
+        swapped.len(),
+        swapped.first()
+    );
+}
+
+#[test]
+fn the_ebusy_message_says_nothing_was_changed_once() {
+    let s = Sandbox::new();
+    s.write("etc/hosts.deny", "");
+    let outside = s.base.path().join("mounted-deny");
+    std::fs::write(&outside, "ALL: ALL\n").expect("write");
+    let script = format!(
+        "mount --bind {} {} && {} --root {} --color never --yes --strategy comment",
+        outside.display(),
+        s.root.join("etc/hosts.deny").display(),
+        env!("CARGO_BIN_EXE_wrapfix"),
+        s.root.display()
+    );
+    let Some((code, out)) = in_private_mounts(&script) else {
+        return;
+    };
+    assert_eq!(code, 3, "{out}");
+    assert_eq!(out.matches("othing was changed").count(), 1, "{out}");
+}
