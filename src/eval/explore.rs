@@ -25,7 +25,7 @@ use super::{
     RuleLoc, RuleRef, TableProblem, Token, Verdict,
 };
 use crate::client::Client;
-use crate::syntax::{Entry, Rule};
+use crate::syntax::{Document, Entry, Rule, Unterminated};
 use crate::tables::{FileState, Role, TableFile, Tables};
 
 /// One rule's walk over answers stops here and keeps what it found plus an "anything
@@ -198,6 +198,9 @@ struct Explorer<'t, 'e> {
     outcomes: Vec<Outcome>,
     questions: Vec<Question>,
     widened: bool,
+    /// Planning a comment edit: rules that refuse in some world are noted here and read
+    /// past as if commented out (`None`: evaluate as libwrap does).
+    refusers: Option<Vec<Refuser>>,
 }
 
 pub(super) fn explore(
@@ -207,12 +210,26 @@ pub(super) fn explore(
     client: &Client,
     env: &Env<'_>,
 ) -> Verdict {
+    explore_with(tables, candidates, daemon, client, env, false).0
+}
+
+/// [`explore`]; with `transparent`, every rule that refuses in some world is also noted and
+/// read past, as if commented out (the comment strategy's plan, in one pass).
+pub(super) fn explore_with(
+    tables: &Tables,
+    candidates: Option<&Candidates>,
+    daemon: &str,
+    client: &Client,
+    env: &Env<'_>,
+    transparent: bool,
+) -> (Verdict, Vec<Refuser>) {
     let mut ex = Explorer {
         env,
         files: FileCache::default(),
         outcomes: Vec::new(),
         questions: Vec::new(),
         widened: false,
+        refusers: transparent.then(Vec::new),
     };
     let first = World {
         known: Knowledge::default(),
@@ -229,9 +246,19 @@ pub(super) fn explore(
     ex.table(&tables.allow, candidates, &mut worlds, &mut to_deny);
     worlds.append(&mut to_deny);
     if let FileState::Unreadable(e) = &tables.deny.state {
+        let how = How::DenyTableError(TableProblem::Unreadable(e.clone()));
+        if let Some(r) = &mut ex.refusers {
+            r.push(Refuser {
+                loc: RuleLoc {
+                    role: Role::Deny,
+                    line: 0,
+                },
+                pos: 0,
+                how: how.clone(),
+            });
+        }
         for w in worlds.drain(..) {
-            let how = How::DenyTableError(TableProblem::Unreadable(e.clone()));
-            ex.end(w, Decision::new(false, how, None));
+            ex.end(w, Decision::new(false, how.clone(), None));
         }
     }
     ex.table(&tables.deny, candidates, &mut worlds, &mut to_deny);
@@ -239,7 +266,8 @@ pub(super) fn explore(
     for w in worlds {
         ex.end(w, Decision::new(true, How::NoMatch, None));
     }
-    ex.finish()
+    let refusers = ex.refusers.take().unwrap_or_default();
+    (ex.finish(), refusers)
 }
 
 impl Explorer<'_, '_> {
@@ -262,6 +290,10 @@ impl Explorer<'_, '_> {
                 Entry::Rule(rule) => ex.rule(role, pos, &rule, worlds, void),
                 Entry::TableError(l, why) => {
                     let r = rule_ref(role, l.line, &l.text);
+                    if role == Role::Deny && ex.refusers.is_some() {
+                        ex.repaired_line(pos, &l, why, worlds, void);
+                        return !worlds.is_empty();
+                    }
                     for w in worlds.drain(..) {
                         if role == Role::Allow {
                             void.push(w);
@@ -273,6 +305,13 @@ impl Explorer<'_, '_> {
                 }
                 Entry::Hang(l) => {
                     let r = rule_ref(role, l.line, &l.text);
+                    if let Some(refusers) = &mut ex.refusers {
+                        refusers.push(Refuser {
+                            loc: r.loc,
+                            pos,
+                            how: How::Hang,
+                        });
+                    }
                     for w in worlds.drain(..) {
                         ex.end(w, Decision::new(false, How::Hang, Some(r.clone())));
                     }
@@ -332,6 +371,24 @@ impl Explorer<'_, '_> {
                     Some((leaf, witness, proven))
                 })
                 .collect();
+            if let Some(refusers) = &mut self.refusers
+                && kept.iter().any(|k| refuses(&k.0.end, role))
+            {
+                // Commented out: the rule is not there, for any world. (Its other worlds
+                // come right after: only the last entry can be this rule.)
+                let noted = refusers
+                    .last()
+                    .is_some_and(|r| r.loc == at && !matches!(r.how, How::DenyTableError(_)));
+                if !noted {
+                    let how = kept
+                        .iter()
+                        .find_map(|k| refuses(&k.0.end, role).then(|| how_of(&k.0.end, role)))
+                        .unwrap_or(How::DenyRule);
+                    refusers.push(Refuser { loc: at, pos, how });
+                }
+                next.push(world);
+                continue;
+            }
             // The plain world goes on in the last kept leaf that is proven (else the last).
             let plain_at = if world.plain {
                 kept.iter().rposition(|k| k.2).or(kept.len().checked_sub(1))
@@ -407,6 +464,43 @@ impl Explorer<'_, '_> {
             next = self.widen(next);
         }
         *worlds = next;
+    }
+
+    /// Planning a comment edit, at a last line of hosts.deny without its newline: note the
+    /// newline to add, then read the line as the rule it becomes.
+    fn repaired_line<'c>(
+        &mut self,
+        pos: usize,
+        l: &crate::syntax::Logical<'_>,
+        why: Unterminated,
+        worlds: &mut Vec<World<'c>>,
+        void: &mut Vec<World<'c>>,
+    ) {
+        let loc = RuleLoc {
+            role: Role::Deny,
+            line: l.line,
+        };
+        let how = How::DenyTableError(TableProblem::Unterminated(why));
+        if let Some(r) = &mut self.refusers {
+            r.push(Refuser { loc, pos, how });
+        }
+        if why != Unterminated::MissingNewline {
+            // A line too long stops libwrap whatever is done to it: no comment helps.
+            let r = rule_ref(Role::Deny, l.line, &l.text);
+            for w in worlds.drain(..) {
+                let how = How::DenyTableError(TableProblem::Unterminated(why));
+                self.end(w, Decision::new(false, how, Some(r.clone())));
+            }
+            return;
+        }
+        let mut fixed = l.text.to_vec();
+        fixed.push(b'\n');
+        let doc = Document::new(fixed);
+        let len = doc.bytes().len();
+        if let Some(Entry::Rule(rule)) = doc.entries_between(self.env.flavor, 0, l.line, len).next()
+        {
+            self.rule(Role::Deny, pos, &rule, worlds, void);
+        }
     }
 
     /// Every way the rule can go for this world.
@@ -597,11 +691,99 @@ impl Fact {
     }
 }
 
+/// A rule the comment strategy must comment out (or, with `How::Hang` or a table error
+/// other than a missing newline, a line no edit of ours makes harmless).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refuser {
+    pub loc: RuleLoc,
+    /// Byte offset of the entry in its file.
+    pub pos: usize,
+    /// How it refuses (in one of the worlds where it does).
+    pub how: How,
+}
+
+/// Does a rule that ends this way refuse the client?
+fn refuses(end: &RuleEnd, role: Role) -> bool {
+    match end {
+        RuleEnd::Match => role == Role::Deny,
+        RuleEnd::Jump(_, granted) => !granted,
+        RuleEnd::Crash => true,
+        RuleEnd::NoMatch | RuleEnd::Void => false,
+    }
+}
+
+fn how_of(end: &RuleEnd, role: Role) -> How {
+    match (end, role) {
+        (RuleEnd::Jump(how, _), _) => how.clone(),
+        (RuleEnd::Crash, _) => How::Crash,
+        (_, Role::Deny) => How::DenyRule,
+        _ => How::AllowRule,
+    }
+}
+
 pub(super) fn rule_ref(role: Role, line: u32, text: &[u8]) -> RuleRef {
     let text = text.strip_suffix(b"\n").unwrap_or(text);
     let text = text.strip_suffix(b"\r").unwrap_or(text);
     RuleRef {
         loc: RuleLoc { role, line },
         text: text.to_vec(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::FileAccounts;
+    use crate::eval::Mode;
+    use crate::flavor::Flavor;
+    use crate::rootfs::Root;
+
+    /// The lines the comment strategy must comment out for an unnamed client, and whether
+    /// the client is then let in.
+    fn commented(deny: &str) -> (Vec<u32>, Access) {
+        let root = Root::new("/nonexistent-wrapfix-root");
+        let accounts = FileAccounts::from_names(&["root"], &["root"]);
+        let env = Env {
+            flavor: Flavor::Debian,
+            mode: Mode::Daemon,
+            root: &root,
+            accounts: &accounts,
+            aclexec: None,
+        };
+        let tables = Tables::from_bytes(Some(b""), Some(deny.as_bytes()));
+        let client = Client {
+            addr: "198.51.100.7".into(),
+            name: None,
+            user: None,
+        };
+        let (after, refusers) = explore_with(&tables, None, "sshd", &client, &env, true);
+        (refusers.iter().map(|r| r.loc.line).collect(), after.access)
+    }
+
+    #[test]
+    fn one_pass_finds_every_refusing_rule_even_behind_another() {
+        assert_eq!(
+            commented("ALL: ALL\nALL: ALL\n"),
+            (vec![1, 2], Access::Granted)
+        );
+        assert_eq!(
+            commented("sshd: ALL\nALL: 203.0.113.9\n"),
+            (vec![1], Access::Granted)
+        );
+        // Rules that refuse only some host names are commented out too.
+        assert_eq!(
+            commented("sshd: .example.com\nsshd: ALL EXCEPT good.\n"),
+            (vec![1, 2], Access::Granted)
+        );
+    }
+
+    #[test]
+    fn an_unterminated_last_rule_gets_its_newline_and_is_commented_out() {
+        // Adding the newline alone still refuses; commenting alone leaves it unterminated.
+        let (lines, access) = commented("# x\nALL: ALL");
+        assert_eq!(lines, vec![2, 2]);
+        assert_eq!(access, Access::Granted);
+        let (lines, access) = commented("sshd: 10.0.0.1\nsshd: 10.0.0.2");
+        assert_eq!((lines, access), (vec![2], Access::Granted));
     }
 }

@@ -353,6 +353,20 @@ pub fn evaluate(tables: &Tables, daemon: &str, client: &Client, env: &Env<'_>) -
     explore::explore(tables, None, daemon, client, env)
 }
 
+/// The comment strategy's plan for one (daemon, client), in one pass: every rule that
+/// refuses it in some world, reading past each as if it were commented out, and the
+/// verdict with all of them gone.
+pub fn refusers(
+    tables: &Tables,
+    daemon: &str,
+    client: &Client,
+    env: &Env<'_>,
+) -> (Verdict, Vec<Refuser>) {
+    explore::explore_with(tables, None, daemon, client, env, true)
+}
+
+pub use explore::Refuser;
+
 /// Entries of each table (byte offset, physical line) that a scan found this (daemon,
 /// client) may need: every rule that matches in some world, and any entry that ends the
 /// table.
