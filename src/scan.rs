@@ -128,7 +128,7 @@ pub fn scan(tables: &Tables, daemons: &[String], clients: &[Client], env: &Env<'
             continue;
         };
         let parts = parts(doc);
-        let results: Vec<(Scan, bool)> = if parts.len() == 1 {
+        let results: Vec<(Scan, bool, u32)> = if parts.len() == 1 {
             vec![scan_part(
                 doc, file.role, parts[0], daemons, clients, &index, env,
             )]
@@ -149,7 +149,13 @@ pub fn scan(tables: &Tables, daemons: &[String], clients: &[Client], env: &Env<'
                     .collect()
             })
         };
-        for (part, ended) in results {
+        // Each part counted its lines from 1: shift them by the lines of the parts before.
+        let mut before = 0;
+        for (mut part, ended, lines) in results {
+            if before > 0 {
+                part.shift_lines(before);
+            }
+            before += lines;
             out.append(part);
             // libwrap stops reading at a table error: later parts were never read.
             if ended {
@@ -168,6 +174,25 @@ impl Scan {
             refusals: Vec::new(),
             pending: Vec::new(),
             mentioned: vec![false; clients],
+        }
+    }
+
+    /// Make the line numbers of a part that counted from 1 count from `by` + 1.
+    fn shift_lines(&mut self, by: u32) {
+        for c in &mut self.candidates {
+            for list in c.iter_mut() {
+                for (_, line) in list.iter_mut() {
+                    *line += by;
+                }
+            }
+        }
+        for r in &mut self.refusals {
+            r.loc.line += by;
+        }
+        for p in &mut self.pending {
+            if let Some(l) = &mut p.finding.line {
+                *l += by;
+            }
         }
     }
 
@@ -217,13 +242,8 @@ fn parts(doc: &Document) -> Vec<Part> {
         }
     }
     cuts.push(bytes.len());
-    let mut line = 1u32;
-    let mut out = Vec::new();
-    for w in cuts.windows(2) {
-        out.push((w[0], line, w[1]));
-        line += memchr::memchr_iter(b'\n', &bytes[w[0]..w[1]]).count() as u32;
-    }
-    out
+    // Every part counts its lines from 1 (`scan` shifts them): no pass to count them first.
+    cuts.windows(2).map(|w| (w[0], 1, w[1])).collect()
 }
 
 /// Scan one part of one table; also says whether libwrap stops reading in it.
@@ -235,7 +255,7 @@ fn scan_part(
     clients: &[Client],
     index: &AddrIndex,
     env: &Env<'_>,
-) -> (Scan, bool) {
+) -> (Scan, bool, u32) {
     let n = clients.len();
     let mut out = Scan::empty(daemons.len() * n, n);
     let mut prober = Prober::new(env);
@@ -337,7 +357,8 @@ fn scan_part(
             &client_hits,
         );
     }
-    (out, ended)
+    let lines = entries.position().1 - first_line;
+    (out, ended, lines)
 }
 
 /// A line shaped like a ban-list entry: no leading blank or `#`, and a first colon with no
