@@ -30,20 +30,20 @@ pub struct Cli {
 
     /// Client to let in: [USER@]ADDRESS[=NAME]. Repeatable. Default: the client address in
     /// $SSH_CONNECTION, else a client no rule mentions.
-    #[arg(long, value_name = "SPEC", action = ArgAction::Append)]
+    #[arg(long, value_name = "SPEC", action = ArgAction::Append, conflicts_with_all = NOT_REPAIRS)]
     pub client: Vec<String>,
 
     /// Read more clients from FILE (- for standard input): one [USER@]ADDRESS[=NAME] a line;
     /// blank lines and lines starting with # are skipped.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with_all = NOT_REPAIRS)]
     pub clients_from: Option<PathBuf>,
 
     /// Process name libwrap is called with. Repeatable.
-    #[arg(long, value_name = "NAME", action = ArgAction::Append)]
+    #[arg(long, value_name = "NAME", action = ArgAction::Append, conflicts_with_all = NOT_REPAIRS)]
     pub daemon: Vec<String>,
 
     /// How to repair: add an allow entry, or comment out the denying rules.
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, conflicts_with_all = NOT_REPAIRS)]
     pub strategy: Option<Strategy>,
 
     /// Root of the system to check or repair (e.g. a rescue mount).
@@ -74,10 +74,15 @@ pub struct Cli {
     #[arg(long, short = 'v')]
     pub verbose: bool,
 
-    /// Print a shell completion script and exit.
-    #[arg(long, value_name = "SHELL", hide = true, exclusive = true)]
+    /// Print a completion script for SHELL (bash, zsh, fish, elvish, powershell) and exit.
+    #[arg(long, value_name = "SHELL", exclusive = true)]
     pub completions: Option<clap_complete::Shell>,
 }
+
+/// The modes that do not evaluate clients: options about clients, daemons and strategy mean
+/// nothing there, and ignoring them silently would let a typo pass (`--rollback --client X`
+/// does not roll back only X's entry).
+const NOT_REPAIRS: [&str; 2] = ["rollback", "list_backups"];
 
 /// The mode options: at most one.
 #[derive(Debug, Args)]
@@ -141,6 +146,15 @@ mod tests {
         assert!(Cli::try_parse_from(["wrapfix", "--rollback", "--yes"]).is_ok());
         assert!(Cli::try_parse_from(["wrapfix", "--yes", "--client", "10.0.0.1"]).is_ok());
         assert!(Cli::try_parse_from(["wrapfix", "--exact"]).is_err());
+        for misuse in [
+            &["--rollback", "--client", "10.0.0.1"][..],
+            &["--list-backups", "--strategy", "allow"],
+            &["--rollback", "X", "--daemon", "sshd"],
+            &["--list-backups", "--clients-from", "f"],
+        ] {
+            let args = std::iter::once("wrapfix").chain(misuse.iter().copied());
+            assert!(Cli::try_parse_from(args).is_err(), "{misuse:?}");
+        }
         let c = Cli::try_parse_from(["wrapfix", "--rollback"]).unwrap();
         assert_eq!(c.mode.rollback, Some(None));
         let c = Cli::try_parse_from(["wrapfix", "--rollback", ""]).unwrap();

@@ -52,6 +52,13 @@ impl Config {
     /// Check the command line. `env` reads environment variables (a parameter so tests can
     /// pass their own).
     pub fn from_cli(cli: Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Config> {
+        // clap's `requires` on --exact lets `--exact --yes` through; an ignored --exact
+        // would make a repair look like a byte-for-byte restore.
+        if cli.exact && cli.mode.rollback.is_none() {
+            return Err(Error::Usage(
+                "--exact only goes with --rollback: `wrapfix --rollback [ID] --exact` restores a change set's backup byte for byte".into(),
+            ));
+        }
         let mode = if cli.mode.check {
             Mode::Check
         } else if cli.mode.dry_run {
@@ -82,6 +89,7 @@ impl Config {
                 ))
             })?;
         let root = Root::new(root_dir);
+        check_is_a_system(&root, &cli.root)?;
 
         let flavor = match cli.flavor {
             Some(FlavorArg::Debian) => FlavorChoice::forced(Flavor::Debian),
@@ -175,6 +183,49 @@ impl Config {
             verbose: cli.verbose,
         })
     }
+}
+
+/// Files of which a system's `/etc` has at least one: the tables themselves, or what every
+/// installed system has (os-release, redhat-release on CentOS 6, passwd).
+const SYSTEM_FILES: [&str; 5] = [
+    "hosts.allow",
+    "hosts.deny",
+    "os-release",
+    "redhat-release",
+    "passwd",
+];
+
+/// A root without `etc/`, or whose `etc/` has none of [`SYSTEM_FILES`], is not a system: a
+/// typo or a disk that is not mounted. Reporting "nothing to do" for it would tell the admin
+/// the lockout is not in the files when wrapfix never saw them.
+fn check_is_a_system(root: &Root, given: &std::path::Path) -> Result<()> {
+    let shown = given.display();
+    let hint = format!(
+        "is the disk mounted there? e.g. mount /dev/sdXN {shown} (lsblk lists the disks), then run wrapfix again"
+    );
+    let etc = root
+        .resolve("/etc")
+        .ok()
+        .filter(|p| p.is_dir())
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "--root {shown}: {} has no etc/ directory, so it is not the root of a system; {hint}",
+                root.dir().display()
+            ))
+        })?;
+    // A name in etc/ counts even as a dangling link (os-release points into /usr, which may
+    // be a separate file system that is not mounted).
+    let present = SYSTEM_FILES
+        .iter()
+        .any(|f| std::fs::symlink_metadata(etc.join(f)).is_ok());
+    if present {
+        return Ok(());
+    }
+    Err(Error::Usage(format!(
+        "--root {shown}: {} has none of {}, so it is not the /etc of a system; {hint}",
+        etc.display(),
+        SYSTEM_FILES.join(", ")
+    )))
 }
 
 /// The client specs of `--clients-from FILE` (`-`: standard input), each with where it came

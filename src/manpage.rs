@@ -36,6 +36,128 @@ fn tagged(w: &mut dyn Write, title: &str, items: &[(&str, &str)]) -> io::Result<
     r.to_writer(w)
 }
 
+/// The exit statuses (DESIGN §2). The README's table says the same, word for word (a test
+/// holds both to this).
+pub const EXIT_STATUS: [(&str, &str); 4] = [
+    (
+        "0",
+        "Every client asked about is let in; or the change or rollback was applied; or there was nothing to do.",
+    ),
+    (
+        "1",
+        "Someone is locked out and nothing was changed: --check, --dry-run, the answer was no, or there was no terminal and no --yes.",
+    ),
+    (
+        "2",
+        "Bad usage or input (an invalid --client, a --root that is not a system, nothing to roll back). Nothing was changed.",
+    ),
+    (
+        "3",
+        "The change could not be made safely: a read-only file system, no permission, an I/O error, a file changed underneath in a way the plan cannot follow, another wrapfix run holding the lock, or verification failed. The message says what state each file is in.",
+    ),
+];
+
+/// Options every mode takes.
+const COMMON: [&str; 7] = [
+    "root",
+    "flavor",
+    "backup_dir",
+    "json",
+    "color",
+    "quiet",
+    "verbose",
+];
+/// Who is let in, and how: the repair modes' options.
+const CLIENTS: [&str; 3] = ["client", "clients_from", "daemon"];
+
+/// The usage lines, one per mode (DESIGN §2), each option with its value as clap defines
+/// it: clap_mangen's own synopsis drops the values (`[--client]`).
+fn synopsis(w: &mut dyn Write) -> io::Result<()> {
+    let cmd = Cli::command();
+    let lines: [(&[&str], Vec<&str>); 6] = [
+        (
+            &[],
+            [&CLIENTS[..], &["strategy", "yes", "in_place"], &COMMON].concat(),
+        ),
+        (&["check"], [&CLIENTS[..], &COMMON].concat()),
+        (
+            &["dry_run"],
+            [&CLIENTS[..], &["strategy"], &COMMON].concat(),
+        ),
+        (
+            &["rollback"],
+            [&["exact", "yes", "in_place"][..], &COMMON].concat(),
+        ),
+        (&["list_backups"], COMMON.to_vec()),
+        (&["completions"], Vec::new()),
+    ];
+    let mut r = Roff::new();
+    r.control("SH", ["SYNOPSIS"]);
+    for (i, (modes, optional)) in lines.iter().enumerate() {
+        if i > 0 {
+            r.control("br", []);
+        }
+        let mut line = vec![bold("wrapfix")];
+        for id in *modes {
+            line.push(roman(" "));
+            line.extend(usage(&cmd, id, false));
+        }
+        for id in optional {
+            line.push(roman(" "));
+            line.extend(usage(&cmd, id, true));
+        }
+        r.text(line);
+    }
+    r.to_writer(w)
+}
+
+/// One option as the synopsis shows it: `[--client SPEC]...`, `--rollback [ID]`, `[-q|--quiet]`.
+fn usage(cmd: &clap::Command, id: &str, optional: bool) -> Vec<roff::Inline> {
+    let Some(arg) = cmd.get_arguments().find(|a| a.get_id() == id) else {
+        return vec![roman(format!("[{id}]"))];
+    };
+    let mut out = Vec::new();
+    if optional {
+        out.push(roman("["));
+    }
+    if let Some(short) = arg.get_short() {
+        out.push(bold(format!("-{short}")));
+        out.push(roman("|"));
+    }
+    out.push(bold(format!("--{}", arg.get_long().unwrap_or(id))));
+    if arg.get_action().takes_values() {
+        let possible: Vec<String> = arg
+            .get_possible_values()
+            .iter()
+            .filter(|v| !v.is_hide_set())
+            .map(|v| v.get_name().to_string())
+            .collect();
+        let value = if !possible.is_empty() && id != "completions" {
+            possible.join("|")
+        } else {
+            arg.get_value_names()
+                .map(|v| v.join(" "))
+                .unwrap_or_else(|| id.to_uppercase())
+        };
+        let may_omit = arg.get_num_args().is_some_and(|n| n.min_values() == 0);
+        out.push(roman(" "));
+        if may_omit {
+            out.push(roman("["));
+        }
+        out.push(italic(value));
+        if may_omit {
+            out.push(roman("]"));
+        }
+    }
+    if optional {
+        out.push(roman("]"));
+    }
+    if matches!(arg.get_action(), clap::ArgAction::Append) {
+        out.push(roman("..."));
+    }
+    out
+}
+
 /// Render the whole page.
 pub fn render(w: &mut dyn Write) -> io::Result<()> {
     let man = clap_mangen::Man::new(Cli::command())
@@ -46,7 +168,7 @@ pub fn render(w: &mut dyn Write) -> io::Result<()> {
         .manual("System Administration");
     man.render_title(w)?;
     man.render_name_section(w)?;
-    man.render_synopsis_section(w)?;
+    synopsis(w)?;
     section(
         w,
         "DESCRIPTION",
@@ -73,28 +195,7 @@ pub fn render(w: &mut dyn Write) -> io::Result<()> {
         ],
     )?;
     man.render_options_section(w)?;
-    tagged(
-        w,
-        "EXIT STATUS",
-        &[
-            (
-                "0",
-                "Every client asked about is let in; or the change or rollback was applied; or there was nothing to do.",
-            ),
-            (
-                "1",
-                "Someone is locked out and nothing was changed: --check, --dry-run, the answer was no, or there was no terminal and no --yes.",
-            ),
-            (
-                "2",
-                "Bad usage or input (an invalid --client, a missing --root, nothing to roll back). Nothing was changed.",
-            ),
-            (
-                "3",
-                "The change could not be made safely (read-only file system, permission, I/O error, a file changed underneath, verification failed). The message says what state each file is in.",
-            ),
-        ],
-    )?;
+    tagged(w, "EXIT STATUS", &EXIT_STATUS)?;
     tagged(
         w,
         "FILES",

@@ -6,7 +6,8 @@ use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::Value;
 
-/// A scratch system with the given tables (None: file absent) and os-release.
+/// A scratch system with the given tables (None: file absent) and os-release, and an
+/// `etc/passwd` (wrapfix refuses a root whose `etc/` holds nothing a system has).
 pub fn system(
     allow: Option<&str>,
     deny: Option<&str>,
@@ -15,6 +16,7 @@ pub fn system(
     let dir = tempfile::tempdir().expect("temp dir");
     let etc = dir.path().join("etc");
     std::fs::create_dir_all(&etc).expect("etc");
+    std::fs::write(etc.join("passwd"), "root:x:0:0:root:/root:/bin/sh\n").expect("passwd");
     for (name, content) in [
         ("hosts.allow", allow),
         ("hosts.deny", deny),

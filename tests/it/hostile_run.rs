@@ -6,8 +6,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::hostile::{Sandbox, TIMEOUT};
-use crate::repair::Pane;
 use crate::support;
+use crate::support::pane::Pane;
 
 fn text(out: &std::process::Output) -> String {
     format!(

@@ -18,6 +18,7 @@ mod manpage;
 mod pipeline;
 mod reader;
 mod repair;
+mod rescue;
 mod sshd_e2e;
 mod support;
 mod unknowns;

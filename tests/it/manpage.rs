@@ -93,3 +93,77 @@ fn completions_are_generated_for_the_usual_shells() {
         );
     }
 }
+
+/// The SYNOPSIS section, troff escapes and font changes removed.
+fn synopsis() -> String {
+    let page = String::from_utf8_lossy(&generated()).into_owned();
+    let start = page.find(".SH SYNOPSIS").expect("a SYNOPSIS section");
+    let rest = &page[start + ".SH SYNOPSIS".len()..];
+    let end = rest.find("\n.SH ").unwrap_or(rest.len());
+    rest[..end]
+        .replace("\\-", "-")
+        .replace("\\fB", "")
+        .replace("\\fI", "")
+        .replace("\\fR", "")
+        .replace("\\&", "")
+}
+
+#[test]
+fn the_synopsis_shows_every_option_with_its_value() {
+    let synopsis = synopsis();
+    for (option, value) in [
+        ("--client", "SPEC"),
+        ("--clients-from", "FILE"),
+        ("--daemon", "NAME"),
+        ("--strategy", "allow|comment"),
+        ("--root", "DIR"),
+        ("--backup-dir", "DIR"),
+        ("--flavor", "debian|rhel7|rhel6"),
+        ("--color", "auto|always|never"),
+        ("--rollback", "[ID]"),
+        ("--completions", "SHELL"),
+    ] {
+        assert!(
+            synopsis.contains(&format!("{option} {value}")),
+            "{option} {value} is not in the synopsis:\n{synopsis}"
+        );
+    }
+    // One usage line per mode.
+    for mode in ["--check", "--dry-run", "--rollback", "--list-backups"] {
+        assert!(
+            synopsis
+                .lines()
+                .any(|l| l.starts_with(&format!("wrapfix {mode}"))),
+            "no usage line for {mode}:\n{synopsis}"
+        );
+    }
+}
+
+#[test]
+fn completions_are_in_help_and_the_man_page() {
+    let help = Command::cargo_bin("wrapfix")
+        .unwrap()
+        .arg("--help")
+        .output()
+        .unwrap()
+        .stdout;
+    assert!(String::from_utf8_lossy(&help).contains("--completions <SHELL>"));
+    assert!(synopsis().contains("wrapfix --completions SHELL"));
+}
+
+#[test]
+fn the_readme_and_the_man_page_give_the_same_exit_statuses() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README.md");
+    for (code, meaning) in wrapfix::manpage::EXIT_STATUS {
+        let row = format!("| {code} | {meaning} |");
+        assert!(
+            readme.lines().any(|l| l == row),
+            "README.md has no row {row:?}"
+        );
+    }
+    let page = String::from_utf8_lossy(&generated()).replace("\\-", "-");
+    for (_, meaning) in wrapfix::manpage::EXIT_STATUS {
+        assert!(page.contains(meaning), "the man page lacks {meaning:?}");
+    }
+}

@@ -3,12 +3,13 @@
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use predicates::prelude::*;
 
 use crate::check::{system, wrapfix};
 use crate::support;
+use crate::support::pane::Pane;
 
 fn read(root: &Path, file: &str) -> Vec<u8> {
     std::fs::read(root.join("etc").join(file)).unwrap_or_default()
@@ -231,115 +232,6 @@ fn nothing_to_roll_back_is_a_usage_error() {
         .args(["--rollback", "--yes"])
         .assert()
         .code(2);
-}
-
-/// A command in a tmux pane: wait for text, type, read the screen.
-pub(crate) struct Pane {
-    socket: String,
-}
-
-impl Pane {
-    pub(crate) fn start(cmd: &str) -> Option<Pane> {
-        if !support::require_tool(
-            "tmux",
-            "drives the interactive prompt through a real terminal",
-        ) {
-            return None;
-        }
-        let socket = format!("wrapfix-test-{}-{}", std::process::id(), rand_suffix());
-        let script = format!("{cmd}; echo EXIT:$?; sleep 30");
-        let ok = std::process::Command::new("tmux")
-            .args([
-                "-L",
-                &socket,
-                "new-session",
-                "-d",
-                "-x",
-                "160",
-                "-y",
-                "50",
-                &script,
-            ])
-            .status()
-            .expect("run tmux")
-            .success();
-        assert!(ok, "tmux new-session failed");
-        Some(Pane { socket })
-    }
-
-    pub(crate) fn screen(&self) -> String {
-        let out = std::process::Command::new("tmux")
-            .args(["-L", &self.socket, "capture-pane", "-p", "-S", "-200"])
-            .output()
-            .expect("capture-pane");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    pub(crate) fn wait_for(&self, text: &str) -> String {
-        self.wait_for_count(text, 1)
-    }
-
-    /// Wait until `text` is on the screen `n` times.
-    pub(crate) fn wait_for_count(&self, text: &str, n: usize) -> String {
-        let start = Instant::now();
-        loop {
-            let s = self.screen();
-            if s.matches(text).count() >= n {
-                return s;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "timed out waiting for {text:?}; screen:\n{s}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// A tmux format variable of the pane (`pane_title`, `cursor_flag`).
-    fn format(&self, var: &str) -> String {
-        let out = std::process::Command::new("tmux")
-            .args([
-                "-L",
-                &self.socket,
-                "display-message",
-                "-p",
-                &format!("#{{{var}}}"),
-            ])
-            .output()
-            .expect("display-message");
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-
-    pub(crate) fn title(&self) -> String {
-        self.format("pane_title")
-    }
-
-    pub(crate) fn cursor_visible(&self) -> bool {
-        self.format("cursor_flag") == "1"
-    }
-
-    pub(crate) fn keys(&self, keys: &[&str]) {
-        let status = std::process::Command::new("tmux")
-            .args(["-L", &self.socket, "send-keys"])
-            .args(keys)
-            .status()
-            .expect("send-keys");
-        assert!(status.success());
-    }
-}
-
-impl Drop for Pane {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .status();
-    }
-}
-
-fn rand_suffix() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos())
 }
 
 fn prompt_session(keys: &[&str]) -> Option<(tempfile::TempDir, String)> {

@@ -3,6 +3,7 @@
 //! failure can be reproduced by hand.
 
 pub mod oracle;
+pub mod pane;
 
 use std::fmt;
 use std::io::Write as _;
