@@ -46,6 +46,78 @@ pub struct Config {
     pub color: bool,
     pub quiet: bool,
     pub verbose: bool,
+    /// The options any command wrapfix prints must repeat so that, pasted on this console,
+    /// it acts on the same system: `--root`, `--backup-dir`, `--flavor` as this run had them.
+    pub same_system: Vec<String>,
+    /// `--clients-from FILE` as given (absolute), for printed commands.
+    pub clients_from: Option<PathBuf>,
+}
+
+impl Config {
+    /// A command line for this system, shell-quoted: `wrapfix --root /mnt/sysimage ARGS`.
+    pub fn command(&self, args: &[&str]) -> String {
+        std::iter::once("wrapfix")
+            .chain(self.same_system.iter().map(String::as_str))
+            .chain(args.iter().copied())
+            .map(shell_quote)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// A path on this machine as the repaired system sees it (`/var/backups/wrapfix/ID`),
+    /// and whether it is inside the root at all; outside it, the path on this machine.
+    pub fn as_seen(&self, host: &std::path::Path) -> (String, bool) {
+        let root = self.root.dir();
+        match host.strip_prefix(root) {
+            Ok(rel) if root != std::path::Path::new("/") => (format!("/{}", rel.display()), true),
+            Ok(_) => (host.display().to_string(), true),
+            Err(_) => (host.display().to_string(), false),
+        }
+    }
+
+    /// This repair again, with `extra` (e.g. `--yes`): the clients, daemons and strategy
+    /// it was given, on the same system.
+    pub fn repeat_with(&self, extra: &[&str]) -> String {
+        let mut args: Vec<String> = Vec::new();
+        match (&self.clients_from, self.client_source) {
+            (Some(file), _) => {
+                args.extend(["--clients-from".into(), file.display().to_string()]);
+            }
+            (None, ClientSource::None) => {}
+            (None, _) => {
+                for c in &self.clients {
+                    args.extend(["--client".into(), c.to_string()]);
+                }
+            }
+        }
+        if self.daemons != ["sshd"] {
+            for d in &self.daemons {
+                args.extend(["--daemon".into(), d.clone()]);
+            }
+        }
+        if let Some(s) = self.strategy {
+            let name = match s {
+                Strategy::Allow => "allow",
+                Strategy::Comment => "comment",
+            };
+            args.extend(["--strategy".into(), name.into()]);
+        }
+        let mut all: Vec<&str> = args.iter().map(String::as_str).collect();
+        all.extend_from_slice(extra);
+        self.command(&all)
+    }
+}
+
+/// `s` as one shell word: as is when it is plain, else in single quotes.
+pub fn shell_quote(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-./:@=+,%[]".contains(&b));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
 }
 
 impl Config {
@@ -150,6 +222,24 @@ impl Config {
         }
         daemons.dedup();
 
+        let mut same_system = Vec::new();
+        if root.dir() != std::path::Path::new("/") {
+            same_system.extend(["--root".to_string(), root.dir().display().to_string()]);
+        }
+        if let Some(dir) = &cli.backup_dir {
+            // Absolute, so that the command works from any directory.
+            let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
+            same_system.extend(["--backup-dir".to_string(), dir.display().to_string()]);
+        }
+        if cli.flavor.is_some() {
+            same_system.extend(["--flavor".to_string(), flavor.flavor.name().to_string()]);
+        }
+        let clients_from = cli
+            .clients_from
+            .as_ref()
+            .filter(|f| f.as_os_str() != "-")
+            .map(|f| std::path::absolute(f).unwrap_or_else(|_| f.clone()));
+
         // As written: fsops resolves it (inside the root when it lies there) each time it
         // is used, so that the directories it creates are made through the same resolution.
         let backup_dir = match cli.backup_dir {
@@ -181,6 +271,8 @@ impl Config {
             color,
             quiet: cli.quiet,
             verbose: cli.verbose,
+            same_system,
+            clients_from,
         })
     }
 }

@@ -8,7 +8,7 @@ use crate::syntax::escape;
 
 /// Lines as libwrap sees them: split after each `\n` only (similar's own line splitter
 /// would also split at a bare CR).
-fn lines(bytes: &[u8]) -> Vec<&[u8]> {
+pub(crate) fn lines(bytes: &[u8]) -> Vec<&[u8]> {
     bytes.split_inclusive(|&b| b == b'\n').collect()
 }
 
@@ -45,7 +45,7 @@ impl<'a> std::ops::Index<usize> for Offset<'a> {
 }
 
 /// Bytes of the whole lines both sides start with, and how many lines that is.
-fn common_head(a: &[u8], b: &[u8]) -> (usize, usize) {
+pub(crate) fn common_head(a: &[u8], b: &[u8]) -> (usize, usize) {
     let same = a.iter().zip(b).take_while(|(x, y)| x == y).count();
     let start = a[..same]
         .iter()
@@ -55,7 +55,7 @@ fn common_head(a: &[u8], b: &[u8]) -> (usize, usize) {
 }
 
 /// Bytes of the whole lines both sides end with (after their common head).
-fn common_tail(a: &[u8], b: &[u8]) -> usize {
+pub(crate) fn common_tail(a: &[u8], b: &[u8]) -> usize {
     let mut same = a
         .iter()
         .rev()
@@ -137,6 +137,12 @@ fn shift(op: similar::DiffOp, by: usize) -> similar::DiffOp {
 /// The unified diff from `old` to `new` of the file at `path` (as the repaired system sees
 /// it); empty when they are equal. `old` is `None` for a file that does not exist yet.
 pub fn unified(path: &str, old: Option<&[u8]>, new: &[u8], p: Paint) -> String {
+    unified_as(path, old, new, "planned", p)
+}
+
+/// [`unified`] with another word after the new side's path: `(now)` for a change that was
+/// made, `(planned)` for one that is proposed.
+pub fn unified_as(path: &str, old: Option<&[u8]>, new: &[u8], label: &str, p: Paint) -> String {
     if old == Some(new) {
         return String::new();
     }
@@ -180,7 +186,7 @@ pub fn unified(path: &str, old: Option<&[u8]>, new: &[u8], p: Paint) -> String {
     };
     out.push_str(&p.bold(&format!("--- {from}")));
     out.push('\n');
-    out.push_str(&p.bold(&format!("+++ {path} (planned)")));
+    out.push_str(&p.bold(&format!("+++ {path} ({label})")));
     out.push('\n');
     for group in similar::group_diff_ops(ops, 3) {
         let (Some(first), Some(last)) = (group.first(), group.last()) else {

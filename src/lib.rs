@@ -11,6 +11,7 @@ pub mod client;
 pub mod config;
 pub mod detect;
 pub mod diff;
+pub mod edits;
 pub mod error;
 pub mod eval;
 pub mod explain;

@@ -778,11 +778,39 @@ pub fn revert(path: &str, current: &[u8], edits: &serde_json::Value) -> Result<V
             .and_then(serde_json::Value::as_str)
             .unwrap_or("")
             .to_string();
-        parsed.push((line, kind, before, after));
+        // A rollback's edit that removed lines: where they go back (see `crate::edits`).
+        let next = match e.get("next") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(v) => Some(
+                bytes_of(v)
+                    .ok_or_else(|| format!("the manifest's edit record for {path} is damaged"))?,
+            ),
+        };
+        parsed.push((line, kind, before, after, next));
     }
     parsed.sort_by_key(|p| std::cmp::Reverse(p.0));
-    for (line, kind, before, after) in parsed {
-        let at = if kind == EditKind::FinalNewline.name() {
+    for (line, kind, before, after, next) in parsed {
+        let at = if after.is_empty() {
+            // Nothing of the edit's own is left to find: its lines go back before the line
+            // that followed them, or at the end.
+            let at = match &next {
+                Some(next) => find_at_line_start(&out, next, line),
+                None => (out.is_empty() || out.ends_with(b"\n")).then_some(out.len()),
+            };
+            at.ok_or_else(|| {
+                format!("the line next to the lines wrapfix removed near {path}:{line} is no longer there")
+            })?
+        } else if kind == crate::edits::KIND && !after.ends_with(b"\n") {
+            // A last line without a newline: only ever at the end of the file.
+            let at = out.len().saturating_sub(after.len());
+            let whole = at == 0 || out[at - 1] == b'\n';
+            if !(out.ends_with(&after) && whole) {
+                return Err(format!(
+                    "the last line of {path} is no longer as wrapfix left it"
+                ));
+            }
+            at
+        } else if kind == EditKind::FinalNewline.name() {
             if !out.ends_with(&after) {
                 return Err(format!(
                     "lines were added after the final newline wrapfix gave {path}; taking it back would join them onto the last line"

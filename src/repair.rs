@@ -16,8 +16,9 @@ use crate::report::{self, Paint};
 use crate::tables::{Role, Tables};
 use crate::{diff, fsops, load, prompt, term, write_out};
 
-/// May we go ahead? `--yes`, or a yes typed on a terminal. Says why not on stderr.
-fn approved(config: &Config, question: &str) -> bool {
+/// May we go ahead? `--yes`, or a yes typed on a terminal. Says why not on stderr, with
+/// the command (`with_yes`) that would go ahead.
+fn approved(config: &Config, question: &str, with_yes: &str) -> bool {
     if config.yes {
         return true;
     }
@@ -29,9 +30,9 @@ fn approved(config: &Config, question: &str) -> bool {
         return false;
     }
     if !prompt::can_ask() {
-        term::say(
-            "no terminal to ask on: nothing changed; run again with --yes to apply this change",
-        );
+        term::say(&format!(
+            "no terminal to ask on: nothing changed; to apply it: {with_yes}"
+        ));
         return false;
     }
     if !prompt::confirm(question) {
@@ -212,7 +213,11 @@ fn round(
     if !config.json {
         write_out(|out| show(Value::Null, out))?;
     }
-    if !approved(config, "Apply this change?") {
+    if !approved(
+        config,
+        "Apply this change?",
+        &config.repeat_with(&["--yes"]),
+    ) {
         if config.json {
             write_out(|out| show(Value::Null, out))?;
         }
@@ -334,6 +339,7 @@ fn apply_plan(
         rebase: &rebase,
         allow_in_place: config.in_place,
         id: Some(id),
+        command: &|args: &[&str]| config.command(args),
     };
     let Some(applied) = fsops::apply(&request)? else {
         term::say("nothing to do: the files already hold the planned change");
@@ -363,27 +369,15 @@ fn apply_plan(
         plan.after.clone()
     };
     let granted = after.all_granted();
-    let change_set = json!({
-        "id": applied.id,
-        "backup_dir": applied.dir.display().to_string(),
-        "applied": true,
-        "verified": granted,
-        // Lines other programs appended while the file was replaced, carried over.
-        "salvaged": applied
-            .files
-            .iter()
-            .filter(|f| !f.salvaged.is_empty())
-            .map(|f| json!({"file": f.system_path, "bytes": report::bytes_json(&f.salvaged)}))
-            .collect::<Vec<_>>(),
-    });
+    let change_set = change_set_json(config, Some(&applied), granted, None);
     if !config.json {
         let p = Paint(config.color);
         let mut msg = format!(
-            "\n{} change set {} (backup in {}); undo with: wrapfix --rollback {}",
+            "\n{} change set {} (backup in {}); undo with: {}",
             p.bold("Applied"),
             applied.id,
             term::escape(&applied.dir.display().to_string()),
-            applied.id
+            config.command(&["--rollback", &applied.id])
         );
         for f in &applied.files {
             if !f.salvaged.is_empty() {
@@ -414,8 +408,10 @@ fn apply_plan(
     if !granted {
         // The change set stays in the JSON: its ID is what --rollback needs.
         term::say(&format!(
-            "change set {} is in place but the files on disk still lock a target out (another program changed them?); run wrapfix --check, or undo with wrapfix --rollback {}",
-            applied.id, applied.id
+            "change set {} is in place but the files on disk still lock a target out (another program changed them?); see `{}`, or undo with: {}",
+            applied.id,
+            config.repeat_with(&["--check"]),
+            config.command(&["--rollback", &applied.id])
         ));
         return Ok((exit::UNSAFE, change_set));
     }
@@ -429,11 +425,63 @@ fn who(tv: &crate::analysis::TargetVerdict) -> String {
         .map_or_else(|| "any client".into(), ToString::to_string)
 }
 
+/// The `change_set` object of the JSON document, for fixes and rollbacks alike.
+pub(crate) fn change_set_json(
+    config: &Config,
+    applied: Option<&fsops::Applied>,
+    verified: bool,
+    rolls_back: Option<&str>,
+) -> Value {
+    let (dir, in_root) = match applied {
+        Some(a) => {
+            let (d, r) = config.as_seen(&a.dir);
+            (Some(d), r)
+        }
+        None => (None, true),
+    };
+    json!({
+        "id": applied.map(|a| a.id.clone()),
+        "backup_dir": dir,
+        "backup_dir_in_root": in_root,
+        "applied": applied.is_some(),
+        "verified": verified,
+        "rolls_back": rolls_back,
+        // Lines other programs appended while the file was replaced, carried over.
+        "salvaged": applied
+            .map(|a| {
+                a.files
+                    .iter()
+                    .filter(|f| !f.salvaged.is_empty())
+                    .map(|f| json!({"file": f.system_path, "bytes": report::bytes_json(&f.salvaged)}))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default(),
+    })
+}
+
+/// What rolling back one file does, planned before asking.
+struct Restore {
+    path: String,
+    current: Option<Vec<u8>>,
+    /// `None`: the file is removed.
+    restored: Option<Vec<u8>>,
+}
+
 /// `--rollback [ID] [--exact]`: show what the restore does, ask, restore.
 pub fn rollback(config: &Config, id: Option<&str>, exact: bool) -> Result<i32> {
-    let set = fsops::load(&config.root, &config.backup_dir, id)?;
+    let command = |args: &[&str]| config.command(args);
+    let set = fsops::load(&config.root, &config.backup_dir, id).map_err(|e| match e {
+        Error::Usage(m) if id.is_some() => {
+            Error::Usage(format!("{m}; `{}`", config.command(&["--list-backups"])))
+        }
+        other => other,
+    })?;
+    // Refused before anything is shown: a diff of a rollback that will not happen misleads.
+    if let Some(by) = &set.info.rolled_back_by {
+        return Err(fsops::already_rolled_back(&set, by, &command));
+    }
     let p = Paint(config.color);
-    let mut diffs = String::new();
+    let mut restores = Vec::new();
     for f in &set.files {
         let current = config
             .root
@@ -449,68 +497,124 @@ pub fn rollback(config: &Config, id: Option<&str>, exact: bool) -> Result<i32> {
                 )
             })?;
         match fsops::planned_restore(f, current.as_deref(), exact, &plan::revert) {
-            Ok(Some(restored)) => diffs.push_str(&diff::unified(
-                &f.system_path,
-                current.as_deref(),
-                &restored,
-                p,
-            )),
-            Ok(None) => diffs.push_str(&format!(
-                "{}: will be removed (wrapfix created it)\n",
-                f.system_path
-            )),
+            Ok(restored) => restores.push(Restore {
+                path: f.system_path.clone(),
+                current,
+                restored,
+            }),
             Err(why) => {
                 return Err(Error::Unsafe(format!(
-                    "cannot undo only wrapfix's own edits in {}: {why}. Nothing was changed. `wrapfix --rollback {} --exact` restores the backup byte for byte, dropping what other programs changed since",
-                    f.system_path, set.info.id
+                    "cannot undo only wrapfix's own edits in {}: {why}. Nothing was changed. `{}` restores the backup byte for byte, dropping what other programs changed since",
+                    f.system_path,
+                    config.command(&["--rollback", &set.info.id, "--exact"])
                 )));
             }
         }
     }
-    if !config.json {
-        write_out(|out| {
-            let how = if exact {
-                "exactly, byte for byte"
-            } else {
-                "undoing only wrapfix's own edits"
-            };
-            // Manifest fields are untrusted text.
-            writeln!(
-                out,
-                "{} change set {} ({}, {}), {how}:\n",
-                p.bold("Rollback of"),
-                term::escape(&set.info.id),
-                term::escape(&set.info.action),
-                term::escape(&set.info.time)
-            )?;
-            write!(out, "{diffs}")
-        })?;
+    let diffs = |label: &str, after: &dyn Fn(&Restore) -> Option<Vec<u8>>, p: Paint| {
+        let mut out = String::new();
+        for r in &restores {
+            match after(r) {
+                Some(bytes) => out.push_str(&diff::unified_as(
+                    &r.path,
+                    r.current.as_deref(),
+                    &bytes,
+                    label,
+                    p,
+                )),
+                None if r.current.is_some() => {
+                    out.push_str(&format!("{}: removed (wrapfix had created it)\n", r.path))
+                }
+                None => {}
+            }
+        }
+        out
+    };
+    let planned = |r: &Restore| r.restored.clone();
+    let how = if exact {
+        "exactly, byte for byte"
+    } else {
+        "undoing only wrapfix's own edits"
+    };
+    let title = format!(
+        "{} change set {} ({}, {}), {how}",
+        p.bold("Rollback of"),
+        // Manifest fields are untrusted text.
+        term::escape(&set.info.id),
+        term::escape(&set.info.action),
+        term::escape(&set.info.time)
+    );
+    let json_doc = |change_set: Value| {
+        let files: Vec<Value> = restores
+            .iter()
+            .map(|r| {
+                let result = match (&r.restored, &r.current) {
+                    (a, b) if a == b => "unchanged",
+                    (None, _) => "remove",
+                    (Some(_), _) => "restore",
+                };
+                json!({
+                    "path": r.path,
+                    "result": result,
+                    "diff": diffs_one(r, Paint(false)),
+                })
+            })
+            .collect();
+        json!({
+            "version": 1,
+            "mode": "rollback",
+            "root": config.root.dir().display().to_string(),
+            "rollback": {"of": set.info.id, "action": set.info.action, "exact": exact, "files": files},
+            "change_set": change_set,
+        })
+    };
+    // Asking shows the plan first; with --yes the diff comes after, of what was written.
+    if !config.json && !config.yes {
+        write_out(|out| writeln!(out, "{title}:\n\n{}", diffs("planned", &planned, p)))?;
     }
-    if !approved(config, "Roll back this change set?") {
+    if !approved(
+        config,
+        "Roll back this change set?",
+        &config.command(&["--rollback", &set.info.id, "--yes"]),
+    ) {
+        if config.json {
+            write_out(|out| report::write_json(out, &json_doc(Value::Null)))?;
+        }
         return Ok(exit::LOCKED_OUT);
     }
-    let done = fsops::rollback(&set, &config.root, &config.backup_dir, exact, &plan::revert)?;
-    let result = match &done {
-        Some(a) => {
-            json!({"id": a.id, "backup_dir": a.dir.display().to_string(), "applied": true, "rolls_back": set.info.id})
-        }
-        None => json!({"applied": false, "rolls_back": set.info.id, "nothing_to_do": true}),
-    };
+    let done = fsops::rollback_with(&fsops::RollbackRequest {
+        set: &set,
+        root: &config.root,
+        backup_dir: &config.backup_dir,
+        exact,
+        revert: &plan::revert,
+        derive: &|before, after| crate::edits::between(before, after, "rollback"),
+        allow_in_place: config.in_place,
+        command: &command,
+    })?;
+    if config.json {
+        let cs = change_set_json(config, done.as_ref(), true, Some(&set.info.id));
+        write_out(|out| report::write_json(out, &json_doc(cs)))?;
+        return Ok(exit::OK);
+    }
+    // What the files hold now, read back.
+    let now = |r: &Restore| config.root.read_optional(&r.path).ok().flatten();
     write_out(|out| {
-        if config.json {
-            return writeln!(out, "{:#}", json!({"version": 1, "change_set": result}));
+        if config.yes {
+            writeln!(out, "{title}:\n\n{}", diffs("now", &now, p))?;
         }
         match &done {
             Some(a) => writeln!(
                 out,
-                "\nRolled back {} as change set {} (undo with: wrapfix --rollback {})",
+                "Rolled back {} as change set {} (backup in {}); undo with: {}",
                 term::escape(&set.info.id),
                 a.id,
-                a.id
+                term::escape(&a.dir.display().to_string()),
+                config.command(&["--rollback", &a.id])
             ),
             None => writeln!(
                 out,
-                "\nNothing to do: the files already hold their bytes from before {}",
+                "Nothing to do: the files already hold their bytes from before {}",
                 term::escape(&set.info.id)
             ),
         }
@@ -518,39 +622,60 @@ pub fn rollback(config: &Config, id: Option<&str>, exact: bool) -> Result<i32> {
     Ok(exit::OK)
 }
 
+/// The plain diff of one planned restore, for JSON.
+fn diffs_one(r: &Restore, p: Paint) -> String {
+    match &r.restored {
+        Some(bytes) => diff::unified(&r.path, r.current.as_deref(), bytes, p),
+        None => String::new(),
+    }
+}
+
 /// `--list-backups`: the change sets, oldest first.
 pub fn list_backups(config: &Config) -> Result<i32> {
     let sets = fsops::list(&config.root, &config.backup_dir)?;
+    let (dir, in_root) = config.as_seen(&config.backup_dir);
+    // A rollback only counts once it completed: one that stopped midway left its target in
+    // effect (running it again finishes it).
+    let in_effect = |s: &fsops::ChangeSetInfo| s.complete && s.rolled_back_by.is_none();
     write_out(|out| {
         if config.json {
             let list: Vec<Value> = sets
                 .iter()
                 .map(|s| {
                     json!({"id": s.id, "action": s.action, "time": s.time, "files": s.files,
-                           "complete": s.complete, "rolls_back": s.rolls_back, "rolled_back_by": s.rolled_back_by})
+                           "complete": s.complete, "in_effect": in_effect(s),
+                           "rolls_back": s.rolls_back, "rolled_back_by": s.rolled_back_by})
                 })
                 .collect();
-            return writeln!(
-                out,
-                "{:#}",
-                json!({"version": 1, "backup_dir": config.backup_dir.display().to_string(), "change_sets": list})
-            );
+            let doc = json!({
+                "version": 1,
+                "mode": "list-backups",
+                "root": config.root.dir().display().to_string(),
+                "backup_dir": dir,
+                "backup_dir_in_root": in_root,
+                "change_sets": list,
+            });
+            return report::write_json(out, &doc);
         }
         if sets.is_empty() {
             return writeln!(out, "No change sets in {}.", config.backup_dir.display());
         }
         writeln!(out, "Change sets in {}:", config.backup_dir.display())?;
+        let width = sets.iter().map(|s| s.id.len()).max().unwrap_or(0);
         for s in &sets {
-            let note = match (&s.rolls_back, &s.rolled_back_by) {
-                (_, Some(by)) => format!("  (rolled back by {by})"),
-                (Some(of), None) => format!("  (undoes {of})"),
-                (None, None) => String::new(),
+            let note = match (&s.rolls_back, &s.rolled_back_by, s.complete) {
+                (_, Some(by), _) => format!("  (rolled back by {by})"),
+                (Some(of), None, true) => format!("  (undoes {of})"),
+                (Some(of), None, false) => {
+                    format!("  INCOMPLETE: did not undo {of}, which is still in effect")
+                }
+                (None, None, true) => String::new(),
+                (None, None, false) => "  INCOMPLETE: some files were not changed".into(),
             };
-            let partial = if s.complete { "" } else { "  INCOMPLETE" };
             // Every field comes from a manifest, which is untrusted text.
             writeln!(
                 out,
-                "  {}  {:<8}  {}  {}{}{partial}",
+                "  {:<width$}  {:<8}  {}  {}{}",
                 term::escape(&s.id),
                 term::escape(&s.action),
                 term::escape(&s.time),

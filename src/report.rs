@@ -339,16 +339,20 @@ pub struct Doc<'a> {
 }
 
 impl Doc<'_> {
-    /// Indented for a person at a terminal; compact for programs (a report on 10,000
-    /// clients is megabytes); then a newline.
     pub fn write(&self, out: &mut dyn Write) -> io::Result<()> {
-        if std::io::stdout().is_terminal() {
-            serde_json::to_writer_pretty(&mut *out, self)?;
-        } else {
-            serde_json::to_writer(&mut *out, self)?;
-        }
-        writeln!(out)
+        write_json(out, self)
     }
+}
+
+/// Every JSON document wrapfix prints: indented for a person at a terminal; compact for
+/// programs (a report on 10,000 clients is megabytes); then a newline.
+pub fn write_json(out: &mut dyn Write, doc: &impl Serialize) -> io::Result<()> {
+    if std::io::stdout().is_terminal() {
+        serde_json::to_writer_pretty(&mut *out, doc)?;
+    } else {
+        serde_json::to_writer(&mut *out, doc)?;
+    }
+    writeln!(out)
 }
 
 /// The whole JSON document. `plan` and `change_set` are filled in by the repair modes.

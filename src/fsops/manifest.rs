@@ -323,6 +323,12 @@ impl SetWriter {
         Ok(())
     }
 
+    /// The edits recorded for file `i` (a rollback's: its line diff, made again after a
+    /// rebase or a salvage).
+    pub fn set_edits(&mut self, i: usize, edits: Value) {
+        self.manifest.files[i].edits = edits;
+    }
+
     /// What file `i` holds after wrapfix wrote it, the bytes salvaged into it, and how.
     pub fn set_after(&mut self, i: usize, after: Option<&[u8]>, salvaged: &[u8], in_place: bool) {
         let e = &mut self.manifest.files[i];
@@ -521,7 +527,7 @@ pub fn load(root: &Root, backup_dir: &Path, id: Option<&str>) -> Result<ChangeSe
             .find(|(info, _)| info.id == id)
             .ok_or_else(|| {
                 Error::Usage(format!(
-                    "no change set {id} in {}; `wrapfix --list-backups` shows the ones there are",
+                    "no change set {id} in {} (--list-backups shows the ones there are)",
                     backup_dir.display()
                 ))
             })?,

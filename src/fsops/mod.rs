@@ -23,7 +23,7 @@ mod write;
 
 use std::path::{Path, PathBuf};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 pub use manifest::{ChangeSet, ChangeSetInfo, SetFile, list, load, new_id};
 pub use sys::Meta;
@@ -65,6 +65,22 @@ pub type Rebase<'a> = &'a dyn Fn(&str, Option<&[u8]>) -> Result<Vec<u8>, String>
 /// path, its current bytes and the recorded edits, the bytes to write, or `Err(reason)`.
 pub type Revert<'a> = &'a dyn Fn(&str, &[u8], &Value) -> Result<Vec<u8>, String>;
 
+/// The edit list a rollback records for one file, from the bytes it replaced and the bytes
+/// it wrote (`None`: absent), so that [`Revert`] can undo the rollback in turn.
+pub type Derive<'a> = &'a dyn Fn(Option<&[u8]>, Option<&[u8]>) -> Value;
+
+/// A wrapfix command line for the system being changed, with these arguments (`--root`
+/// and `--backup-dir` included as the run had them), for the commands messages suggest.
+pub type Command<'a> = &'a dyn Fn(&[&str]) -> String;
+
+/// `wrapfix ARGS`: for callers whose system is `/` with the default backup directory.
+pub fn plain_command(args: &[&str]) -> String {
+    std::iter::once("wrapfix")
+        .chain(args.iter().copied())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 pub struct ChangeRequest<'a> {
     pub root: &'a Root,
     /// Where change sets are kept, on this machine: inside the root's directory it is
@@ -82,6 +98,8 @@ pub struct ChangeRequest<'a> {
     /// The change-set ID to use (from [`new_id`], named in the plan's marker lines); `-N` is
     /// added if it is taken. `None`: the time of writing.
     pub id: Option<&'a str>,
+    /// How messages spell a command (`wrapfix --root R --rollback ID`).
+    pub command: Command<'a>,
 }
 
 /// A change set that was written.
@@ -139,18 +157,31 @@ pub fn apply(req: &ChangeRequest) -> Result<Option<Applied>, Error> {
         allow_in_place: req.allow_in_place,
         id: req.id,
         record_empty: false,
+        derive: None,
+        command: req.command,
     };
     run(&job)
 }
 
-/// Roll back change set `set` (DESIGN §7): a file that still holds exactly what wrapfix
-/// wrote gets its backed-up bytes, mode, owner and attributes back (a file that did not
-/// exist is removed); a file changed since gets `revert` (only wrapfix's edits undone), or
-/// with `exact` the backup byte for byte. The rollback is a change set of its own, with
-/// its own backups, so it can be undone too.
-/// `Ok(None)`: every file already holds its prior bytes, nothing was written to them; an
-/// empty rollback change set is still recorded, so that `set` counts as rolled back and
-/// the next `--rollback` moves on to the change set before it.
+/// A rollback to make: change set `set` on the system under `root`.
+pub struct RollbackRequest<'a> {
+    pub set: &'a ChangeSet,
+    pub root: &'a Root,
+    /// A host path, already resolved.
+    pub backup_dir: &'a Path,
+    /// Restore the backup byte for byte, dropping later changes by other programs.
+    pub exact: bool,
+    pub revert: Revert<'a>,
+    /// The edit list recorded for each file, so that this rollback can be undone too.
+    pub derive: Derive<'a>,
+    /// Overwrite a bind-mounted table in place (also done when the change set itself was
+    /// written in place).
+    pub allow_in_place: bool,
+    pub command: Command<'a>,
+}
+
+/// Roll back change set `set` (DESIGN §7) with the default edit list (none) and commands:
+/// see [`rollback_with`].
 pub fn rollback(
     set: &ChangeSet,
     root: &Root,
@@ -158,12 +189,36 @@ pub fn rollback(
     exact: bool,
     revert: Revert,
 ) -> Result<Option<Applied>, Error> {
+    rollback_with(&RollbackRequest {
+        set,
+        root,
+        backup_dir,
+        exact,
+        revert,
+        derive: &|_, _| Value::Array(Vec::new()),
+        allow_in_place: false,
+        command: &plain_command,
+    })
+}
+
+/// Roll back change set `req.set` (DESIGN §7): a file that still holds exactly what wrapfix
+/// wrote gets its backed-up bytes, mode, owner and attributes back (a file that did not
+/// exist is removed); a file changed since gets `revert` (only wrapfix's edits undone), or
+/// with `exact` the backup byte for byte. The rollback is a change set of its own, with
+/// its own backups and edit list (`derive`), so it can be undone too.
+/// `Ok(None)`: every file already holds its prior bytes, nothing was written to them; an
+/// empty rollback change set is still recorded, so that `set` counts as rolled back and
+/// the next `--rollback` moves on to the change set before it.
+pub fn rollback_with(req: &RollbackRequest) -> Result<Option<Applied>, Error> {
+    let set = req.set;
     if let Some(by) = &set.info.rolled_back_by {
-        return Err(Error::Usage(format!(
-            "change set {} was already rolled back by {by}; roll back {by} to redo it",
-            set.info.id
-        )));
+        return Err(already_rolled_back(set, by, req.command));
     }
+    let exact = req.exact;
+    if exact {
+        check_exact(req)?;
+    }
+    let revert = req.revert;
     let plan = |path: &str, current: Option<&[u8]>| {
         let f = set
             .files
@@ -173,9 +228,10 @@ pub fn rollback(
         restore_plan(f, current, exact, revert)
     };
     let id = set.info.id.as_str();
+    let exact_cmd = (req.command)(&["--rollback", id, "--exact"]);
     let refuse = |path: &str, reason: String| {
         Error::Unsafe(format!(
-            "cannot undo only wrapfix's own edits in {path}: {reason}. `wrapfix --rollback {id} --exact` restores the backup byte for byte, dropping what other programs changed in the file since"
+            "cannot undo only wrapfix's own edits in {path}: {reason}. `{exact_cmd}` restores the backup byte for byte, dropping what other programs changed in the file since"
         ))
     };
     let files = set
@@ -183,24 +239,81 @@ pub fn rollback(
         .iter()
         .map(|f| Target {
             system_path: f.system_path.clone(),
-            edits: json!({ "rollback_of": id, "exact": exact, "edits": f.edits }),
+            // Replaced by the line diff of what the rollback really writes.
+            edits: Value::Array(Vec::new()),
             create_like: None,
         })
         .collect();
     let job = Job {
-        root,
-        backup_dir,
+        root: req.root,
+        backup_dir: req.backup_dir,
         action: "rollback",
         targets: &set.targets,
         rolls_back: Some(id),
         files,
         plan: &plan,
         refuse: &refuse,
-        allow_in_place: set.files.iter().any(|f| f.in_place),
+        allow_in_place: req.allow_in_place || set.files.iter().any(|f| f.in_place),
         record_empty: true,
         id: None,
+        derive: Some(req.derive),
+        command: req.command,
     };
     Ok(run(&job)?.filter(|applied| !applied.files.is_empty()))
+}
+
+/// The refusal to roll back a change set twice (a usage error: nothing is wrong on disk).
+pub fn already_rolled_back(set: &ChangeSet, by: &str, command: Command) -> Error {
+    Error::Usage(format!(
+        "change set {} was already rolled back by {by}; `{}` redoes it",
+        set.info.id,
+        command(&["--rollback", by])
+    ))
+}
+
+/// `--exact` restores a file as it was before the change set, which silently undoes every
+/// later wrapfix change to that file that is still in effect: refuse, naming them, unless
+/// the file still holds exactly what the change set wrote (then the later ones cancelled out).
+fn check_exact(req: &RollbackRequest) -> Result<(), Error> {
+    let set = req.set;
+    let sets = manifest::list(req.root, req.backup_dir)?;
+    let Some(at) = sets.iter().position(|s| s.id == set.info.id) else {
+        return Ok(());
+    };
+    let index = |id: &str| sets.iter().position(|s| s.id == id);
+    let mut clobbered: Vec<&str> = Vec::new();
+    for f in &set.files {
+        let current = req.root.read_optional(&f.system_path).ok().flatten();
+        if current.as_deref().map(sha256_hex) == f.sha256_after {
+            continue;
+        }
+        for later in &sets[at + 1..] {
+            if !later.files.contains(&f.system_path) || clobbered.contains(&later.id.as_str()) {
+                continue;
+            }
+            let in_effect = later.rolled_back_by.is_none();
+            // A rollback of a change set newer than this one cancels with it; one of an
+            // older change set (or an incomplete one) changed the file for good.
+            let cancels = match &later.rolls_back {
+                Some(of) => later.complete && index(of).is_some_and(|i| i > at),
+                None => false,
+            };
+            if in_effect && !cancels {
+                clobbered.push(&later.id);
+            }
+        }
+    }
+    if clobbered.is_empty() {
+        return Ok(());
+    }
+    let first = clobbered[clobbered.len() - 1];
+    Err(Error::Usage(format!(
+        "--exact would put the files back as they were before {id}, which also undoes the later change set{s} {list} without recording it. Nothing was changed. Roll back the later one{s} first (`{cmd}`), or roll back {id} without --exact",
+        id = set.info.id,
+        s = if clobbered.len() == 1 { "" } else { "s" },
+        list = clobbered.join(", "),
+        cmd = (req.command)(&["--rollback", first]),
+    )))
 }
 
 /// What the rollback of one file writes, given what the file holds now.
@@ -271,6 +384,19 @@ struct Job<'a> {
     record_empty: bool,
     /// The change-set ID asked for, if any.
     id: Option<&'a str>,
+    /// For a rollback: record the line diff of each file as its edits.
+    derive: Option<Derive<'a>>,
+    command: Command<'a>,
+}
+
+impl Job<'_> {
+    /// The edits to record for a file going from `before` to `after`.
+    fn edits(&self, target: &Target, before: Option<&[u8]>, after: Option<&[u8]>) -> Value {
+        match self.derive {
+            Some(derive) => derive(before, after),
+            None => target.edits.clone(),
+        }
+    }
 }
 
 /// A file whose plan changes something.
@@ -330,7 +456,7 @@ fn run(job: &Job) -> Result<Option<Applied>, Error> {
         sys::check_writable(sys::parent(&p.pending.host)?)?;
     }
     let mut set = new_set(job)?;
-    if let Err(e) = back_up(&mut set, &planned) {
+    if let Err(e) = back_up(job, &mut set, &planned) {
         set.discard();
         return Err(with_state(e, "Nothing was changed"));
     }
@@ -440,15 +566,11 @@ fn creation_meta(root: &Root, target: &Target) -> Meta {
 }
 
 /// Step 4: the backup of every file and the manifest, synced, before any target is touched.
-fn back_up(set: &mut SetWriter, planned: &[Planned]) -> Result<(), Error> {
+fn back_up(job: &Job, set: &mut SetWriter, planned: &[Planned]) -> Result<(), Error> {
     for p in planned {
         let after = p.pending.desired.bytes.as_deref();
-        set.add(
-            &p.target.system_path,
-            &p.pending.snap,
-            after,
-            &p.target.edits,
-        )?;
+        let edits = job.edits(&p.target, p.pending.snap.bytes.as_deref(), after);
+        set.add(&p.target.system_path, &p.pending.snap, after, &edits)?;
     }
     set.save(false)
 }
@@ -473,6 +595,8 @@ fn write_all(
                     snap.meta.as_ref(),
                     desired.bytes.as_deref(),
                 )?;
+                let edits = job.edits(target, snap.bytes.as_deref(), desired.bytes.as_deref());
+                set.set_edits(i, edits);
                 set.save(false)?;
                 Ok(desired)
             };
@@ -480,7 +604,7 @@ fn write_all(
         };
         match written {
             Ok(w) => {
-                record(&mut set, i, pending, &w);
+                record(job, &mut set, i, target, pending, &w);
                 changed[i] = !w.unchanged;
                 if !w.unchanged {
                     done.push(applied_file(pending, w));
@@ -488,7 +612,7 @@ fn write_all(
             }
             Err(Failed { error, touched }) => {
                 changed[i] = touched;
-                return Err(fail(set, &planned, &changed, i, error));
+                return Err(fail(job, set, &planned, &changed, i, error));
             }
         }
     }
@@ -512,7 +636,7 @@ fn write_all(
 }
 
 /// Update file `i` of the manifest with what was really written (salvage included).
-fn record(set: &mut SetWriter, i: usize, p: &Pending, w: &Written) {
+fn record(job: &Job, set: &mut SetWriter, i: usize, target: &Target, p: &Pending, w: &Written) {
     // Failures here lose nothing: the backup written before the target was touched is
     // intact, and the final save reports its own error.
     if w.unchanged {
@@ -527,6 +651,8 @@ fn record(set: &mut SetWriter, i: usize, p: &Pending, w: &Written) {
                 p.snap.meta.as_ref(),
                 w.after.as_deref(),
             );
+            let edits = job.edits(target, w.before.as_deref(), w.after.as_deref());
+            set.set_edits(i, edits);
         }
         set.set_after(i, w.after.as_deref(), &w.salvaged, w.in_place);
     }
@@ -546,6 +672,7 @@ fn applied_file(p: &Pending, w: Written) -> AppliedFile {
 
 /// The error for a change that failed at file `failed`, naming every file's state.
 fn fail(
+    job: &Job,
     mut set: SetWriter,
     planned: &[Planned],
     changed: &[bool],
@@ -572,10 +699,10 @@ fn fail(
         })
         .collect();
     let state = format!(
-        "{}; the backup is in {} (`wrapfix --rollback {}` undoes the change)",
+        "{}; the backup is in {} (`{}` undoes the change)",
         state.join(", "),
         set.dir.display(),
-        set.id
+        (job.command)(&["--rollback", &set.id])
     );
     with_state(error, &state)
 }

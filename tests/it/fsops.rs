@@ -107,6 +107,7 @@ impl Scratch {
             rebase,
             allow_in_place,
             id: None,
+            command: &fsops::plain_command,
         };
         fsops::apply(&req)
     }

@@ -181,6 +181,7 @@ fn a_table_link_through_a_change_set_cannot_replace_a_file_outside_the_root() {
         rebase: &plan,
         allow_in_place: false,
         id: Some(id),
+        command: &fsops::plain_command,
     };
     let result = fsops::apply(&req);
     s.assert_outside_untouched();

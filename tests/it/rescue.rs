@@ -86,3 +86,381 @@ fn options_a_mode_does_not_use_are_usage_errors() {
     assert!(!sys.path().join("etc/hosts.allow").exists());
     assert!(!Path::new(&sys.path().join("var/backups/wrapfix")).exists());
 }
+
+/// Run a command wrapfix printed, as an admin pastes it: through the shell, with wrapfix
+/// on PATH and nothing else of the test's environment that could point it elsewhere.
+fn paste(cmd: &str, extra: &str) -> std::process::Output {
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_wrapfix"))
+        .parent()
+        .expect("the binary's directory");
+    let path = format!("{}:/usr/bin:/bin", bin_dir.display());
+    std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{cmd} {extra}"))
+        .env_clear()
+        .env("PATH", path)
+        .current_dir("/")
+        .output()
+        .expect("run sh")
+}
+
+/// The command after `undo with: ` in wrapfix's output.
+fn undo_command(out: &std::process::Output) -> String {
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find_map(|l| {
+            l.split_once("undo with: ")
+                .map(|(_, c)| c.trim().to_string())
+        })
+        .unwrap_or_else(|| panic!("no undo command in:\n{text}"))
+}
+
+#[test]
+fn the_undo_command_printed_after_a_rescue_repair_works_when_pasted() {
+    let sys = system(None, Some("ALL: ALL\n"), None);
+    let backups = tempfile::tempdir().expect("backup dir");
+    let fixed = wrapfix(sys.path())
+        .args([
+            "--yes",
+            "--client",
+            "198.51.100.7",
+            "--flavor",
+            "rhel7",
+            "--backup-dir",
+        ])
+        .arg(backups.path())
+        .output()
+        .expect("run");
+    assert_eq!(fixed.status.code(), Some(0), "{}", stderr_of(&fixed));
+    let undo = undo_command(&fixed);
+    let root = sys.path().canonicalize().expect("canonical root");
+    for part in [
+        format!("--root {}", root.display()),
+        format!("--backup-dir {}", backups.path().display()),
+        "--flavor rhel7".to_string(),
+    ] {
+        assert!(undo.contains(&part), "{undo} lacks {part}");
+    }
+    // Pasted from /, where a bare `wrapfix --rollback ID` would act on this machine.
+    let out = paste(&undo, "--yes --color never");
+    assert_eq!(out.status.code(), Some(0), "{undo}: {}", stderr_of(&out));
+    assert!(!sys.path().join("etc/hosts.allow").exists(), "rolled back");
+    // Without a terminal the command to apply it is printed, and works when pasted too.
+    let dry = wrapfix(sys.path())
+        .args(["--client", "198.51.100.7"])
+        .output()
+        .expect("run");
+    assert_eq!(dry.status.code(), Some(1));
+    let err = stderr_of(&dry);
+    let apply = err
+        .split_once("to apply it: ")
+        .map(|(_, c)| c.trim().to_string())
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(
+        apply.contains("--client 198.51.100.7") && apply.contains("--yes"),
+        "{apply}"
+    );
+    let out = paste(&apply, "--color never");
+    assert_eq!(out.status.code(), Some(0), "{apply}: {}", stderr_of(&out));
+    assert!(
+        std::fs::read_to_string(sys.path().join("etc/hosts.allow"))
+            .expect("hosts.allow")
+            .contains("sshd: 198.51.100.7\n")
+    );
+}
+
+/// The tables of a scratch system, for comparing states.
+fn tables(root: &Path) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
+    let read = |f: &str| std::fs::read(root.join("etc").join(f)).ok();
+    (read("hosts.allow"), read("hosts.deny"))
+}
+
+/// `--rollback --yes` until there is nothing left to roll back (exit 2); at most `limit`.
+fn unwind(root: &Path, limit: usize) {
+    for _ in 0..limit {
+        let out = wrapfix(root)
+            .args(["--rollback", "--yes"])
+            .output()
+            .expect("run");
+        match out.status.code() {
+            Some(0) => continue,
+            Some(2) if stderr_of(&out).contains("nothing to roll back") => return,
+            other => panic!("--rollback --yes exited {other:?}: {}", stderr_of(&out)),
+        }
+    }
+    panic!("still rolling back after {limit} rollbacks");
+}
+
+#[test]
+fn the_reported_history_unwinds_and_its_rollbacks_can_be_undone() {
+    // The repro: empty hosts.allow, `ALL: ALL`; fix .7, fix .8, roll back twice,
+    // then undo the first rollback with the command it printed.
+    let sys = system(Some(""), Some("ALL: ALL\n"), None);
+    let original = tables(sys.path());
+    for client in ["198.51.100.7", "198.51.100.8"] {
+        wrapfix(sys.path())
+            .args(["--yes", "--client", client])
+            .assert()
+            .code(0);
+    }
+    let first_rollback = wrapfix(sys.path())
+        .args(["--rollback", "--yes"])
+        .output()
+        .expect("run");
+    assert_eq!(first_rollback.status.code(), Some(0));
+    wrapfix(sys.path())
+        .args(["--rollback", "--yes"])
+        .assert()
+        .code(0);
+    assert_eq!(tables(sys.path()), original);
+    // --exact of the first rollback would bring back .7's line behind the second rollback's
+    // back: refused, naming the later change set.
+    let undo = undo_command(&first_rollback);
+    let exact = paste(&undo, "--exact --yes --color never");
+    assert_eq!(exact.status.code(), Some(2), "{}", stderr_of(&exact));
+    assert!(
+        stderr_of(&exact).contains("also undoes the later change set"),
+        "{}",
+        stderr_of(&exact)
+    );
+    assert_eq!(
+        tables(sys.path()),
+        original,
+        "a refused --exact changes nothing"
+    );
+    // Undoing the first rollback redoes the .8 fix, and only that.
+    let redo = paste(&undo, "--yes --color never");
+    assert_eq!(redo.status.code(), Some(0), "{}", stderr_of(&redo));
+    let allow = String::from_utf8(tables(sys.path()).0.expect("hosts.allow")).expect("utf8");
+    assert!(
+        allow.contains("sshd: 198.51.100.8\n") && !allow.contains("198.51.100.7"),
+        "{allow}"
+    );
+    let list = wrapfix(sys.path())
+        .args(["--list-backups", "--json"])
+        .output()
+        .expect("run");
+    let doc: serde_json::Value = serde_json::from_slice(&list.stdout).expect("JSON");
+    let in_effect: Vec<(&str, &str)> = doc["change_sets"]
+        .as_array()
+        .expect("change_sets")
+        .iter()
+        .filter(|s| s["in_effect"] == true && s["action"] == "fix")
+        .map(|s| {
+            (
+                s["id"].as_str().unwrap_or(""),
+                s["action"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(in_effect.len(), 1, "only the .8 fix is in effect: {doc}");
+    unwind(sys.path(), 10);
+    assert_eq!(tables(sys.path()), original);
+}
+
+/// A small deterministic generator (xorshift), so a failing sequence can be replayed.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+#[test]
+fn any_history_of_fixes_and_rollbacks_unwinds_to_the_original_bytes() {
+    // Pasted undo commands that went through: the histories must include undone rollbacks.
+    let mut pasted_ok = 0;
+    for seed in 1..=8u64 {
+        let sys = system(
+            Some("# local rules\nALL: 192.0.2.66: DENY\n"),
+            Some("sshd: 203.0.113.9\nALL: ALL\n"),
+            None,
+        );
+        let original = tables(sys.path());
+        let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let mut undos: Vec<String> = Vec::new();
+        let mut log = Vec::new();
+        for step in 0..8 {
+            let before = tables(sys.path());
+            let out = match rng.below(4) {
+                0 | 1 => {
+                    let client = format!("198.51.100.{}", rng.below(5) + 1);
+                    let strategy = if rng.below(3) == 0 {
+                        "comment"
+                    } else {
+                        "allow"
+                    };
+                    log.push(format!("fix {client} {strategy}"));
+                    wrapfix(sys.path())
+                        .args(["--yes", "--client", &client, "--strategy", strategy])
+                        .output()
+                        .expect("run")
+                }
+                2 => {
+                    log.push("rollback".into());
+                    wrapfix(sys.path())
+                        .args(["--rollback", "--yes"])
+                        .output()
+                        .expect("run")
+                }
+                _ if !undos.is_empty() => {
+                    let i = rng.below(undos.len() as u64) as usize;
+                    log.push(format!("paste {}", undos[i]));
+                    paste(&undos[i], "--yes --color never")
+                }
+                _ => continue,
+            };
+            // Refusals are fine: nothing to roll back, already rolled back (2), or a
+            // rollback whose lines a later change set changed again (3, nothing changed).
+            // Anything else, or a refusal that changed something, is not.
+            let code = out.status.code();
+            let refused = match code {
+                Some(0) => false,
+                Some(2) => true,
+                Some(3) => stderr_of(&out).contains("Nothing was changed"),
+                _ => false,
+            };
+            assert!(
+                code == Some(0) || refused,
+                "seed {seed} step {step} ({log:?}) exited {code:?}: {}",
+                stderr_of(&out)
+            );
+            if refused {
+                assert_eq!(
+                    tables(sys.path()),
+                    before,
+                    "seed {seed} step {step}: {log:?}"
+                );
+            } else if log.last().is_some_and(|l| l.starts_with("paste")) {
+                pasted_ok += 1;
+            }
+            if let Some(cmd) = String::from_utf8_lossy(&out.stdout).lines().find_map(|l| {
+                l.split_once("undo with: ")
+                    .map(|(_, c)| c.trim().to_string())
+            }) {
+                undos.push(cmd);
+            }
+        }
+        unwind(sys.path(), 20);
+        assert_eq!(tables(sys.path()), original, "seed {seed}: {log:?}");
+    }
+    assert!(
+        pasted_ok >= 3,
+        "only {pasted_ok} pasted undo commands went through"
+    );
+}
+
+#[test]
+fn a_rollback_that_stopped_midway_is_not_listed_as_in_effect() {
+    if !crate::support::require_tool("strace", "makes a rename of the rollback fail") {
+        return;
+    }
+    // Each attempt: a fix that changes both tables, then its rollback with the k-th rename
+    // failing, until one leaves hosts.allow restored and hosts.deny not.
+    for k in 1..=20 {
+        let sys = system(Some("ALL: ALL: DENY\n"), Some("ALL: ALL\n"), None);
+        let original = tables(sys.path());
+        wrapfix(sys.path())
+            .args(["--yes", "--strategy", "comment"])
+            .assert()
+            .code(0);
+        let fixed = tables(sys.path());
+        let out = std::process::Command::new("strace")
+            .args([
+                "-f",
+                "-qq",
+                "-o",
+                "/dev/null",
+                "-e",
+                "trace=rename,renameat,renameat2",
+            ])
+            .arg(format!(
+                "-einject=rename,renameat,renameat2:error=EIO:when={k}"
+            ))
+            .arg(env!("CARGO_BIN_EXE_wrapfix"))
+            .arg("--root")
+            .arg(sys.path())
+            .args(["--rollback", "--yes", "--color", "never"])
+            .env_remove("SSH_CONNECTION")
+            .output()
+            .expect("run strace");
+        let now = tables(sys.path());
+        if !(out.status.code() == Some(3) && now.0 == original.0 && now.1 == fixed.1) {
+            continue;
+        }
+        let list = wrapfix(sys.path())
+            .args(["--list-backups", "--json"])
+            .output()
+            .expect("run");
+        let doc: serde_json::Value = serde_json::from_slice(&list.stdout).expect("JSON");
+        let sets = doc["change_sets"].as_array().expect("change_sets");
+        let fix = sets.iter().find(|s| s["action"] == "fix").expect("the fix");
+        let rollback = sets
+            .iter()
+            .find(|s| s["action"] == "rollback")
+            .expect("the rollback");
+        assert_eq!(fix["in_effect"], true, "{doc}");
+        assert_eq!(fix["rolled_back_by"], serde_json::Value::Null, "{doc}");
+        assert_eq!(rollback["in_effect"], false, "{doc}");
+        let human = wrapfix(sys.path())
+            .arg("--list-backups")
+            .output()
+            .expect("run");
+        let human = String::from_utf8_lossy(&human.stdout);
+        assert!(human.contains("is still in effect"), "{human}");
+        // Running the rollback again finishes it.
+        unwind(sys.path(), 5);
+        assert_eq!(tables(sys.path()), original);
+        return;
+    }
+    panic!("no failing rename left the rollback half done");
+}
+
+#[test]
+fn a_rollback_says_what_it_did_and_refuses_a_second_one_before_showing_anything() {
+    let sys = system(None, Some("ALL: ALL\n"), None);
+    let fixed = wrapfix(sys.path())
+        .args(["--yes", "--client", "198.51.100.7"])
+        .output()
+        .expect("run");
+    let id = String::from_utf8_lossy(&fixed.stdout)
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("Applied change set ")
+                .map(|r| r.split(' ').next().unwrap_or("").to_string())
+        })
+        .expect("the change set ID");
+    let out = wrapfix(sys.path())
+        .args(["--rollback", "--yes"])
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    // Applied with --yes: the diff is of what was done, read back.
+    assert!(
+        text.contains("/etc/hosts.allow: removed (wrapfix had created it)"),
+        "{text}"
+    );
+    assert!(!text.contains("(planned)"), "{text}");
+    let again = wrapfix(sys.path())
+        .args(["--rollback", &id, "--yes"])
+        .output()
+        .expect("run");
+    assert_eq!(again.status.code(), Some(2));
+    assert!(
+        again.stdout.is_empty(),
+        "no diff for a refused rollback: {}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+    let err = stderr_of(&again);
+    assert!(err.contains("already rolled back by"), "{err}");
+    let root = sys.path().canonicalize().expect("root");
+    assert!(
+        err.contains(&format!("wrapfix --root {} --rollback", root.display())),
+        "{err}"
+    );
+}
