@@ -234,7 +234,7 @@ fn allow_edits(ctx: &Context, before: &Analysis, id: &str) -> Result<Vec<Edit>, 
     let doc = file.document();
     let nl = terminator(doc);
     let (at, line) = match doc {
-        Some(doc) => insertion_point(ctx, doc, &clients),
+        Some(doc) => outside_managed_regions(doc, insertion_point(ctx, doc, &clients)),
         None => (0, 1),
     };
     let mut after = marker(id, &why, nl);
@@ -300,6 +300,71 @@ fn insertion_point(ctx: &Context, doc: &Document, clients: &[&Client]) -> (usize
             last_nul_free = (pos, line);
         }
     }
+}
+
+/// sshguard's hosts backend marks the block it owns with `###sshguard###` lines.
+const SSHGUARD_MARK: &[u8] = b"###sshguard###";
+
+/// The parts of a table another program rewrites wholesale (byte ranges of whole lines,
+/// markers included): sshguard's block between `###sshguard###` lines, and marked blocks
+/// such as Ansible blockinfile's `# BEGIN ANSIBLE MANAGED BLOCK` … `# END …` (any `#` line
+/// with BEGIN, closed by the same line with END). A line put inside is deleted by the
+/// program's next rewrite (sshguard: its next block or release). A block never closed runs
+/// to the end of the file, as its writer would take it.
+fn managed_regions(doc: &Document) -> Vec<std::ops::Range<usize>> {
+    let mut regions = Vec::new();
+    let mut sshguard_open: Option<usize> = None;
+    let mut begin: Option<(usize, Vec<u8>)> = None;
+    for l in doc.lines() {
+        let span = l.span();
+        if !l.content.starts_with(b"#") {
+            continue;
+        }
+        let text = l.content.trim_ascii_end();
+        if text == SSHGUARD_MARK {
+            match sshguard_open.take() {
+                Some(start) => regions.push(start..span.end),
+                None => sshguard_open = Some(span.start),
+            }
+            continue;
+        }
+        match &begin {
+            Some((start, end_text)) if text == end_text.as_slice() => {
+                regions.push(*start..span.end);
+                begin = None;
+            }
+            Some(_) => {}
+            None => {
+                if let Some(i) = memchr::memmem::find(text, b"BEGIN") {
+                    let end_text = [&text[..i], b"END", &text[i + 5..]].concat();
+                    begin = Some((span.start, end_text));
+                }
+            }
+        }
+    }
+    let len = doc.bytes().len();
+    regions.extend(sshguard_open.map(|start| start..len));
+    regions.extend(begin.map(|(start, _)| start..len));
+    regions
+}
+
+/// `at` (with its line number), moved up to the first line of a managed region it falls
+/// inside, so that the writer's next rewrite keeps the allow rule (it goes above the
+/// region, which moves it earlier: still before every rule that may match).
+fn outside_managed_regions(doc: &Document, (at, line): (usize, u32)) -> (usize, u32) {
+    let Some(start) = managed_regions(doc)
+        .into_iter()
+        .filter(|r| r.start < at && at < r.end)
+        .map(|r| r.start)
+        .min()
+    else {
+        return (at, line);
+    };
+    let line = doc
+        .lines()
+        .find(|l| l.start == start)
+        .map_or(line, |l| l.number);
+    (start, line)
 }
 
 /// `comment`: comment out the rules that refuse the targets, round after round until every
@@ -1009,6 +1074,24 @@ mod tests {
         // Even edits that overlap (which planning never makes) render without a panic.
         let both = [newline, comment];
         assert!(render(&tables, &both)[1].is_some());
+    }
+
+    #[test]
+    fn managed_regions_are_found_and_insertions_move_above_them() {
+        let doc = Document::new(
+            b"sshd: 10.0.0.9\n###sshguard###\nALL : 192.0.2.1 : DENY\n###sshguard###\n# BEGIN ANSIBLE MANAGED BLOCK\nALL: ALL: DENY\n# END ANSIBLE MANAGED BLOCK\n".to_vec(),
+        );
+        let regions = managed_regions(&doc);
+        assert_eq!(regions, vec![15..68, 68..141], "{regions:?}");
+        // Inside sshguard's block: above its first marker, on line 2.
+        assert_eq!(outside_managed_regions(&doc, (30, 3)), (15, 2));
+        assert_eq!(outside_managed_regions(&doc, (98, 6)), (68, 5));
+        // At a region's first line or outside it: unchanged.
+        assert_eq!(outside_managed_regions(&doc, (15, 2)), (15, 2));
+        assert_eq!(outside_managed_regions(&doc, (0, 1)), (0, 1));
+        // An unclosed block runs to the end.
+        let open = Document::new(b"###sshguard###\nALL : 192.0.2.1 : DENY\n".to_vec());
+        assert_eq!(outside_managed_regions(&open, (15, 2)), (0, 1));
     }
 
     #[test]

@@ -456,3 +456,74 @@ fn binary_and_hostile_config_bytes_do_not_panic() {
     ]);
     let _ = run(t.path());
 }
+
+/// sshguard's `sshg-fw-hosts` on a block or release: the lines before its block, a new
+/// block, the lines after it (src/fw/hosts.c), written whole.
+fn sshguard_rewrites(allow: &Path, blocked: &[&str]) {
+    let text = std::fs::read_to_string(allow).expect("read hosts.allow");
+    let mark = "###sshguard###\n";
+    let start = text.find(mark).expect("sshguard's first marker");
+    let end = text[start + mark.len()..]
+        .find(mark)
+        .map(|i| start + mark.len() + i + mark.len())
+        .expect("sshguard's second marker");
+    let block: String = blocked
+        .iter()
+        .map(|a| format!("ALL : {a} : DENY\n"))
+        .collect();
+    let new = format!("{}{mark}{block}{mark}{}", &text[..start], &text[end..]);
+    std::fs::write(allow, new).expect("write hosts.allow");
+}
+
+#[test]
+fn an_allow_entry_survives_sshguard_rewriting_its_block() {
+    use crate::check::{system, wrapfix};
+    let sys = system(
+        Some(
+            "# local\n###sshguard###\nALL : 198.51.100.7 : DENY\n###sshguard###\nsshd: 10.0.0.0/8\n",
+        ),
+        None,
+        Some("ID=debian\n"),
+    );
+    wrapfix(sys.path())
+        .args(["--yes", "--client", "198.51.100.7"])
+        .assert()
+        .code(0);
+    let allow = sys.path().join("etc/hosts.allow");
+    let fixed = std::fs::read_to_string(&allow).expect("read");
+    let ours = fixed.find("sshd: 198.51.100.7\n").expect("the allow entry");
+    assert!(
+        ours < fixed.find("###sshguard###").expect("marker"),
+        "the entry is above sshguard's block:\n{fixed}"
+    );
+    // sshguard blocks another attacker, and again the admin (who is whitelisted only once
+    // the admin follows the writer finding's advice).
+    sshguard_rewrites(&allow, &["203.0.113.45", "198.51.100.7"]);
+    let now = std::fs::read_to_string(&allow).expect("read");
+    assert!(now.contains("sshd: 198.51.100.7\n"), "{now}");
+    wrapfix(sys.path())
+        .args(["--check", "--client", "198.51.100.7"])
+        .assert()
+        .code(0);
+}
+
+#[test]
+fn an_allow_entry_goes_above_an_ansible_managed_block() {
+    use crate::check::{system, wrapfix};
+    let sys = system(
+        Some(
+            "# BEGIN ANSIBLE MANAGED BLOCK\nsshd: 192.0.2.0/24\nALL: ALL: DENY\n# END ANSIBLE MANAGED BLOCK\n",
+        ),
+        None,
+        Some("ID=debian\n"),
+    );
+    wrapfix(sys.path())
+        .args(["--yes", "--client", "198.51.100.7"])
+        .assert()
+        .code(0);
+    let now = std::fs::read_to_string(sys.path().join("etc/hosts.allow")).expect("read");
+    assert!(
+        now.find("sshd: 198.51.100.7\n") < now.find("# BEGIN ANSIBLE MANAGED BLOCK"),
+        "{now}"
+    );
+}
