@@ -17,6 +17,7 @@ pub mod eval;
 pub mod explain;
 pub mod flavor;
 pub mod fsops;
+pub mod journal;
 pub mod logs;
 pub mod manpage;
 pub mod options;

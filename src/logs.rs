@@ -10,6 +10,9 @@
 //! writes auth and daemon to messages). So we read `ROOT/var/log/{secure,auth.log,messages}`
 //! and every rotated copy logrotate leaves (`X.1`, `X.2.gz`, `X-20261115`, `X-20261115.gz`).
 //!
+//! Where no syslog daemon writes those files (Debian 12 and 13 by default), the refusals
+//! are only in the systemd journal, read through journalctl ([`crate::journal`]).
+//!
 //! Speed matters (issue 4: at least half of `zgrep -c` on the same files): each file is read
 //! in large chunks (gzip decompressed as a stream), candidate lines are found with one
 //! `memmem` search over the chunk, and only those lines are parsed. Line numbers come from a
@@ -120,12 +123,30 @@ pub fn scan(root: &Root) -> io::Result<Vec<Refusal>> {
 /// A missing log directory is an empty result; an unlistable one is an error.
 pub fn scan_logs(root: &Root) -> io::Result<Scan> {
     let mut problems = Vec::new();
-    let files = list_logs(root, &mut problems)?;
+    let mut files = list_logs(root, &mut problems)?;
     let mut tally = Tally::default();
     for (rank, file) in files.iter().enumerate() {
         if let Some(problem) = scan_file(file, rank, &mut tally) {
             problems.push(problem);
         }
+    }
+    // The journal, newest of all, when no syslog daemon writes the files above: where one
+    // does (a current auth.log, secure or messages), it got the same lines from journald,
+    // and counting both would count every refusal twice.
+    let syslog = files.iter().any(|f| f.age == Age::Current);
+    if let Some(dir) = crate::journal::find(root).filter(|_| !syslog) {
+        let rank = files.len();
+        let mut lines = Lines::new(rank, &mut tally);
+        if let Some(problem) = crate::journal::read(&dir, &mut |out| lines.read_all(out)) {
+            problems.push(problem);
+        }
+        files.push(LogFile {
+            system: crate::journal::DIR.to_string(),
+            host: dir,
+            compression: Compression::Plain,
+            family: 0,
+            age: Age::Current,
+        });
     }
     Ok(Scan {
         refusals: tally.into_refusals(&files),
@@ -177,12 +198,14 @@ fn refusal_finding(r: &Refusal) -> Finding {
         .as_ref()
         .map(|t| format!(", last at {}", escape(t.as_bytes())))
         .unwrap_or_default();
+    // A line of journalctl's output is no place in the journal's files.
+    let line = (r.file != crate::journal::DIR).then_some(r.line);
     Finding {
         kind: Kind::RefusedClient,
         severity: Severity::Warning,
         role: None,
         path: Some(r.file.clone()),
-        line: Some(r.line),
+        line,
         text: Some(r.text.clone()),
         message: format!(
             "{} refused {who} {} {}{when} (in {}): libwrap's rules turned this client away",

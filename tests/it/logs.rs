@@ -512,3 +512,177 @@ fn bench_scan() {
     )
     .expect("stdout");
 }
+
+/// Where Debian's systemd-journal-remote is (it is not on PATH).
+const JOURNAL_REMOTE: &str = "/lib/systemd/systemd-journal-remote";
+
+/// A journal file under `dir/var/log/journal/MACHINE-ID/`, made by systemd-journal-remote
+/// from export format: one entry per (identifier, message), a second apart from
+/// 2026-11-24T00:50:12Z. `None` (after a loud skip) without the tool.
+fn journal(dir: &Path, entries: &[(&str, &str)]) -> Option<()> {
+    if !crate::support::require_tool(
+        JOURNAL_REMOTE,
+        "makes a systemd journal file to read refusals from (package systemd-journal-remote)",
+    ) {
+        return None;
+    }
+    let machine = "0123456789abcdef0123456789abcdef";
+    let out_dir = dir.join("var/log/journal").join(machine);
+    std::fs::create_dir_all(&out_dir).expect("journal dir");
+    let mut export = Vec::new();
+    for (i, (ident, message)) in entries.iter().enumerate() {
+        let usec = 1_795_481_412_000_000u64 + i as u64 * 1_000_000;
+        export.extend_from_slice(
+            format!(
+                "__REALTIME_TIMESTAMP={usec}\n__MONOTONIC_TIMESTAMP={}\n_BOOT_ID={machine}\n_HOSTNAME=web1\nSYSLOG_IDENTIFIER={ident}\n_PID={}\nMESSAGE={message}\n\n",
+                1000 + i,
+                4000 + i
+            )
+            .as_bytes(),
+        );
+    }
+    let input = dir.join("entries.export");
+    std::fs::write(&input, export).expect("export file");
+    let out = std::process::Command::new(JOURNAL_REMOTE)
+        .arg("--output")
+        .arg(out_dir.join("system.journal"))
+        .arg(&input)
+        .output()
+        .expect("run systemd-journal-remote");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::remove_file(input).expect("remove the export file");
+    Some(())
+}
+
+const DEBIAN_13_JOURNAL: [(&str, &str); 4] = [
+    ("sshd", "refused connect from 203.0.113.45 (203.0.113.45)"),
+    (
+        "sshd-session",
+        "refused connect from 198.51.100.9 (198.51.100.9)",
+    ),
+    (
+        "sshd",
+        "Accepted publickey for root from 192.0.2.1 port 50000 ssh2",
+    ),
+    (
+        "sshd-session",
+        "refused connect from 203.0.113.45 (203.0.113.45)",
+    ),
+];
+
+#[test]
+fn refusals_only_in_the_systemd_journal_are_read_through_journalctl() {
+    if !crate::support::require_tool("journalctl", "reads the systemd journal") {
+        return;
+    }
+    let dir = root();
+    if journal(dir.path(), &DEBIAN_13_JOURNAL).is_none() {
+        return;
+    }
+    let found = scan(dir.path());
+    assert_eq!(
+        summary(&found),
+        vec![
+            (
+                "sshd-session",
+                "203.0.113.45",
+                1,
+                Some("2026-11-24T00:50:15+0000"),
+                "/var/log/journal"
+            ),
+            (
+                "sshd-session",
+                "198.51.100.9",
+                1,
+                Some("2026-11-24T00:50:13+0000"),
+                "/var/log/journal"
+            ),
+            (
+                "sshd",
+                "203.0.113.45",
+                1,
+                Some("2026-11-24T00:50:12+0000"),
+                "/var/log/journal"
+            ),
+        ]
+    );
+    // Through the binary: findings, and no problem reported.
+    let sys = crate::check::system(None, Some("ALL: ALL\n"), Some("ID=debian\nVERSION_ID=13\n"));
+    journal(sys.path(), &DEBIAN_13_JOURNAL);
+    let out = crate::check::wrapfix(sys.path())
+        .args(["--check", "--json"])
+        .output()
+        .expect("run");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let refused: Vec<&str> = doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["kind"] == "refused-client")
+        .map(|f| f["message"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(refused.len(), 3, "{refused:?}");
+    assert!(
+        refused.iter().all(|m| m.contains("(in /var/log/journal)")),
+        "{refused:?}"
+    );
+}
+
+#[test]
+fn the_journal_is_not_counted_twice_when_syslog_writes_auth_log() {
+    if !crate::support::require_tool("journalctl", "reads the systemd journal") {
+        return;
+    }
+    let dir = root();
+    if journal(dir.path(), &DEBIAN_13_JOURNAL).is_none() {
+        return;
+    }
+    write(
+        dir.path(),
+        "var/log/auth.log",
+        refusal("Nov 24 00:50:12", "sshd", "203.0.113.45 (203.0.113.45)").as_bytes(),
+    );
+    let found = scan(dir.path());
+    assert_eq!(
+        summary(&found),
+        vec![(
+            "sshd",
+            "203.0.113.45",
+            1,
+            Some("Nov 24 00:50:12"),
+            "/var/log/auth.log"
+        )]
+    );
+}
+
+#[test]
+fn without_journalctl_a_finding_says_the_journal_was_not_read_and_why() {
+    let sys = crate::check::system(None, Some("ALL: ALL\n"), Some("ID=debian\n"));
+    if journal(sys.path(), &DEBIAN_13_JOURNAL).is_none() {
+        return;
+    }
+    // A PATH with no journalctl on it (wrapfix itself needs no other program).
+    let empty = tempfile::tempdir().expect("empty dir");
+    let out = crate::check::wrapfix(sys.path())
+        .args(["--check", "--json"])
+        .env("PATH", empty.path())
+        .output()
+        .expect("run");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let journal = doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["file"] == "/var/log/journal")
+        .unwrap_or_else(|| panic!("no finding about the journal: {doc}"));
+    assert_eq!(journal["severity"], "warning");
+    let message = journal["message"].as_str().unwrap_or("");
+    assert!(
+        message.contains("the systemd journal was not read: journalctl could not be run"),
+        "{message}"
+    );
+}
