@@ -3,24 +3,21 @@
 //! hosts and changes nothing, an apply run lets the admin in where needed (changed=1 only
 //! there), a second apply run changes nothing, and misuse fails the right hosts.
 //!
-//! ansible-core comes from PyPI into a virtualenv kept at `target/ansible-venv/VERSION`
-//! (built once, under a lock; `WRAPFIX_ANSIBLE_CORE` picks another version). Nothing is
-//! written to the real user's ~/.ansible: HOME, TMPDIR and Ansible's temp dirs point into
-//! the test's scratch directory, and the environment is cleared first.
+//! The system's ansible-core runs it (Debian's package; `.ci/run` installs it): the tests
+//! download nothing, and skip loudly without it. Nothing is written to the real user's
+//! ~/.ansible: HOME, TMPDIR and Ansible's temp dirs point into the test's scratch
+//! directory, and the environment is cleared first.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::{self, File};
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 use std::time::Instant;
 
 use serde_json::{Value, json};
 
 use crate::support;
 
-/// The ansible-core the test installs: supports Python 3.10-3.12 on the controller.
-const ANSIBLE_CORE: &str = "2.17.14";
 const ADMIN: &str = "198.51.100.7";
 const HOSTS: [&str; 3] = ["host1", "host2", "host3"];
 
@@ -81,132 +78,58 @@ class CallbackModule(CallbackBase):
             self._write({'host': host, 'recap': stats.summarize(host)})
 "#;
 
-/// A virtualenv with ansible-core in it.
+/// The system's Ansible: `ansible-playbook` and the Python it runs on (also used for the
+/// hosts, which are local).
 struct Ansible {
-    venv: PathBuf,
+    playbook: PathBuf,
+    python: PathBuf,
 }
 
 impl Ansible {
-    fn python(&self) -> PathBuf {
-        self.venv.join("bin/python")
+    fn python(&self) -> &Path {
+        &self.python
     }
 
-    fn playbook(&self) -> PathBuf {
-        self.venv.join("bin/ansible-playbook")
-    }
-}
-
-/// The venv, made once per test process; `None` (after a loud skip) when Python, venv or
-/// PyPI cannot be had.
-fn ansible() -> Option<&'static Ansible> {
-    static SETUP: OnceLock<Result<Ansible, (String, String)>> = OnceLock::new();
-    match SETUP.get_or_init(set_up) {
-        Ok(ansible) => Some(ansible),
-        Err((what, why)) => {
-            support::skip(what, why);
-            None
-        }
+    fn playbook(&self) -> &Path {
+        &self.playbook
     }
 }
 
-/// `target/ansible-venv/VERSION` with ansible-core installed, made unless it is there;
-/// else what is missing and why.
-fn set_up() -> Result<Ansible, (String, String)> {
-    let version = std::env::var("WRAPFIX_ANSIBLE_CORE").unwrap_or_else(|_| ANSIBLE_CORE.into());
-    // The binary is TARGET/PROFILE/wrapfix: TARGET follows CARGO_TARGET_DIR and --target.
-    let target = Path::new(env!("CARGO_BIN_EXE_wrapfix"))
-        .ancestors()
-        .nth(2)
-        .expect("the wrapfix binary is under a target directory");
-    let base = target.join("ansible-venv");
-    fs::create_dir_all(&base).expect("create target/ansible-venv");
-    // Two test processes at once must not build the same venv into each other.
-    let lock_file = File::create(base.join(".lock")).expect("create the venv lock");
-    let _lock = nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusive)
-        .map_err(|(_, e)| e)
-        .expect("lock target/ansible-venv");
-    let ansible = Ansible {
-        venv: base.join(&version),
+/// The installed ansible-playbook (Debian's `ansible-core`; `.ci/run` installs it), or
+/// `None` after a loud skip. Tests never download anything.
+fn ansible() -> Option<Ansible> {
+    let why = "runs the fleet playbook (Debian package ansible-core)";
+    let Some(playbook) = support::find_tool("ansible-playbook") else {
+        support::skip("ansible-playbook", why);
+        return None;
     };
-    if installed_version(&ansible).as_deref() == Some(version.as_str()) {
-        return Ok(ansible);
-    }
-
-    let python3 = support::find_tool("python3").ok_or_else(|| {
-        (
-            "python3".to_string(),
-            "the Ansible playbook test installs ansible-core with it".to_string(),
-        )
-    })?;
-    // A half-made venv (an interrupted run) is made again from scratch.
-    let _ = fs::remove_dir_all(&ansible.venv);
-    let started = Instant::now();
-    let venv = Command::new(&python3)
-        .args(["-m", "venv"])
-        .arg(&ansible.venv)
-        .output()
-        .expect("run python3 -m venv");
-    if !venv.status.success() {
-        return Err((
-            "python3 -m venv".into(),
-            format!("ansible-core goes into a venv: {}", tail(&venv.stderr)),
-        ));
-    }
-    let pip = Command::new(ansible.python())
-        .args(["-m", "pip", "install", "--quiet", "--no-input"])
-        .args([
-            "--disable-pip-version-check",
-            "--timeout",
-            "30",
-            "--retries",
-            "2",
-        ])
-        .arg(format!("ansible-core=={version}"))
-        .output()
-        .expect("run pip");
-    if !pip.status.success() {
-        let _ = fs::remove_dir_all(&ansible.venv);
-        return Err((
-            format!("ansible-core {version} from PyPI"),
-            format!("pip install failed: {}", tail(&pip.stderr)),
-        ));
-    }
-    eprintln!(
-        "installed ansible-core {version} into {} in {:.1?}",
-        ansible.venv.display(),
-        started.elapsed()
-    );
-    assert_eq!(
-        installed_version(&ansible).as_deref(),
-        Some(version.as_str()),
-        "pip installed ansible-core but the venv does not report version {version}"
-    );
-    Ok(ansible)
-}
-
-/// The ansible-core version importable in the venv, if any.
-fn installed_version(ansible: &Ansible) -> Option<String> {
-    let out = Command::new(ansible.python())
-        .args(["-c", "import ansible.release as r; print(r.__version__)"])
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
-
-/// The last lines of a tool's stderr, each cut short, for a skip message.
-fn tail(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    lines[lines.len().saturating_sub(3)..]
-        .iter()
-        .map(|line| match line.char_indices().nth(200) {
-            Some((cut, _)) => format!("{}...", &line[..cut]),
-            None => line.to_string(),
+    // Its interpreter, from the `#!` line, so the modules run on the Python that has the
+    // ansible package; else python3.
+    let python = fs::read(&playbook)
+        .ok()
+        .and_then(|b| {
+            let line = b
+                .split(|&c| c == b'\n')
+                .next()?
+                .strip_prefix(b"#!")?
+                .to_vec();
+            let line = String::from_utf8(line).ok()?;
+            let mut words = line.split_whitespace();
+            let first = words.next()?;
+            // `#!/usr/bin/env python3`: the program is the next word.
+            let program = if first.ends_with("/env") {
+                words.next()?
+            } else {
+                first
+            };
+            support::find_tool(program)
         })
-        .collect::<Vec<_>>()
-        .join(" | ")
+        .or_else(|| support::find_tool("python3"));
+    let Some(python) = python else {
+        support::skip("python3", why);
+        return None;
+    };
+    Some(Ansible { playbook, python })
 }
 
 /// A scratch directory with one root per host, the inventory, Ansible's config and temp
@@ -473,6 +396,7 @@ fn message(result: &Value) -> String {
 #[test]
 fn playbook_audits_then_repairs_the_locked_out_hosts_once() {
     let Some(ansible) = ansible() else { return };
+    let ansible = &ansible;
     let fleet = Fleet::new(ansible);
     let before: Vec<_> = HOSTS.iter().map(|h| fleet.snapshot(h)).collect();
 
@@ -544,6 +468,7 @@ fn playbook_audits_then_repairs_the_locked_out_hosts_once() {
 #[test]
 fn playbook_fails_only_the_hosts_it_cannot_handle() {
     let Some(ansible) = ansible() else { return };
+    let ansible = &ansible;
     let fleet = Fleet::new(ansible);
     // Per-host variables: host1 asks to apply without an address (refused before anything
     // runs), host2 names a root that does not exist (wrapfix exits 2), host3 audits.
