@@ -46,6 +46,9 @@ pub struct Config {
     pub color: bool,
     pub quiet: bool,
     pub verbose: bool,
+    /// Columns of the terminal the report goes to, for breaking long lines between words;
+    /// `None` when stdout is not a terminal (a file or a pipe gets whole lines).
+    pub width: Option<usize>,
     /// The options any command wrapfix prints must repeat so that, pasted on this console,
     /// it acts on the same system: `--root`, `--backup-dir`, `--flavor` as this run had them.
     pub same_system: Vec<String>,
@@ -271,6 +274,10 @@ impl Config {
             color,
             quiet: cli.quiet,
             verbose: cli.verbose,
+            width: (!cli.json)
+                .then(|| terminal_size::terminal_size_of(std::io::stdout()))
+                .flatten()
+                .map(|(w, _)| usize::from(w.0)),
             same_system,
             clients_from,
         })

@@ -17,9 +17,11 @@ pub mod eval;
 pub mod explain;
 pub mod flavor;
 pub mod fsops;
+pub mod history;
 pub mod journal;
 pub mod logs;
 pub mod manpage;
+pub mod menu;
 pub mod options;
 pub mod pattern;
 pub mod plan;
@@ -28,6 +30,7 @@ pub mod repair;
 pub mod report;
 pub mod rootfs;
 pub mod scan;
+pub mod screen;
 pub mod syntax;
 pub mod tables;
 pub mod term;
@@ -57,8 +60,8 @@ pub fn run(cli: cli::Cli) -> Result<i32> {
         Mode::Check => check(&config),
         Mode::DryRun => repair::repair(&config, false),
         Mode::Repair => repair::repair(&config, true),
-        Mode::Rollback { ref id, exact } => repair::rollback(&config, id.as_deref(), exact),
-        Mode::ListBackups => repair::list_backups(&config),
+        Mode::Rollback { ref id, exact } => history::rollback(&config, id.as_deref(), exact),
+        Mode::ListBackups => history::list_backups(&config),
     }
 }
 

@@ -220,13 +220,14 @@ fn allow_edits(ctx: &Context, before: &Analysis, id: &str) -> Result<Vec<Edit>, 
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
+    // Short, so that the marker line fits an 80-column console; the rule below the
+    // marker names the daemons.
     let why = if refused.is_empty() {
-        format!("let {} reach {}", tokens.join(" "), ctx.daemons.join(", "))
+        format!("let {} in", tokens.join(" "))
     } else {
         format!(
-            "let {} reach {} (refused by {})",
+            "let {} in (refused by {})",
             tokens.join(" "),
-            ctx.daemons.join(", "),
             refused.join(", ")
         )
     };
@@ -521,7 +522,7 @@ fn refusal_edit(
         loc,
         flavor,
         id,
-        &format!("it refused {who} for {daemon}"),
+        &format!("it refused {daemon} to {who}"),
     ))
 }
 
@@ -555,7 +556,7 @@ fn comment_rule(
     } else {
         &b"\n"[..]
     };
-    let mut after = marker(id, &format!("commented out the rule below: {why}"), nl);
+    let mut after = marker(id, &format!("commented out: {why}"), nl);
     for line in before.split_inclusive(|&b| b == b'\n') {
         after.push(b'#');
         after.extend_from_slice(line);

@@ -1,11 +1,9 @@
-//! Asking the admin. Only on a real terminal: dialoguer reads /dev/tty even when stdin is
-//! a pipe, so a piped "n" would be ignored and a key typed on the console taken instead.
-//! Without a terminal on both stdin and stderr we never ask; anything but a clear yes
-//! (EOF, Ctrl-D, an error, an empty line) is no.
+//! Asking the admin. Only on a real terminal: without one on both stdin and stderr we never
+//! ask; anything but a clear answer (EOF, Ctrl-D, an error) is no.
 //!
-//! Yes/no questions read one line in the terminal's normal (cooked) mode rather than with
-//! dialoguer's `Confirm`, which reads raw keys and ignores Ctrl-D: at a prompt that can
-//! change /etc, end-of-input must mean no. dialoguer draws the menus, where arrow keys help.
+//! Every question reads one line in the terminal's normal (cooked) mode: Ctrl-D is then
+//! end-of-input, which must mean no at a prompt that can change /etc, and a serial console
+//! that mangles arrow keys still works. Menus are numbered lists for the same reasons.
 
 use std::io::{BufRead, IsTerminal, Write};
 
@@ -40,32 +38,46 @@ pub fn read_line(prompt: &str) -> Option<String> {
     }
 }
 
-/// Let the admin pick one of `items` (arrow keys, Enter); `None` on Esc, `q` or an error.
-///
-/// The menu hides the cursor and reads keys raw, so Ctrl-C arrives as a key, which the
-/// terminal library turns into `raise(SIGINT)`: the process would die with the cursor
-/// still hidden. SIGINT is blocked while the menu runs, so that the cursor is shown again
-/// first; then, if Ctrl-C was pressed, the pending signal ends the process as usual.
-pub fn choose(prompt: &str, items: &[String]) -> Option<usize> {
-    use nix::sys::signal::{SigSet, Signal};
+/// Let the admin pick one of `items` by number; Enter alone picks `default`. `None` on
+/// EOF (Ctrl-D) or an error; anything else that is not a number of the list asks again.
+/// Read in cooked mode, so the cursor is never hidden and Ctrl-C ends the process with the
+/// terminal as it was.
+/// Lines are broken between words at `width` (the terminal's).
+pub fn choose(
+    title: &str,
+    items: &[String],
+    default: usize,
+    width: Option<usize>,
+) -> Option<usize> {
     if !can_ask() || items.is_empty() {
         return None;
     }
-    let mut sigint = SigSet::empty();
-    sigint.add(Signal::SIGINT);
-    let blocked = sigint.thread_block().is_ok();
-    let chosen = dialoguer::Select::new()
-        .with_prompt(prompt)
-        .items(items)
-        .default(0)
-        .interact_opt();
-    let _ = dialoguer::console::Term::stderr().show_cursor();
-    if blocked {
-        if matches!(&chosen, Err(dialoguer::Error::IO(e)) if e.kind() == std::io::ErrorKind::Interrupted)
-        {
-            crate::term::say("interrupted: nothing changed");
-        }
-        let _ = sigint.thread_unblock();
+    let mut err = std::io::stderr();
+    let _ = writeln!(err, "{title}");
+    for (i, item) in items.iter().enumerate() {
+        let number = format!("  {}) ", i + 1);
+        let indent = " ".repeat(number.len());
+        let _ = write!(
+            err,
+            "{}",
+            crate::report::wrap(item, width, &number, &indent)
+        );
     }
-    chosen.ok().flatten()
+    let question = format!(
+        "Choose 1-{} [Enter: {}, Ctrl-D: cancel]: ",
+        items.len(),
+        default + 1
+    );
+    loop {
+        let line = read_line(&question)?;
+        if line.is_empty() {
+            return Some(default);
+        }
+        match line.parse::<usize>() {
+            Ok(n) if (1..=items.len()).contains(&n) => return Some(n - 1),
+            _ => {
+                let _ = writeln!(err, "{line:?} is not one of 1-{}", items.len());
+            }
+        }
+    }
 }

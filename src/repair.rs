@@ -1,6 +1,8 @@
-//! The modes that change files: repair (and `--dry-run`), `--rollback`, `--list-backups`.
-//! Planning is [`crate::plan`]'s, writing is [`crate::fsops`]'s; this is the conversation
-//! with the admin around them: show, ask (or not), apply, verify on disk, say what happened.
+//! The repair modes: repair (and `--dry-run`). Planning is [`crate::plan`]'s, writing is
+//! [`crate::fsops`]'s; this is the conversation with the admin around them: show what is
+//! wrong, ask who should get in (when the command line does not say), show the change on one
+//! screen ([`crate::screen`]), ask (or not), apply, verify on disk, say what happened and what
+//! else to do. Rollback and the list of change sets are in [`crate::history`].
 
 use std::io::Write;
 
@@ -8,25 +10,26 @@ use serde_json::{Value, json};
 
 use crate::analysis::{Analysis, Context};
 use crate::cli::Strategy;
-use crate::client::Client;
 use crate::config::{ClientSource, Config};
+use crate::detect::Kind;
 use crate::error::{Error, Result, exit};
-use crate::plan::{self, Outcome, Plan};
-use crate::report::{self, Paint};
+use crate::menu::{self, Choice};
+use crate::plan::{self, EditKind, Outcome, Plan};
+use crate::report::{self, Paint, wrap};
 use crate::tables::{Role, Tables};
-use crate::{diff, fsops, load, prompt, term, write_out};
+use crate::{fsops, load, prompt, screen, term, write_out};
 
 /// May we go ahead? `--yes`, or a yes typed on a terminal. Says why not on stderr, with
 /// the command (`with_yes`) that would go ahead.
-fn approved(config: &Config, question: &str, with_yes: &str) -> bool {
+pub(crate) fn approved(config: &Config, question: &str, with_yes: &str) -> bool {
     if config.yes {
         return true;
     }
     // Nobody saw the report and the diff: a yes would be to a change never shown.
     if term::stdout_closed() {
-        term::say(
-            "the plan could not be shown (stdout is closed): nothing changed; run again with --yes to apply it unseen",
-        );
+        term::say(&format!(
+            "the plan could not be shown (stdout is closed): nothing changed; to apply it unseen: {with_yes}"
+        ));
         return false;
     }
     if !prompt::can_ask() {
@@ -42,88 +45,135 @@ fn approved(config: &Config, question: &str, with_yes: &str) -> bool {
     true
 }
 
-enum Choice {
-    Client(Client),
-    Comment,
-    Cancel,
+/// The analysis of `tables` for `ctx`'s clients, with the findings from beyond the tables.
+fn analyse(ctx: &Context, tables: Tables, diagnostics: &[crate::detect::Finding]) -> Analysis {
+    let mut a = ctx.analyse(tables);
+    a.findings.extend(diagnostics.iter().cloned());
+    a
 }
 
-/// Most refused clients from the logs offered in the menu.
-const MENU_REFUSED: usize = 8;
+/// A second change offered after an allow fix: the missing final newline of hosts.deny,
+/// which still refuses every other client (Debian), as a comment-strategy plan for the
+/// generic client on the fixed tables.
+struct Offer {
+    ctx: Context,
+    before: Analysis,
+    plan: Box<Plan>,
+    id: String,
+}
 
-/// The menu: the $SSH_CONNECTION address, the clients the logs show refused (most recent
-/// first), typing an address, or commenting out the refusing rules instead.
-fn choose_client(config: &Config) -> Result<Choice> {
-    let mut items: Vec<String> = Vec::new();
-    let mut clients: Vec<Client> = Vec::new();
-    if let (ClientSource::SshConnection, Some(c)) = (config.client_source, config.clients.first()) {
-        items.push(format!("{} (your SSH connection)", c.addr));
-        clients.push(c.clone());
+/// The newline fix, if after `plan` every other client is refused only because hosts.deny
+/// lacks its final newline, and adding it is a verified plan that does nothing else.
+fn newline_offer(config: &Config, before: &Analysis, plan: &Plan) -> Result<Option<Offer>> {
+    if screen::still_refused_by_missing_newline(&plan.after).is_empty() {
+        return Ok(None);
     }
-    let refused = crate::logs::scan(&config.root).unwrap_or_default();
-    for r in refused
-        .iter()
-        .filter(|r| r.addr != "unknown")
-        .take(MENU_REFUSED)
-    {
-        let addr = r.ipv4.as_deref().unwrap_or(&r.addr);
-        let Ok(c) = Client::parse(addr, config.flavor.flavor) else {
-            continue;
-        };
-        if clients.contains(&c) {
-            continue;
+    let mut ctx = Context::from_config(config);
+    ctx.clients.clear();
+    let tables = plan::planned_tables(&before.tables, &plan.new);
+    ctx.extra = plan::verification_clients(&tables, ctx.flavor);
+    let fixed = ctx.analyse(tables);
+    let id = fsops::new_id()?;
+    Ok(match plan::make(&ctx, &fixed, Strategy::Comment, &id) {
+        Outcome::Plan(p) if p.edits.iter().all(|e| e.kind == EditKind::FinalNewline) => {
+            Some(Offer {
+                ctx,
+                before: fixed,
+                plan: p,
+                id,
+            })
         }
-        // The tag and the time are text from a log file: escaped, so that terminal escapes
-        // in them cannot make this entry look like another address.
-        let last = r
-            .last
-            .as_deref()
-            .map(|t| format!(", last {}", term::escape(t)))
-            .unwrap_or_default();
-        let times = if r.count == 1 {
-            "once".to_string()
-        } else {
-            format!("{} times", r.count)
-        };
-        items.push(format!(
-            "{} ({} refused it {times}{last})",
-            c.addr,
-            term::escape(&r.daemon)
-        ));
-        clients.push(c);
-    }
-    let typed = items.len();
-    items.push("Type an address".into());
-    items.push("No single client: comment out the rules that refuse everyone instead".into());
-    let Some(i) = prompt::choose("Who should get in?", &items) else {
-        return Ok(Choice::Cancel);
+        _ => None,
+    })
+}
+
+/// The `plan` object of the JSON document, with the same keys whatever the outcome.
+fn plan_json(
+    config: &Config,
+    outcome: &Outcome,
+    before: &Analysis,
+    offer: Option<&Offer>,
+) -> Value {
+    let mut v = match outcome {
+        Outcome::Plan(p) => report::plan_json(p, &before.tables),
+        Outcome::NothingToDo => json!({
+            "strategy": null, "edits": [], "diff": "", "after": report::verdicts_json(before),
+            "verified": true, "verification": "every target is already granted",
+        }),
+        Outcome::Impossible(why) => json!({
+            "strategy": null, "edits": [], "diff": "", "after": [],
+            "verified": false, "verification": why,
+        }),
     };
-    if i < typed {
-        return Ok(Choice::Client(clients.swap_remove(i)));
-    }
-    if i > typed {
-        return Ok(Choice::Comment);
-    }
-    let Some(line) = prompt::read_line("Client ([USER@]ADDRESS[=NAME]): ") else {
-        return Ok(Choice::Cancel);
+    let (opens, still) = match outcome {
+        Outcome::Plan(p) => (
+            screen::opens_to_everyone(before, &p.after),
+            screen::still_refused_by_missing_newline(&p.after),
+        ),
+        _ => (Vec::new(), Vec::new()),
     };
-    Client::parse(&line, config.flavor.flavor)
-        .map(Choice::Client)
-        .map_err(Error::Usage)
+    let offer = offer.map(|o| {
+        json!({
+            "why": "every other client is still refused: the last line of hosts.deny has no final newline",
+            "edits": report::plan_json(&o.plan, &o.before.tables)["edits"],
+            "diff": report::plan_diff(&o.plan, &o.before.tables, Paint(false)),
+            "command": config.command(&["--strategy", "comment", "--yes"]),
+        })
+    });
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert(
+            "nothing_to_do".into(),
+            json!(matches!(outcome, Outcome::NothingToDo)),
+        );
+        obj.insert(
+            "impossible".into(),
+            match outcome {
+                Outcome::Impossible(why) => json!(why),
+                _ => Value::Null,
+            },
+        );
+        obj.insert("opens_to_everyone".into(), json!(opens));
+        obj.insert(
+            "still_refused".into(),
+            json!(still
+                .iter()
+                .map(|d| json!({"daemon": d, "reason": "the last line of hosts.deny has no final newline"}))
+                .collect::<Vec<_>>()),
+        );
+        obj.insert("offer".into(), offer.unwrap_or(Value::Null));
+    }
+    v
 }
 
 /// Repair (`apply`) or `--dry-run`: report, plan, verify, diff; then ask and apply.
 pub fn repair(config: &Config, apply: bool) -> Result<i32> {
     let mut ctx = Context::from_config(config);
     let mut strategy = config.strategy;
-    // Interactive, and no --client: let the admin say who is to be let in. Never with
-    // --yes: a script must not pick a client from the logs by itself.
-    if apply && !config.yes && config.client_source != ClientSource::Options && prompt::can_ask() {
-        match choose_client(config)? {
+    let tables = load(config)?;
+    // Evaluate the clients the files name too, so the plan can be checked against them.
+    ctx.extra = plan::verification_clients(&tables, ctx.flavor);
+    let mut diagnostics = crate::analysis::diagnostics(&ctx.root, &ctx.daemons, &tables);
+    // Interactive, and no --client: show what is wrong, then let the admin say who is to
+    // be let in. Never with --yes: a script must not pick a client from the logs by itself.
+    let ask_who =
+        apply && !config.yes && config.client_source != ClientSource::Options && prompt::can_ask();
+    let mut before = None;
+    if ask_who {
+        let first = analyse(&ctx, tables.clone(), &diagnostics);
+        if !config.json {
+            write_out(|out| report::human(out, config, &first))?;
+            // A blank line between the report and the menu; nowhere to report a failure.
+            let _ = writeln!(std::io::stderr());
+        }
+        match menu::choose(config, &first.tables) {
+            Choice::Client(c) if ctx.clients == [c.clone()] => before = Some(first),
             Choice::Client(c) => ctx.clients = vec![c],
             Choice::Comment => {
-                ctx.clients.clear();
                 strategy = Some(Strategy::Comment);
+                if ctx.clients.is_empty() {
+                    before = Some(first);
+                }
+                ctx.clients.clear();
             }
             Choice::Cancel => {
                 term::say("nothing changed");
@@ -131,10 +181,25 @@ pub fn repair(config: &Config, apply: bool) -> Result<i32> {
             }
         }
     }
+    let mut tables = Some(tables);
+    // The details were shown before the menu; the question screen says the rest.
+    let mut details_shown = ask_who;
     for _ in 0..MAX_ASKS {
-        if let Some(code) = round(config, &mut ctx, strategy, apply)? {
+        let before = match (before.take(), tables.take()) {
+            (Some(b), _) => b,
+            (None, Some(t)) => analyse(&ctx, t, &diagnostics),
+            // Shown again: the tables changed while the admin read the plan.
+            (None, None) => {
+                let t = load(config)?;
+                ctx.extra = plan::verification_clients(&t, ctx.flavor);
+                diagnostics = crate::analysis::diagnostics(&ctx.root, &ctx.daemons, &t);
+                analyse(&ctx, t, &diagnostics)
+            }
+        };
+        if let Some(code) = round(config, &ctx, strategy, apply, before, details_shown)? {
             return Ok(code);
         }
+        details_shown = false;
     }
     Err(Error::Unsafe(format!(
         "the tables changed every time the plan was shown ({MAX_ASKS} times); nothing was changed: run wrapfix again when the programs writing them are quiet"
@@ -145,24 +210,17 @@ pub fn repair(config: &Config, apply: bool) -> Result<i32> {
 /// read it.
 const MAX_ASKS: usize = 5;
 
-/// One report, plan, diff and question on the tables as they are now. `None`: they
-/// changed while the question was asked (other than by appended lines), so the plan must
-/// be made and shown again.
+/// One plan, question screen and question on the analysis `before` of the tables as they
+/// are now. `None`: they changed while the question was asked (other than by appended
+/// lines), so the plan must be made and shown again.
 fn round(
     config: &Config,
-    ctx: &mut Context,
+    ctx: &Context,
     strategy: Option<Strategy>,
     apply: bool,
+    before: Analysis,
+    details_shown: bool,
 ) -> Result<Option<i32>> {
-    let tables = load(config)?;
-    // Evaluate the clients the files name too, so the plan can be checked against them.
-    ctx.extra = plan::verification_clients(&tables, ctx.flavor);
-    let mut before = ctx.analyse(tables);
-    before.findings.extend(crate::analysis::diagnostics(
-        &ctx.root,
-        &ctx.daemons,
-        &before.tables,
-    ));
     let strategy = strategy.unwrap_or(if ctx.clients.is_empty() {
         Strategy::Comment
     } else {
@@ -170,34 +228,61 @@ fn round(
     });
     let id = fsops::new_id()?;
     let outcome = plan::make(ctx, &before, strategy, &id);
-    let show = |change_set: Value, out: &mut dyn Write| -> std::io::Result<()> {
-        if config.json {
-            let plan_value = match &outcome {
-                Outcome::Plan(p) => report::plan_json(p, &before.tables),
-                Outcome::NothingToDo => {
-                    json!({"strategy": null, "edits": [], "nothing_to_do": true})
-                }
-                Outcome::Impossible(why) => json!({"edits": [], "impossible": why}),
-            };
-            let doc = report::json(config, &before, plan_value, change_set);
-            return doc.write(out);
+    let offer = match &outcome {
+        Outcome::Plan(p) => newline_offer(config, &before, p)?,
+        _ => None,
+    };
+    let json_doc = |change_set: Value, out: &mut dyn Write| -> std::io::Result<()> {
+        let plan_value = plan_json(config, &outcome, &before, offer.as_ref());
+        report::json(config, &before, plan_value, change_set).write(out)
+    };
+    let show = |out: &mut dyn Write| -> std::io::Result<()> {
+        if !details_shown {
+            report::human(out, config, &before)?;
         }
-        report::human(out, config, &before)?;
         match &outcome {
-            Outcome::Plan(p) => report::plan_human(out, config, p, &before.tables),
+            Outcome::Plan(p) => {
+                report::plan_human(out, config, p, &before.tables, false)?;
+                write!(out, "{}", screen::question_screen(config, &before, p, &id))?;
+                if offer.is_some() && (!apply || config.yes || !prompt::can_ask()) {
+                    let text = "To let every other client in too, add the missing newline:";
+                    write!(out, "{}", wrap(text, config.width, "", "  "))?;
+                    writeln!(
+                        out,
+                        "  {}",
+                        config.command(&["--strategy", "comment", "--yes"])
+                    )?;
+                }
+                Ok(())
+            }
             Outcome::NothingToDo => writeln!(out, "\nNothing to do: every target is granted."),
-            Outcome::Impossible(why) => writeln!(out, "\nNo safe change to offer: {why}."),
+            Outcome::Impossible(why) => {
+                let text = format!("No safe change to offer: {why}.");
+                write!(out, "\n{}", wrap(&text, config.width, "", "  "))
+            }
         }
     };
     let plan = match &outcome {
         Outcome::Plan(p) if apply => p,
         Outcome::Plan(_) => {
-            write_out(|out| show(Value::Null, out))?;
+            write_out(|out| {
+                if config.json {
+                    json_doc(Value::Null, out)
+                } else {
+                    show(out)
+                }
+            })?;
             return Ok(Some(exit::LOCKED_OUT));
         }
         // Asked to repair, but no change passes verification: it cannot be made safely.
         Outcome::Impossible(_) => {
-            write_out(|out| show(Value::Null, out))?;
+            write_out(|out| {
+                if config.json {
+                    json_doc(Value::Null, out)
+                } else {
+                    show(out)
+                }
+            })?;
             return Ok(Some(if apply {
                 exit::UNSAFE
             } else {
@@ -205,13 +290,19 @@ fn round(
             }));
         }
         Outcome::NothingToDo => {
-            write_out(|out| show(Value::Null, out))?;
+            write_out(|out| {
+                if config.json {
+                    json_doc(Value::Null, out)
+                } else {
+                    show(out)
+                }
+            })?;
             return Ok(Some(exit::OK));
         }
     };
     // Show everything before asking; in JSON mode the document comes once, at the end.
     if !config.json {
-        write_out(|out| show(Value::Null, out))?;
+        write_out(show)?;
     }
     if !approved(
         config,
@@ -219,7 +310,7 @@ fn round(
         &config.repeat_with(&["--yes"]),
     ) {
         if config.json {
-            write_out(|out| show(Value::Null, out))?;
+            write_out(|out| json_doc(Value::Null, out))?;
         }
         return Ok(Some(exit::LOCKED_OUT));
     }
@@ -246,7 +337,14 @@ fn round(
         Err(_) => (exit::UNSAFE, Value::Null),
     };
     if config.json {
-        write_out(|out| show(change_set, out))?;
+        write_out(|out| json_doc(change_set, out))?;
+    } else if code == exit::OK {
+        advise(config, &before)?;
+        if let Some(o) = &offer
+            && !config.yes
+        {
+            offer_newline(config, o)?;
+        }
     }
     applied.map(|_| Some(code))
 }
@@ -272,6 +370,42 @@ fn changed_since(then: &Tables, now: &Tables) -> Vec<(Role, bool)> {
 /// `now` is `then` with whole lines appended.
 fn clean_append(then: &[u8], now: &[u8]) -> bool {
     now.starts_with(then) && (then.is_empty() || then.ends_with(b"\n"))
+}
+
+/// After a fix: what keeps it fixed (the writers that would put the lockout back), again,
+/// since the details scrolled away before the question.
+fn advise(config: &Config, before: &Analysis) -> Result<()> {
+    let writers: Vec<&crate::detect::Finding> = before
+        .findings
+        .iter()
+        .filter(|f| f.kind == Kind::Writer)
+        .collect();
+    if writers.is_empty() {
+        return Ok(());
+    }
+    write_out(|out| {
+        writeln!(out, "\n{}", Paint(config.color).bold("To keep it fixed:"))?;
+        for f in writers {
+            write!(out, "{}", wrap(&f.message, config.width, "  - ", "    "))?;
+        }
+        Ok(())
+    })
+}
+
+/// Ask whether to add hosts.deny's missing final newline too, as a change set of its own.
+fn offer_newline(config: &Config, o: &Offer) -> Result<()> {
+    let p = Paint(config.color);
+    write_out(|out| {
+        let text = "Every other client is still refused: the last line of /etc/hosts.deny has no final newline. Adding it lets them in again (a change set of its own):";
+        write!(out, "\n{}", wrap(text, config.width, "", ""))?;
+        write!(out, "\n{}", report::plan_diff(&o.plan, &o.before.tables, p))
+    })?;
+    if prompt::confirm("Add the missing newline too?") {
+        apply_plan(config, &o.ctx, &o.before, &o.plan, &o.id)?;
+    } else {
+        term::say("the newline was not added");
+    }
+    Ok(())
 }
 
 /// Write the plan through fsops (backup, atomic write), then check it on disk.
@@ -372,27 +506,40 @@ fn apply_plan(
     let change_set = change_set_json(config, Some(&applied), granted, None);
     if !config.json {
         let p = Paint(config.color);
-        let mut msg = format!(
-            "\n{} change set {} (backup in {}); undo with: {}",
-            p.bold("Applied"),
-            applied.id,
-            term::escape(&applied.dir.display().to_string()),
+        let w = config.width;
+        let mut msg = String::from("\n");
+        msg.push_str(&wrap(
+            &format!(
+                "{} change set {}; backup in {}",
+                p.bold("Applied"),
+                applied.id,
+                term::escape(&applied.dir.display().to_string()),
+            ),
+            w,
+            "",
+            "  ",
+        ));
+        // A command is never broken across lines: pasted, each line would run on its own.
+        msg.push_str(&format!(
+            "Undo:   {}\n",
             config.command(&["--rollback", &applied.id])
-        );
+        ));
         for f in &applied.files {
             if !f.salvaged.is_empty() {
-                msg.push_str(&format!(
-                    "\n  {}: kept {} bytes another program appended meanwhile",
+                let text = format!(
+                    "{}: kept {} bytes another program appended meanwhile",
                     f.system_path,
                     f.salvaged.len()
-                ));
+                );
+                msg.push_str(&wrap(&text, w, "  ", "    "));
             }
-            for w in &f.warnings {
-                msg.push_str(&format!("\n  {}: {}", f.system_path, term::escape(w)));
+            for warning in &f.warnings {
+                let text = format!("{}: {}", f.system_path, term::escape(warning));
+                msg.push_str(&wrap(&text, w, "  ", "    "));
             }
         }
         write_out(|out| {
-            writeln!(out, "{msg}")?;
+            write!(out, "{msg}")?;
             for tv in &after.verdicts {
                 writeln!(
                     out,
@@ -457,233 +604,4 @@ pub(crate) fn change_set_json(
             })
             .unwrap_or_default(),
     })
-}
-
-/// What rolling back one file does, planned before asking.
-struct Restore {
-    path: String,
-    current: Option<Vec<u8>>,
-    /// `None`: the file is removed.
-    restored: Option<Vec<u8>>,
-}
-
-/// `--rollback [ID] [--exact]`: show what the restore does, ask, restore.
-pub fn rollback(config: &Config, id: Option<&str>, exact: bool) -> Result<i32> {
-    let command = |args: &[&str]| config.command(args);
-    let set = fsops::load(&config.root, &config.backup_dir, id).map_err(|e| match e {
-        Error::Usage(m) if id.is_some() => {
-            Error::Usage(format!("{m}; `{}`", config.command(&["--list-backups"])))
-        }
-        other => other,
-    })?;
-    // Refused before anything is shown: a diff of a rollback that will not happen misleads.
-    if let Some(by) = &set.info.rolled_back_by {
-        return Err(fsops::already_rolled_back(&set, by, &command));
-    }
-    let p = Paint(config.color);
-    let mut restores = Vec::new();
-    for f in &set.files {
-        let current = config
-            .root
-            .read_bounded(&f.system_path, crate::tables::TABLE_LIMIT)
-            .map_err(|e| {
-                Error::read(
-                    "read",
-                    config
-                        .root
-                        .dir()
-                        .join(f.system_path.trim_start_matches('/')),
-                    e,
-                )
-            })?;
-        match fsops::planned_restore(f, current.as_deref(), exact, &plan::revert) {
-            Ok(restored) => restores.push(Restore {
-                path: f.system_path.clone(),
-                current,
-                restored,
-            }),
-            Err(why) => {
-                return Err(Error::Unsafe(format!(
-                    "cannot undo only wrapfix's own edits in {}: {why}. Nothing was changed. `{}` restores the backup byte for byte, dropping what other programs changed since",
-                    f.system_path,
-                    config.command(&["--rollback", &set.info.id, "--exact"])
-                )));
-            }
-        }
-    }
-    let diffs = |label: &str, after: &dyn Fn(&Restore) -> Option<Vec<u8>>, p: Paint| {
-        let mut out = String::new();
-        for r in &restores {
-            match after(r) {
-                Some(bytes) => out.push_str(&diff::unified_as(
-                    &r.path,
-                    r.current.as_deref(),
-                    &bytes,
-                    label,
-                    p,
-                )),
-                None if r.current.is_some() => {
-                    out.push_str(&format!("{}: removed (wrapfix had created it)\n", r.path))
-                }
-                None => {}
-            }
-        }
-        out
-    };
-    let planned = |r: &Restore| r.restored.clone();
-    let how = if exact {
-        "exactly, byte for byte"
-    } else {
-        "undoing only wrapfix's own edits"
-    };
-    let title = format!(
-        "{} change set {} ({}, {}), {how}",
-        p.bold("Rollback of"),
-        // Manifest fields are untrusted text.
-        term::escape(&set.info.id),
-        term::escape(&set.info.action),
-        term::escape(&set.info.time)
-    );
-    let json_doc = |change_set: Value| {
-        let files: Vec<Value> = restores
-            .iter()
-            .map(|r| {
-                let result = match (&r.restored, &r.current) {
-                    (a, b) if a == b => "unchanged",
-                    (None, _) => "remove",
-                    (Some(_), _) => "restore",
-                };
-                json!({
-                    "path": r.path,
-                    "result": result,
-                    "diff": diffs_one(r, Paint(false)),
-                })
-            })
-            .collect();
-        json!({
-            "version": 1,
-            "mode": "rollback",
-            "root": config.root.dir().display().to_string(),
-            "rollback": {"of": set.info.id, "action": set.info.action, "exact": exact, "files": files},
-            "change_set": change_set,
-        })
-    };
-    // Asking shows the plan first; with --yes the diff comes after, of what was written.
-    if !config.json && !config.yes {
-        write_out(|out| writeln!(out, "{title}:\n\n{}", diffs("planned", &planned, p)))?;
-    }
-    if !approved(
-        config,
-        "Roll back this change set?",
-        &config.command(&["--rollback", &set.info.id, "--yes"]),
-    ) {
-        if config.json {
-            write_out(|out| report::write_json(out, &json_doc(Value::Null)))?;
-        }
-        return Ok(exit::LOCKED_OUT);
-    }
-    let done = fsops::rollback_with(&fsops::RollbackRequest {
-        set: &set,
-        root: &config.root,
-        backup_dir: &config.backup_dir,
-        exact,
-        revert: &plan::revert,
-        derive: &|before, after| crate::edits::between(before, after, "rollback"),
-        allow_in_place: config.in_place,
-        command: &command,
-    })?;
-    if config.json {
-        let cs = change_set_json(config, done.as_ref(), true, Some(&set.info.id));
-        write_out(|out| report::write_json(out, &json_doc(cs)))?;
-        return Ok(exit::OK);
-    }
-    // What the files hold now, read back.
-    let now = |r: &Restore| config.root.read_optional(&r.path).ok().flatten();
-    write_out(|out| {
-        if config.yes {
-            writeln!(out, "{title}:\n\n{}", diffs("now", &now, p))?;
-        }
-        match &done {
-            Some(a) => writeln!(
-                out,
-                "Rolled back {} as change set {} (backup in {}); undo with: {}",
-                term::escape(&set.info.id),
-                a.id,
-                term::escape(&a.dir.display().to_string()),
-                config.command(&["--rollback", &a.id])
-            ),
-            None => writeln!(
-                out,
-                "Nothing to do: the files already hold their bytes from before {}",
-                term::escape(&set.info.id)
-            ),
-        }
-    })?;
-    Ok(exit::OK)
-}
-
-/// The plain diff of one planned restore, for JSON.
-fn diffs_one(r: &Restore, p: Paint) -> String {
-    match &r.restored {
-        Some(bytes) => diff::unified(&r.path, r.current.as_deref(), bytes, p),
-        None => String::new(),
-    }
-}
-
-/// `--list-backups`: the change sets, oldest first.
-pub fn list_backups(config: &Config) -> Result<i32> {
-    let sets = fsops::list(&config.root, &config.backup_dir)?;
-    let (dir, in_root) = config.as_seen(&config.backup_dir);
-    // A rollback only counts once it completed: one that stopped midway left its target in
-    // effect (running it again finishes it).
-    let in_effect = |s: &fsops::ChangeSetInfo| s.complete && s.rolled_back_by.is_none();
-    write_out(|out| {
-        if config.json {
-            let list: Vec<Value> = sets
-                .iter()
-                .map(|s| {
-                    json!({"id": s.id, "action": s.action, "time": s.time, "files": s.files,
-                           "complete": s.complete, "in_effect": in_effect(s),
-                           "rolls_back": s.rolls_back, "rolled_back_by": s.rolled_back_by})
-                })
-                .collect();
-            let doc = json!({
-                "version": 1,
-                "mode": "list-backups",
-                "root": config.root.dir().display().to_string(),
-                "backup_dir": dir,
-                "backup_dir_in_root": in_root,
-                "change_sets": list,
-            });
-            return report::write_json(out, &doc);
-        }
-        if sets.is_empty() {
-            return writeln!(out, "No change sets in {}.", config.backup_dir.display());
-        }
-        writeln!(out, "Change sets in {}:", config.backup_dir.display())?;
-        let width = sets.iter().map(|s| s.id.len()).max().unwrap_or(0);
-        for s in &sets {
-            let note = match (&s.rolls_back, &s.rolled_back_by, s.complete) {
-                (_, Some(by), _) => format!("  (rolled back by {by})"),
-                (Some(of), None, true) => format!("  (undoes {of})"),
-                (Some(of), None, false) => {
-                    format!("  INCOMPLETE: did not undo {of}, which is still in effect")
-                }
-                (None, None, true) => String::new(),
-                (None, None, false) => "  INCOMPLETE: some files were not changed".into(),
-            };
-            // Every field comes from a manifest, which is untrusted text.
-            writeln!(
-                out,
-                "  {:<width$}  {:<8}  {}  {}{}",
-                term::escape(&s.id),
-                term::escape(&s.action),
-                term::escape(&s.time),
-                term::escape(&s.files.join(" ")),
-                term::escape(&note)
-            )?;
-        }
-        Ok(())
-    })?;
-    Ok(exit::OK)
 }

@@ -37,6 +37,65 @@ fn show_rule(bytes: &[u8]) -> String {
 /// Bytes of a rule shown on one report line.
 const SHOWN_BYTES: usize = 100;
 
+/// Columns `s` takes on a terminal: its characters, colour sequences not counted.
+fn visible_width(s: &str) -> usize {
+    let mut n = 0;
+    let mut in_escape = false;
+    for c in s.chars() {
+        match (in_escape, c) {
+            (false, '\x1b') => in_escape = true,
+            (true, 'm') => in_escape = false,
+            (true, _) => {}
+            (false, _) => n += 1,
+        }
+    }
+    n
+}
+
+/// `text` broken between words so that no line is wider than `width` (a terminal's), the
+/// first line after `first`, the others after `rest` (indentation), each ending in a
+/// newline. A word longer than a line (a long path) gets a line of its own rather than
+/// being split. Without a width (not a terminal): one line.
+pub fn wrap(text: &str, width: Option<usize>, first: &str, rest: &str) -> String {
+    let Some(width) = width else {
+        return format!("{first}{text}\n");
+    };
+    let mut out = String::new();
+    let mut line = first.to_string();
+    let mut used = visible_width(first);
+    // Words with the spaces before them, so runs of spaces (columns) are kept; the spaces
+    // at a break are dropped.
+    let mut rest_of = text;
+    let mut at_start = true;
+    while !rest_of.is_empty() {
+        let spaces = rest_of.len() - rest_of.trim_start_matches(' ').len();
+        let after = &rest_of[spaces..];
+        let word_len = after.find(' ').unwrap_or(after.len());
+        let word = &after[..word_len];
+        rest_of = &after[word_len..];
+        if word.is_empty() {
+            break;
+        }
+        let gap = if at_start { 0 } else { spaces };
+        let w = visible_width(word);
+        if !at_start && used + gap + w > width {
+            out.push_str(&line);
+            out.push('\n');
+            line = rest.to_string();
+            used = visible_width(rest);
+        } else {
+            line.push_str(&" ".repeat(gap));
+            used += gap;
+        }
+        line.push_str(word);
+        used += w;
+        at_start = false;
+    }
+    out.push_str(&line);
+    out.push('\n');
+    out
+}
+
 /// ANSI colour, or none.
 #[derive(Clone, Copy)]
 pub struct Paint(pub bool);
@@ -94,14 +153,14 @@ pub fn human(out: &mut dyn Write, config: &Config, a: &Analysis) -> io::Result<(
     let p = Paint(config.color);
     let root = config.root.dir().display().to_string();
     // The why quotes os-release or redhat-release, text from the disk.
-    writeln!(
-        out,
+    let header = format!(
         "{} {} (flavor {}: {})",
         p.bold("wrapfix:"),
         crate::term::escape(&root),
         config.flavor.flavor,
         crate::term::escape(&config.flavor.why)
-    )?;
+    );
+    write!(out, "{}", wrap(&header, config.width, "", "  "))?;
     for file in a.tables.both() {
         let detail = match file.state_name() {
             "ok" => {
@@ -117,7 +176,7 @@ pub fn human(out: &mut dyn Write, config: &Config, a: &Analysis) -> io::Result<(
             continue;
         }
         writeln!(out)?;
-        verdict(out, p, tv, config.verbose)?;
+        verdict(out, p, tv, config.verbose, config.width)?;
     }
     let shown: Vec<&Finding> = a
         .findings
@@ -127,7 +186,7 @@ pub fn human(out: &mut dyn Write, config: &Config, a: &Analysis) -> io::Result<(
     if !shown.is_empty() {
         writeln!(out, "\n{}", p.bold("Findings:"))?;
         for f in shown {
-            finding(out, p, f)?;
+            finding(out, p, f, config.width)?;
         }
     }
     Ok(())
@@ -136,32 +195,41 @@ pub fn human(out: &mut dyn Write, config: &Config, a: &Analysis) -> io::Result<(
 /// Runs listed one by one with `-v`.
 const RUNS_SHOWN: usize = 50;
 
-fn verdict(out: &mut dyn Write, p: Paint, tv: &TargetVerdict, verbose: bool) -> io::Result<()> {
+fn verdict(
+    out: &mut dyn Write,
+    p: Paint,
+    tv: &TargetVerdict,
+    verbose: bool,
+    width: Option<usize>,
+) -> io::Result<()> {
     let v = &tv.verdict;
-    writeln!(out, "{}: {}", p.bold(&who(tv)), access_word(p, v.access))?;
+    let head = format!("{}: {}", p.bold(&who(tv)), access_word(p, v.access));
+    write!(out, "{}", wrap(&head, width, "", "  "))?;
     let d = v.decision();
     if let Some(r) = &d.rule {
         writeln!(out, "  rule  {}  {}", rule_at(r), show_rule(&r.text))?;
     }
     // Reasons quote option names and values from the file: escaped.
-    let why = crate::term::escape(&reason(d)).into_owned();
-    match (v.access, explain::plain_world(v)) {
-        (Access::Depends, Some(plain)) => writeln!(
-            out,
-            "  why   {} {}: {why}",
+    let why = match (v.access, explain::plain_world(v)) {
+        (Access::Depends, Some(plain)) => format!(
+            "{} {}: {}",
             explain::fate_word(v.plain().fate()),
-            crate::term::escape(&plain)
-        )?,
-        _ => writeln!(out, "  why   {why}")?,
-    }
+            crate::term::escape(&plain),
+            crate::term::escape(&reason(d))
+        ),
+        _ => crate::term::escape(&reason(d)).into_owned(),
+    };
+    write!(out, "{}", wrap(&why, width, "  why   ", "        "))?;
     for u in explain::unless(v) {
-        writeln!(out, "  but   {}", crate::term::escape(&u))?;
+        write!(
+            out,
+            "{}",
+            wrap(&crate::term::escape(&u), width, "  but   ", "        ")
+        )?;
     }
     if v.access == Access::Depends {
-        writeln!(
-            out,
-            "        (reverse DNS, the server address, netgroups or a command decide: give --client ADDRESS=NAME if you know the name)"
-        )?;
+        let text = "(reverse DNS, the server address, netgroups or a command decide: give --client ADDRESS=NAME if you know the name)";
+        write!(out, "{}", wrap(text, width, "        ", "        "))?;
     }
     if !verbose || v.outcomes.len() < 2 {
         return Ok(());
@@ -200,7 +268,7 @@ fn verdict(out: &mut dyn Write, p: Paint, tv: &TargetVerdict, verbose: bool) -> 
     Ok(())
 }
 
-fn finding(out: &mut dyn Write, p: Paint, f: &Finding) -> io::Result<()> {
+fn finding(out: &mut dyn Write, p: Paint, f: &Finding, width: Option<usize>) -> io::Result<()> {
     let sev = match f.severity {
         Severity::Error => p.red("error  "),
         Severity::Warning => p.yellow("warning"),
@@ -217,13 +285,18 @@ fn finding(out: &mut dyn Write, p: Paint, f: &Finding) -> io::Result<()> {
         .map(|t| format!("  {}", show_rule(t)))
         .unwrap_or_default();
     // File names (a jail.d/*.conf, a log) and the messages naming them come from the disk.
-    writeln!(
-        out,
-        "  {sev} {:<14} {}{text}",
+    let head = format!(
+        "{sev} {:<14} {}{text}",
         f.kind.name(),
         crate::term::escape(&wher)
-    )?;
-    writeln!(out, "          {}", crate::term::escape(&f.message))
+    );
+    write!(out, "{}", wrap(&head, width, "  ", "          "))?;
+    let indent = "          ";
+    write!(
+        out,
+        "{}",
+        wrap(&crate::term::escape(&f.message), width, indent, indent)
+    )
 }
 
 /// The JSON verdict objects (also used for a plan's "after" list).
@@ -408,12 +481,13 @@ pub fn plan_diff(plan: &Plan, tables: &Tables, p: Paint) -> String {
     out
 }
 
-/// The plan in words, then its diff.
+/// The plan in words, then (with `diff`) its diff.
 pub fn plan_human(
     out: &mut dyn Write,
     config: &Config,
     plan: &Plan,
     tables: &Tables,
+    diff: bool,
 ) -> io::Result<()> {
     let p = Paint(config.color);
     let strategy = match plan.strategy {
@@ -427,11 +501,16 @@ pub fn plan_human(
             EditKind::Comment => "comment out line",
             EditKind::FinalNewline => "add the final newline to line",
         };
-        writeln!(out, "  {} {what} {}: {}", e.role, e.line, e.why)?;
+        let text = format!("{} {what} {}: {}", e.role, e.line, e.why);
+        write!(out, "{}", wrap(&text, config.width, "  ", "    "))?;
     }
-    writeln!(out, "  verified: {}", plan.verified)?;
-    writeln!(out)?;
-    write!(out, "{}", plan_diff(plan, tables, p))
+    let verified = format!("verified: {}", plan.verified);
+    write!(out, "{}", wrap(&verified, config.width, "  ", "    "))?;
+    if diff {
+        writeln!(out)?;
+        write!(out, "{}", plan_diff(plan, tables, p))?;
+    }
+    Ok(())
 }
 
 /// Bytes in JSON: a string when they are UTF-8, else `{"hex": "…"}` (exact either way).
@@ -463,6 +542,33 @@ pub fn plan_json(plan: &Plan, tables: &Tables) -> Value {
         "edits": edits,
         "diff": plan_diff(plan, tables, Paint(false)),
         "after": verdicts_json(&plan.after),
-        "verified": plan.verified,
+        // A plan is only ever shown once verified; what the check covered, in words.
+        "verified": true,
+        "verification": plan.verified,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrap_breaks_between_words_keeps_columns_and_never_splits_a_word() {
+        assert_eq!(wrap("a  b", None, "> ", "  "), "> a  b\n");
+        assert_eq!(
+            wrap("one two three", Some(9), "", "  "),
+            "one two\n  three\n"
+        );
+        assert_eq!(wrap("Undo:   x", Some(80), "", ""), "Undo:   x\n");
+        let path = "/a/very/long/path/that/does/not/fit";
+        assert_eq!(
+            wrap(&format!("see {path} now"), Some(12), "", ""),
+            format!("see\n{path}\nnow\n")
+        );
+        // Colour does not count.
+        assert_eq!(
+            wrap("\x1b[1mab\x1b[0m cd", Some(5), "", ""),
+            "\x1b[1mab\x1b[0m cd\n"
+        );
+    }
 }

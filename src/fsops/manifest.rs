@@ -526,10 +526,7 @@ pub fn load(root: &Root, backup_dir: &Path, id: Option<&str>) -> Result<ChangeSe
             .into_iter()
             .find(|(info, _)| info.id == id)
             .ok_or_else(|| {
-                Error::Usage(format!(
-                    "no change set {id} in {} (--list-backups shows the ones there are)",
-                    backup_dir.display()
-                ))
+                Error::Usage(format!("no change set {id} in {}", backup_dir.display()))
             })?,
         None => sets
             .into_iter()

@@ -316,14 +316,16 @@ fn terminal_escapes_in_a_log_tag_cannot_disguise_a_menu_entry() {
     pane.wait_for("Who should get in?");
     // Shown, not obeyed: the entry for 203.0.113.5 says what its tag holds. (Waited for:
     // the menu may still be drawing when its prompt is on the screen.)
-    let menu = pane.wait_for("\\x1b[2C192.0.2.10");
+    let screen = pane.wait_for("\\x1b[2C192.0.2.10");
+    // The report (which quotes the log line too) comes before the menu.
+    let menu = &screen[screen.find("Who should get in?").unwrap_or(0)..];
     let line = menu
         .lines()
         .find(|l| l.contains("\\x1b[2C"))
         .unwrap_or_default();
     assert!(line.contains("203.0.113.5"), "{menu}");
     assert_ne!(pane.title(), "pwned");
-    pane.keys(&["q"]);
+    pane.keys(&["C-d"]);
     pane.wait_for("EXIT:");
 }
 

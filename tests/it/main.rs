@@ -19,6 +19,7 @@ mod pipeline;
 mod reader;
 mod repair;
 mod rescue;
+mod screens;
 mod sshd_e2e;
 mod support;
 mod unknowns;

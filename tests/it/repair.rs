@@ -310,7 +310,7 @@ fn without_a_client_the_menu_offers_the_refused_clients_from_the_logs() {
         menu.contains("203.0.113.45 (sshd refused it once, last Nov 24 00:50:12)"),
         "{menu}"
     );
-    pane.keys(&["Enter"]);
+    pane.keys(&["1", "Enter"]);
     pane.wait_for("Apply this change? [y/N]");
     pane.keys(&["y", "Enter"]);
     let screen = pane.wait_for("EXIT:");

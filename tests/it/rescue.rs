@@ -104,15 +104,22 @@ fn paste(cmd: &str, extra: &str) -> std::process::Output {
         .expect("run sh")
 }
 
-/// The command after `undo with: ` in wrapfix's output.
+/// The command on wrapfix's last `Undo:` line.
 fn undo_command(out: &std::process::Output) -> String {
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.lines()
-        .find_map(|l| {
-            l.split_once("undo with: ")
-                .map(|(_, c)| c.trim().to_string())
-        })
-        .unwrap_or_else(|| panic!("no undo command in:\n{text}"))
+    last_undo(out).unwrap_or_else(|| {
+        panic!(
+            "no undo command in:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+fn last_undo(out: &std::process::Output) -> Option<String> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("Undo:"))
+        .map(|c| c.trim().to_string())
 }
 
 #[test]
@@ -338,10 +345,7 @@ fn any_history_of_fixes_and_rollbacks_unwinds_to_the_original_bytes() {
             } else if log.last().is_some_and(|l| l.starts_with("paste")) {
                 pasted_ok += 1;
             }
-            if let Some(cmd) = String::from_utf8_lossy(&out.stdout).lines().find_map(|l| {
-                l.split_once("undo with: ")
-                    .map(|(_, c)| c.trim().to_string())
-            }) {
+            if let Some(cmd) = last_undo(&out).filter(|_| out.status.success()) {
                 undos.push(cmd);
             }
         }
@@ -431,7 +435,7 @@ fn a_rollback_says_what_it_did_and_refuses_a_second_one_before_showing_anything(
         .lines()
         .find_map(|l| {
             l.strip_prefix("Applied change set ")
-                .map(|r| r.split(' ').next().unwrap_or("").to_string())
+                .map(|r| r.split([' ', ';']).next().unwrap_or("").to_string())
         })
         .expect("the change set ID");
     let out = wrapfix(sys.path())

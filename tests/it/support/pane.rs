@@ -26,7 +26,10 @@ impl Pane {
             return None;
         }
         let socket = format!("wrapfix-test-{}-{}", std::process::id(), rand_suffix());
-        let script = format!("{cmd}; echo EXIT:$?; sleep 30");
+        // The shell traps SIGINT (a handler, not an ignore, so the command keeps the default
+        // action): a Ctrl-C that ends the command must not end the shell before it reports
+        // the exit status.
+        let script = format!("trap : INT; {cmd}; echo EXIT:$?; sleep 30");
         let ok = std::process::Command::new("tmux")
             .args([
                 "-L",
@@ -53,6 +56,41 @@ impl Pane {
             .output()
             .expect("capture-pane");
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Only what is on the screen now: the lines an admin sees without scrolling.
+    pub fn visible(&self) -> String {
+        let out = std::process::Command::new("tmux")
+            .args(["-L", &self.socket, "capture-pane", "-p"])
+            .output()
+            .expect("capture-pane");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Lines of the pane and its scrollback that the terminal itself broke because they were
+    /// wider than the pane (tmux joins them again with `-J`): none when wrapfix broke every
+    /// long line between words itself.
+    pub fn hard_wrapped(&self) -> Vec<String> {
+        let capture = |join: bool| {
+            let mut args = vec!["-L", &self.socket, "capture-pane", "-p", "-S", "-500"];
+            if join {
+                args.push("-J");
+            }
+            let out = std::process::Command::new("tmux")
+                .args(&args)
+                .output()
+                .expect("capture-pane");
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        let (plain, joined) = (capture(false), capture(true));
+        // -J also keeps trailing spaces.
+        let plain: std::collections::BTreeSet<&str> = plain.lines().map(str::trim_end).collect();
+        joined
+            .lines()
+            .map(str::trim_end)
+            .filter(|l| !plain.contains(l))
+            .map(str::to_string)
+            .collect()
     }
 
     /// Wait (at most 20 s) until the pane or its scrollback shows `text`; returns them.
