@@ -19,6 +19,19 @@ pub enum Mode {
     ListBackups,
 }
 
+impl Mode {
+    /// The mode's name in the JSON document (`mode`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Mode::Repair => "repair",
+            Mode::Check => "check",
+            Mode::DryRun => "dry-run",
+            Mode::Rollback { .. } => "rollback",
+            Mode::ListBackups => "list-backups",
+        }
+    }
+}
+
 /// Where the clients came from, for the report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientSource {

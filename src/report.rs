@@ -402,6 +402,9 @@ pub fn verdicts_out(a: &Analysis) -> Vec<VerdictOut<'_>> {
 #[derive(Serialize)]
 pub struct Doc<'a> {
     version: u32,
+    /// Which mode printed it (`check`, `dry-run`, `repair`, `rollback`, `list-backups`):
+    /// one contract, `docs/wrapfix.schema.json`, and this says which part applies.
+    mode: &'static str,
     root: String,
     flavor: Value,
     files: Vec<Value>,
@@ -459,6 +462,7 @@ pub fn json<'a>(config: &Config, a: &'a Analysis, plan: Value, change_set: Value
         .collect();
     Doc {
         version: 1,
+        mode: config.mode.name(),
         root: config.root.dir().display().to_string(),
         flavor: json!({"name": config.flavor.flavor.name(), "source": config.flavor.source, "why": config.flavor.why}),
         files,

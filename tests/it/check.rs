@@ -103,6 +103,7 @@ fn json_report_has_the_documented_shape() {
         &["--client", "root@2001:DB8::1=admin.example.com"],
     );
     assert_eq!(doc["version"], 1);
+    assert_eq!(doc["mode"], "check");
     assert_eq!(doc["flavor"]["name"], "rhel7");
     assert_eq!(doc["flavor"]["source"], "/etc/os-release");
     assert_eq!(doc["files"][0]["role"], "allow");
@@ -123,6 +124,7 @@ fn json_report_has_the_documented_shape() {
         keys,
         [
             "version",
+            "mode",
             "root",
             "flavor",
             "files",

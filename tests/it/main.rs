@@ -13,6 +13,7 @@ mod hostile_plan;
 mod hostile_run;
 mod hostile_sets;
 mod hostile_write;
+mod json;
 mod logs;
 mod manpage;
 mod pipeline;
