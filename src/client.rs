@@ -73,7 +73,7 @@ impl Client {
 }
 
 /// The address as the daemon's libwrap prints it. Red Hat 7 converts IPv4-mapped peers to
-/// plain IPv4 before libwrap sees them (semantics.md §8).
+/// plain IPv4 before libwrap sees them (docs/semantics.md §8).
 pub fn libwrap_text(ip: IpAddr, flavor: Flavor) -> String {
     match ip {
         IpAddr::V4(v4) => v4.to_string(),

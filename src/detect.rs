@@ -1,5 +1,5 @@
 //! Findings: the lines (and file-level problems) an admin needs to know about, each with a
-//! one-sentence message (DESIGN §5).
+//! one-sentence message (docs/json.md, Findings).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 

@@ -1,6 +1,6 @@
 //! The edit list of a rollback: what it changed in a file, as whole-line replacements, so
 //! that the rollback can itself be undone by [`crate::plan::revert`] when the file changed
-//! again since (DESIGN §7: any history of fixes and rollbacks unwinds by repeated
+//! again since (docs/write-protocol.md: any history of fixes and rollbacks unwinds by repeated
 //! `--rollback`). A fix records the edits it planned; a rollback records the line diff
 //! between what it read and what it wrote.
 //!

@@ -1,10 +1,10 @@
-//! One error type for the whole tool. Each variant knows its exit status (DESIGN §2) and
+//! One error type for the whole tool. Each variant knows its exit status (README, "Exit status") and
 //! says which path and operation failed.
 
 use std::io;
 use std::path::PathBuf;
 
-/// Exit statuses of DESIGN §2.
+/// Exit statuses (README, "Exit status"; the man page).
 pub mod exit {
     /// Every target granted, change applied, or nothing to do.
     pub const OK: i32 = 0;

@@ -1,4 +1,4 @@
-//! Which libwrap build to model, and how we decided (semantics.md §8, DESIGN §3).
+//! Which libwrap build to model, and how we decided (docs/semantics.md §8).
 
 use std::fmt;
 use std::str::FromStr;

@@ -1,8 +1,12 @@
 //! wrapfix: explain and repair SSH lockouts caused by TCP Wrappers.
 //!
-//! The pipeline (DESIGN.md §1): [`syntax`] reads each table losslessly, [`eval`] gives
+//! The pipeline (README, "How it works"): [`syntax`] reads each table losslessly, [`eval`] gives
 //! libwrap's verdict per flavour, [`detect`] names the lines that matter, and [`report`]
 //! prints the result for people or as JSON. [`run`] ties them together per mode.
+//!
+//! The project's own documents: `docs/semantics.md` (libwrap per flavour, as modelled),
+//! `docs/json.md` with `docs/wrapfix.schema.json` (the JSON report), `docs/write-protocol.md`
+//! (plans, change sets, writing and rollback).
 
 pub mod accounts;
 pub mod analysis;

@@ -1,4 +1,4 @@
-//! libwrap's `refused connect from` lines in the system's logs (DESIGN §5, `refused-client`).
+//! libwrap's `refused connect from` lines in the system's logs (`refused-client` findings, docs/json.md).
 //!
 //! When libwrap turns a client away, the daemon calls `refuse()`, which logs
 //! `refused connect from CLIENT` — with Debian's IPv6 patch `refused connect from CLIENT (ADDR)`

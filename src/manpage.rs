@@ -36,7 +36,7 @@ fn tagged(w: &mut dyn Write, title: &str, items: &[(&str, &str)]) -> io::Result<
     r.to_writer(w)
 }
 
-/// The exit statuses (DESIGN §2). The README's table says the same, word for word (a test
+/// The exit statuses (README, "Exit status"). The README's table says the same, word for word (a test
 /// holds both to this).
 pub const EXIT_STATUS: [(&str, &str); 4] = [
     (
@@ -70,7 +70,7 @@ const COMMON: [&str; 7] = [
 /// Who is let in, and how: the repair modes' options.
 const CLIENTS: [&str; 3] = ["client", "clients_from", "daemon"];
 
-/// The usage lines, one per mode (DESIGN §2), each option with its value as clap defines
+/// The usage lines, one per mode (README, "Exit status"), each option with its value as clap defines
 /// it: clap_mangen's own synopsis drops the values (`[--client]`).
 fn synopsis(w: &mut dyn Write) -> io::Result<()> {
     let cmd = Cli::command();
@@ -215,6 +215,10 @@ pub fn render(w: &mut dyn Write) -> io::Result<()> {
             (
                 "ROOT/var/log/secure, auth.log, messages",
                 "And their rotated and gzipped copies: libwrap's refused connect lines.",
+            ),
+            (
+                "ROOT/var/log/journal",
+                "The systemd journal, read with this machine's journalctl --directory when no syslog daemon writes the files above (Debian 12 and 13).",
             ),
             (
                 "ROOT/usr/sbin/sshd",

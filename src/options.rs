@@ -1,5 +1,5 @@
 //! The options field (`daemons : clients : options`), parsed the way libwrap's
-//! `process_options()` does (semantics.md §6). Every problem it finds is what libwrap calls
+//! `process_options()` does (docs/semantics.md §6). Every problem it finds is what libwrap calls
 //! `tcpd_jump()`: the connection is refused, even from hosts.allow.
 
 use crate::flavor::Flavor;

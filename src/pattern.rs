@@ -1,5 +1,5 @@
 //! String-level pattern primitives of libwrap, byte for byte: `string_match`, globs,
-//! `inet_addr`'s number forms, net/mask and `[v6]/len` (semantics.md §5.4, §5.5, §8).
+//! `inet_addr`'s number forms, net/mask and `[v6]/len` (docs/semantics.md §5.4, §5.5, §8).
 //!
 //! Everything here is pure and concrete: the caller supplies the string being matched.
 //! What to do when the string is not known (a host name without DNS) is `eval`'s business.

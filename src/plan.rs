@@ -1,5 +1,5 @@
 //! Plans: the smallest edit that lets the targets in, proven by evaluating the planned bytes
-//! (DESIGN §6). Pure: bytes in, bytes out; [`crate::fsops`] does the writing.
+//! (docs/write-protocol.md, Plans). Pure: bytes in, bytes out; [`crate::fsops`] does the writing.
 //!
 //! Every edit replaces whole physical lines at a logical-line boundary, so the rest of the
 //! file is kept byte for byte, and records the exact bytes before and after so a rollback

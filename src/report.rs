@@ -1,4 +1,4 @@
-//! What wrapfix prints: the human report and the JSON document (DESIGN §8).
+//! What wrapfix prints: the human report and the JSON document (docs/json.md).
 
 use std::io::{self, IsTerminal, Write};
 
@@ -398,7 +398,7 @@ pub fn verdicts_out(a: &Analysis) -> Vec<VerdictOut<'_>> {
         .collect()
 }
 
-/// The JSON document (DESIGN §8).
+/// The JSON document (docs/json.md).
 #[derive(Serialize)]
 pub struct Doc<'a> {
     version: u32,

@@ -6,7 +6,7 @@
 //!   line's [`PhysLine::raw`] gives back the file byte for byte, whatever it holds; edits are
 //!   made on this view so untouched bytes are never re-rendered.
 //! - [`Document::entries`]: what libwrap reads, per flavour: continuation joins, the NUL
-//!   quirk, the 2048-byte buffer, the missing-final-newline rule (semantics.md §2, §8).
+//!   quirk, the 2048-byte buffer, the missing-final-newline rule (docs/semantics.md §2, §8).
 //!
 //! Nothing here allocates per line unless libwrap would see bytes that are not contiguous in
 //! the file (a continuation or a NUL byte), so a 1,000,000-line hosts.deny streams quickly.
@@ -603,7 +603,7 @@ impl<'a> Iterator for Entries<'a> {
     }
 }
 
-/// Comment, blank, missing separator, or rule (semantics.md §2.2 checks 2–4).
+/// Comment, blank, missing separator, or rule (docs/semantics.md §2.2 checks 2–4).
 pub fn classify(logical: Logical<'_>) -> Entry<'_> {
     let text = &logical.text;
     if text.first() == Some(&b'#') {

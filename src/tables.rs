@@ -40,7 +40,7 @@ impl fmt::Display for Role {
     }
 }
 
-/// What opening the table gives libwrap (semantics.md §1.1).
+/// What opening the table gives libwrap (docs/semantics.md §1.1).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FileState {
     /// ENOENT (a dangling link too): an empty table.

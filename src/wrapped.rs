@@ -1,4 +1,4 @@
-//! Is the daemon linked with libwrap at all? (DESIGN §5 `not-wrapped`)
+//! Is the daemon linked with libwrap at all? (`not-wrapped` findings, docs/json.md)
 //!
 //! hosts.allow and hosts.deny only matter to a program that calls libwrap. Upstream OpenSSH
 //! dropped libwrap in 6.7, and Fedora ≥ 28 and RHEL ≥ 8 build sshd without it, so an admin

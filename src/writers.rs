@@ -1,8 +1,8 @@
-//! Tools that write hosts.allow / hosts.deny and would undo a fix (DESIGN §5 `writer`).
+//! Tools that write hosts.allow / hosts.deny and would undo a fix (`writer` findings, docs/json.md).
 //!
 //! A repair that holds until the next ban, restart or configuration run is no repair. Each
 //! finding names the tool, the file that shows it is active, and the step that stops it from
-//! locking the admin out again (research notes §2.7–2.11, §4 item 14):
+//! locking the admin out again (docs/write-protocol.md, "Other programs that write the tables"):
 //! - fail2ban with the `hostsdeny` action re-adds bans from its database on restart:
 //!   `ignoreip`;
 //! - DenyHosts keeps its own state in WORK_DIR: clean it and use `allowed-hosts`;

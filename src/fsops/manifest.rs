@@ -19,7 +19,7 @@ use crate::error::Error;
 use crate::rootfs::{self, Root};
 use crate::tables::TABLE_LIMIT;
 
-/// `YYYYMMDDTHHMMSSZ`, UTC (DESIGN §7): sorts as text, no `:` for scp and shells.
+/// `YYYYMMDDTHHMMSSZ`, UTC (docs/write-protocol.md): sorts as text, no `:` for scp and shells.
 pub(crate) const ID_FORMAT: &str = "%Y%m%dT%H%M%SZ";
 const MANIFEST: &str = "manifest.json";
 /// A manifest holds a few edits and the salvaged bytes (hex) of at most two tables.

@@ -1,4 +1,4 @@
-//! All file I/O of a change (DESIGN §7): the run lock, change sets with backups and a
+//! All file I/O of a change (docs/write-protocol.md): the run lock, change sets with backups and a
 //! manifest, the atomic write of each target, salvage of concurrent appends, verification,
 //! and rollback. Nothing here knows hosts_access syntax: callers pass closures that turn a
 //! file's current bytes into the bytes they want ([`Rebase`], [`Revert`]).
@@ -180,7 +180,7 @@ pub struct RollbackRequest<'a> {
     pub command: Command<'a>,
 }
 
-/// Roll back change set `set` (DESIGN §7) with the default edit list (none) and commands:
+/// Roll back change set `set` (docs/write-protocol.md) with the default edit list (none) and commands:
 /// see [`rollback_with`].
 pub fn rollback(
     set: &ChangeSet,
@@ -201,7 +201,7 @@ pub fn rollback(
     })
 }
 
-/// Roll back change set `req.set` (DESIGN §7): a file that still holds exactly what wrapfix
+/// Roll back change set `req.set` (docs/write-protocol.md): a file that still holds exactly what wrapfix
 /// wrote gets its backed-up bytes, mode, owner and attributes back (a file that did not
 /// exist is removed); a file changed since gets `revert` (only wrapfix's edits undone), or
 /// with `exact` the backup byte for byte. The rollback is a change set of its own, with

@@ -44,7 +44,7 @@ pub(crate) fn io_err(op: &'static str, path: &Path, source: io::Error) -> Error 
     }
 }
 
-/// Advice for the errors an admin can do something about (DESIGN §7).
+/// Advice for the errors an admin can do something about (docs/write-protocol.md).
 fn hint(path: &Path, e: &io::Error) -> String {
     match errno(e) {
         Some(libc::EROFS) => format!(

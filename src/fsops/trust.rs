@@ -1,4 +1,4 @@
-//! A change set on disk is untrusted input (DESIGN §7): anyone who could write the backup
+//! A change set on disk is untrusted input (docs/write-protocol.md): anyone who could write the backup
 //! directory of a compromised system could write a manifest. A rollback therefore only
 //! touches the two tables, never gives them set-id, sticky or world-writable modes or an
 //! ACL that lets others write, never hands them to an owner the system does not have, and

@@ -1,4 +1,4 @@
-//! Writing one target (DESIGN §7 steps 4–8): temporary file next to it, re-check, rename,
+//! Writing one target (docs/write-protocol.md, steps 4–8): temporary file next to it, re-check, rename,
 //! salvage appends to the old inode, verify. Removing a file (rollback of a file wrapfix
 //! created) follows the same shape.
 
@@ -14,7 +14,7 @@ use tempfile::NamedTempFile;
 use super::sys::{self, Drift, Meta, Snapshot, TEMP_PREFIX, TEMP_SUFFIX, io_err};
 use crate::error::Error;
 
-/// How often a file may change underneath us before we give up (DESIGN §7 step 5).
+/// How often a file may change underneath us before we give up (docs/write-protocol.md step 5).
 const MAX_ATTEMPTS: usize = 5;
 /// How long to wait for a writer that still has the old file open (DenyHosts keeps its
 /// file open while it calls the firewall). Longer than any `printf >>`.
@@ -169,7 +169,7 @@ fn replace(p: &mut Pending, new: &[u8], allow_in_place: bool) -> Result<Step, Fa
     let dir = sys::parent(&p.host).map_err(untouched)?.to_path_buf();
     let meta = target_meta(p);
     let mut temp = prepare_temp(&dir, new, &meta).map_err(untouched)?;
-    // Re-check (DESIGN §7 step 5): the path must still be the version we planned on, or
+    // Re-check (docs/write-protocol.md step 5): the path must still be the version we planned on, or
     // that version with lines appended (carried over below).
     let fresh = match Snapshot::read(&p.host) {
         Ok(fresh) => fresh,
@@ -331,7 +331,7 @@ fn bind_mount_error(host: &Path, error: io::Error) -> Error {
 /// The bind-mount fallback: overwrite the file through a descriptor on the same inode.
 /// Not atomic; only on request and after the backup. The file is never seen empty (an
 /// empty hosts.deny lets everyone in), and lines other programs append meanwhile are kept,
-/// in their order, after the new bytes (DESIGN §7 step 7, issue 9 item 11), exactly as
+/// in their order, after the new bytes (docs/write-protocol.md step 7, issue 9 item 11), exactly as
 /// they wrote them (glued onto an unterminated last line as they were in the old file).
 ///
 /// Appenders (`printf >>`) write at the end of the file, one `write` each, which the kernel
@@ -542,7 +542,7 @@ fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
     .map_err(io::Error::from)
 }
 
-/// DESIGN §7 step 7: everything appended to the held old inode beyond what we read and
+/// docs/write-protocol.md step 7: everything appended to the held old inode beyond what we read and
 /// the `carried` bytes already copied (a fail2ban `printf >>` between our last look and
 /// the rename), once no writer can add more.
 fn salvage_bytes(p: &mut Pending, carried: usize) -> Result<(Vec<u8>, Vec<String>), Error> {
@@ -684,7 +684,7 @@ fn append(host: &Path, bytes: &[u8]) -> Result<Vec<u8>, Error> {
     Ok(buf)
 }
 
-/// DESIGN §7 step 8: the path holds what we wrote (others may have appended since), with
+/// docs/write-protocol.md step 8: the path holds what we wrote (others may have appended since), with
 /// the mode and owner we gave it.
 fn verify(host: &Path, new: &[u8], salvaged: &[u8], meta: &Meta) -> Result<(), Error> {
     let now = std::fs::read(host).map_err(|e| io_err("read back", host, e))?;

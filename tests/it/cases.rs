@@ -1,4 +1,4 @@
-//! The fixed cases of semantics.md §10 (`tests/data/libwrap-cases.json`, verdicts recorded
+//! The fixed cases of docs/semantics.md §10 (`tests/data/libwrap-cases.json`, verdicts recorded
 //! with Debian's `tcpdmatch -d`), checked against our evaluator, the real library's
 //! `hosts_ctl()`, and the installed tcpdmatch itself.
 //!
@@ -155,7 +155,7 @@ impl HostsTable {
         out
     }
 
-    /// libwrap's verified host name for a peer address (`sock_hostname`, semantics.md §4):
+    /// libwrap's verified host name for a peer address (`sock_hostname`, docs/semantics.md §4):
     /// reverse name, then `paranoid` if it is numeric, its canonical name differs, or it does
     /// not resolve back to the address.
     fn verified_name(&self, addr: IpAddr) -> String {
@@ -200,7 +200,7 @@ fn is_numeric_host(name: &str, v4: bool) -> bool {
         })
 }
 
-/// The requests tcpdmatch made for the case's client argument (semantics.md §4), one per
+/// The requests tcpdmatch made for the case's client argument (docs/semantics.md §4), one per
 /// address; `None` when hosts_ctl cannot express it.
 fn requests(case: &Case, hosts: &HostsTable) -> Option<Vec<Client>> {
     let (user, host) = match case.client.split_once('@') {

@@ -1,5 +1,5 @@
 //! Differential test: random rule sets, built from a grammar of every construct in
-//! semantics.md that `hosts_ctl()` can exercise, evaluated by our evaluator (Debian,
+//! docs/semantics.md that `hosts_ctl()` can exercise, evaluated by our evaluator (Debian,
 //! `hosts_ctl` mode) and by the system's libwrap; every verdict must agree. A subset is also
 //! compared with tcpdmatch where its dry run asks the same question.
 //!
@@ -632,7 +632,7 @@ impl Gen {
 /// all; generated tables are checked before the oracle sees them, shrunk ones are dropped.
 fn commands_are_safe(table: &Option<Vec<u8>>) -> bool {
     let Some(t) = table else { return true };
-    // libwrap's view (semantics.md §2.1): a NUL drops the rest of its physical line and
+    // libwrap's view (docs/semantics.md §2.1): a NUL drops the rest of its physical line and
     // glues on the next, `\` + LF joins, comment lines are skipped
     let mut joined = Vec::with_capacity(t.len());
     let mut i = 0;
@@ -1007,7 +1007,7 @@ fn generated_rule_sets_get_the_same_verdicts_as_libwrap_hosts_ctl() {
     );
 }
 
-/// Options whose dry run in tcpdmatch differs from the library in a daemon (semantics.md
+/// Options whose dry run in tcpdmatch differs from the library in a daemon (docs/semantics.md
 /// §6.2): aclexec is skipped, user/group really switch ids, twist says "delegated",
 /// banners print, rfc931 is a no-op. Rule sets naming them are not compared. (Rule sets
 /// with a self-including /file or an oversized %-expansion are left out too: tcpdmatch

@@ -1,4 +1,4 @@
-//! The flavour table (semantics.md §8): the same bytes mean different things to Debian's,
+//! The flavour table (docs/semantics.md §8): the same bytes mean different things to Debian's,
 //! RHEL 7's and CentOS 6's libwrap. One test per row.
 
 use wrapfix::accounts::FileAccounts;

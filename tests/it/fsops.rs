@@ -1,4 +1,4 @@
-//! The write path (DESIGN §7) through the library API, on scratch roots: backups, atomic
+//! The write path (docs/write-protocol.md) through the library API, on scratch roots: backups, atomic
 //! writes with metadata, symlinks, missing files, the run lock, rebase on concurrent change,
 //! rollback (exact, revert, refusal) and a fail2ban-style appender racing fixes.
 //! Fault injection with strace lives in `fsops_faults`.

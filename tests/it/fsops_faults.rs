@@ -1,4 +1,4 @@
-//! Fault injection on the write path (DESIGN §9): every write-path system call of a fix
+//! Fault injection on the write path (docs/write-protocol.md): every write-path system call of a fix
 //! and of a rollback fails (EIO), or the process is killed (SIGKILL) at it, one occurrence
 //! at a time, with `strace -e inject=`. Afterwards: each file holds exactly its old or its
 //! new bytes; new bytes only with a complete backup; success only with the new bytes in
@@ -313,7 +313,7 @@ fn injection_points(trace: &str) -> (Vec<Point>, usize) {
     (points, others)
 }
 
-/// The invariants after one run (DESIGN §9) and a recovery run; panics with `what`.
+/// The invariants after one run (docs/write-protocol.md) and a recovery run; panics with `what`.
 fn check(s: &Scratch, scenario: &str, out: &Output, killed_on_purpose: bool, what: &str) {
     let said = report(out);
     let code = out.status.code();

@@ -167,3 +167,51 @@ fn the_readme_and_the_man_page_give_the_same_exit_statuses() {
         assert!(page.contains(meaning), "the man page lacks {meaning:?}");
     }
 }
+
+/// Every `docs/…` file the README and the sources name, and nothing outside the repository
+/// (a clone has only this repository: no shared notes beside it, no design document).
+#[test]
+fn the_documents_referred_to_are_in_the_repository() {
+    let top = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut texts = vec![(
+        "README.md".to_string(),
+        std::fs::read_to_string(top.join("README.md")).expect("README"),
+    )];
+    let mut dirs = vec![top.join("src"), top.join("tests/it")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).expect("read source");
+                texts.push((path.display().to_string(), text));
+            }
+        }
+    }
+    let mut named = 0;
+    for (file, text) in &texts {
+        // Spelt in pieces so that this file does not match itself.
+        for bad in [["..", "/shared"], ["DESIGN", " §"], ["DESIGN", ".md"]].map(|p| p.concat()) {
+            assert!(
+                !text.contains(&bad),
+                "{file} refers to {bad:?}, which a clone does not have"
+            );
+        }
+        for (i, _) in text.match_indices("docs/") {
+            let rest = &text[i..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || "/._-".contains(c)))
+                .unwrap_or(rest.len());
+            let doc = rest[..end].trim_end_matches('.');
+            if doc.ends_with(".md") || doc.ends_with(".json") {
+                named += 1;
+                assert!(
+                    top.join(doc).is_file(),
+                    "{file} names {doc}, which does not exist"
+                );
+            }
+        }
+    }
+    assert!(named > 5, "only {named} references to docs/ found");
+}

@@ -1,4 +1,4 @@
-//! The whole pipeline against the real library (DESIGN §9, issue 9 "Proof"): random hostile
+//! The whole pipeline against the real library (the proof tests of issue 9): random hostile
 //! tables (continuations, NUL bytes, CRLF, unterminated last lines, several refusing rules,
 //! bans, options) on a scratch root → `wrapfix --yes --client …` and `wrapfix --yes
 //! --strategy comment …` → the system's `hosts_ctl()` (through the C driver in
