@@ -83,7 +83,7 @@ pub fn choose(config: &Config, tables: &Tables) -> Choice {
     } else {
         typed
     };
-    let Some(i) = prompt::choose("Who should get in?", &items, default, config.width) else {
+    let Some(i) = prompt::choose("Who should get in?", &items, default) else {
         return Choice::Cancel;
     };
     if i < typed {

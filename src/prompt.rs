@@ -41,17 +41,13 @@ pub fn read_line(prompt: &str) -> Option<String> {
 /// Let the admin pick one of `items` by number; Enter alone picks `default`. `None` on
 /// EOF (Ctrl-D) or an error; anything else that is not a number of the list asks again.
 /// Read in cooked mode, so the cursor is never hidden and Ctrl-C ends the process with the
-/// terminal as it was.
-/// Lines are broken between words at `width` (the terminal's).
-pub fn choose(
-    title: &str,
-    items: &[String],
-    default: usize,
-    width: Option<usize>,
-) -> Option<usize> {
+/// terminal as it was. Lines are broken between words at the width of the terminal the
+/// menu goes to (stderr).
+pub fn choose(title: &str, items: &[String], default: usize) -> Option<usize> {
     if !can_ask() || items.is_empty() {
         return None;
     }
+    let width = terminal_size::terminal_size_of(std::io::stderr()).map(|(w, _)| usize::from(w.0));
     let mut err = std::io::stderr();
     let _ = writeln!(err, "{title}");
     for (i, item) in items.iter().enumerate() {

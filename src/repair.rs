@@ -243,7 +243,11 @@ fn round(
         match &outcome {
             Outcome::Plan(p) => {
                 report::plan_human(out, config, p, &before.tables, false)?;
-                write!(out, "{}", screen::question_screen(config, &before, p, &id))?;
+                write!(
+                    out,
+                    "{}",
+                    screen::question_screen(config, &before, p, &id, apply)
+                )?;
                 if offer.is_some() && (!apply || config.yes || !prompt::can_ask()) {
                     let text = "To let every other client in too, add the missing newline:";
                     write!(out, "{}", wrap(text, config.width, "", "  "))?;

@@ -132,9 +132,15 @@ fn change_line(plan: &Plan) -> String {
     format!("Change: {}", parts.join("; "))
 }
 
-/// Everything from the refusals to the undo command, for a plan about to be applied (or
-/// shown by `--dry-run`).
-pub fn question_screen(config: &Config, before: &Analysis, plan: &Plan, id: &str) -> String {
+/// Everything from the refusals to the undo command, for a plan about to be applied; for
+/// `--dry-run` (`applying` false) the command that applies it instead of backup and undo.
+pub fn question_screen(
+    config: &Config,
+    before: &Analysis,
+    plan: &Plan,
+    id: &str,
+    applying: bool,
+) -> String {
     let p = Paint(config.color);
     let w = config.width;
     let mut out = String::from("\n");
@@ -162,6 +168,14 @@ pub fn question_screen(config: &Config, before: &Analysis, plan: &Plan, id: &str
     out.push('\n');
     out.push_str(&report::plan_diff(plan, &before.tables, p));
     out.push('\n');
+    if !applying {
+        // A command is never broken across lines: pasted, each line would run on its own.
+        out.push_str(&format!(
+            "To apply it: {}\n",
+            config.repeat_with(&["--yes"])
+        ));
+        return out;
+    }
     let backup = config.backup_dir.join(id);
     out.push_str(&wrap(
         &format!("Backup: {}/", backup.display()),

@@ -152,6 +152,21 @@ fn the_undo_command_printed_after_a_rescue_repair_works_when_pasted() {
     let out = paste(&undo, "--yes --color never");
     assert_eq!(out.status.code(), Some(0), "{undo}: {}", stderr_of(&out));
     assert!(!sys.path().join("etc/hosts.allow").exists(), "rolled back");
+    // --dry-run ends with the command that applies it, with no backup or undo promised.
+    let dry = wrapfix(sys.path())
+        .args(["--dry-run", "--client", "198.51.100.7"])
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&dry.stdout);
+    assert!(
+        !text.contains("Undo:") && !text.contains("Backup:"),
+        "{text}"
+    );
+    let apply = text
+        .lines()
+        .find_map(|l| l.strip_prefix("To apply it: "))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(apply.ends_with("--client 198.51.100.7 --yes"), "{apply}");
     // Without a terminal the command to apply it is printed, and works when pasted too.
     let dry = wrapfix(sys.path())
         .args(["--client", "198.51.100.7"])
