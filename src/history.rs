@@ -122,7 +122,14 @@ pub fn rollback(config: &Config, id: Option<&str>, exact: bool) -> Result<i32> {
     };
     // Asking shows the plan first; with --yes the diff comes after, of what was written.
     if !config.json && !config.yes {
-        write_out(|out| writeln!(out, "{title}:\n\n{}", diffs("planned", &planned, p)))?;
+        write_out(|out| {
+            write!(
+                out,
+                "{}",
+                wrap(&format!("{title}:"), config.width, "", "  ")
+            )?;
+            writeln!(out, "\n{}", diffs("planned", &planned, p))
+        })?;
     }
     if !approved(
         config,
@@ -153,7 +160,12 @@ pub fn rollback(config: &Config, id: Option<&str>, exact: bool) -> Result<i32> {
     let now = |r: &Restore| config.root.read_optional(&r.path).ok().flatten();
     write_out(|out| {
         if config.yes {
-            writeln!(out, "{title}:\n\n{}", diffs("now", &now, p))?;
+            write!(
+                out,
+                "{}",
+                wrap(&format!("{title}:"), config.width, "", "  ")
+            )?;
+            writeln!(out, "\n{}", diffs("now", &now, p))?;
         }
         match &done {
             Some(a) => {

@@ -216,3 +216,29 @@ fn debian_missing_newline_says_who_is_still_refused_and_offers_the_newline() {
     assert_eq!(read(sys.path(), "hosts.deny"), b"sshd: 203.0.113.9");
     assert!(sys.path().join("etc/hosts.allow").exists());
 }
+
+#[test]
+fn the_rollback_question_fits_80_columns_and_ctrl_d_means_no() {
+    let sys = system(Some("# local\n"), Some("ALL: ALL\n"), None);
+    crate::check::wrapfix(sys.path())
+        .args(["--yes", "--client", "198.51.100.7"])
+        .assert()
+        .code(0);
+    let fixed = read(sys.path(), "hosts.allow");
+    let Some(pane) = console(sys.path(), "--rollback") else {
+        return;
+    };
+    let screen = pane.wait_for("Roll back this change set? [y/N]");
+    assert!(
+        screen.contains("(planned)") && screen.contains("-sshd: 198.51.100.7"),
+        "{screen}"
+    );
+    assert_eq!(pane.hard_wrapped(), Vec::<String>::new());
+    pane.keys(&["C-d"]);
+    let end = pane.wait_for("EXIT:");
+    assert!(
+        end.contains("EXIT:1") && end.contains("nothing changed"),
+        "{end}"
+    );
+    assert_eq!(read(sys.path(), "hosts.allow"), fixed);
+}
