@@ -149,7 +149,8 @@ pub fn question_screen(
     let opens = opens_to_everyone(before, &plan.after);
     if !opens.is_empty() {
         let text = format!(
-            "{} this opens {} to every client: what refused everyone is commented out (rules that name clients stay).",
+            // One line on an 80-column console (for sshd).
+            "{} this opens {} to every client (only rules naming clients still refuse).",
             p.yellow("Note:"),
             opens.join(", ")
         );

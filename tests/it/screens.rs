@@ -164,6 +164,9 @@ fn commenting_out_a_blanket_rule_says_it_opens_the_daemon_to_everyone() {
     let note = screen
         .find("this opens sshd to every client")
         .unwrap_or_else(|| panic!("no warning:\n{screen}"));
+    // One plain line.
+    let line = screen[note..].lines().next().unwrap_or_default();
+    assert!(line.ends_with("still refuse)."), "{screen}");
     let diff = screen.find("--- /etc/hosts.deny").expect("the diff");
     assert!(note < diff, "the warning comes before the diff:\n{screen}");
     pane.keys(&["n", "Enter"]);
