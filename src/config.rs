@@ -124,11 +124,12 @@ impl Config {
     }
 }
 
-/// `s` as one shell word: as is when it is plain, else in single quotes.
+/// `s` as one shell word: as is when it is plain, else in single quotes (no glob or
+/// expansion character is ever left bare).
 pub fn shell_quote(s: &str) -> String {
     let plain = !s.is_empty()
         && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_-./:@=+,%[]".contains(&b));
+            .all(|b| b.is_ascii_alphanumeric() || b"_-./:@=+,%".contains(&b));
     if plain {
         s.to_string()
     } else {
@@ -359,4 +360,19 @@ fn read_clients_file(file: &std::path::Path) -> Result<Vec<(String, String)>> {
         .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'))
         .map(|(n, l)| (format!("--clients-from {shown} line {n}"), l.to_string()))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_quote_leaves_plain_words_and_quotes_the_rest() {
+        assert_eq!(shell_quote("/mnt/sysimage"), "/mnt/sysimage");
+        assert_eq!(shell_quote("2001:db8::1"), "2001:db8::1");
+        assert_eq!(shell_quote("/mnt/my disk"), "'/mnt/my disk'");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+        assert_eq!(shell_quote("/m[1]"), "'/m[1]'");
+        assert_eq!(shell_quote(""), "''");
+    }
 }

@@ -180,8 +180,8 @@ pub struct RollbackRequest<'a> {
     pub command: Command<'a>,
 }
 
-/// Roll back change set `set` (docs/write-protocol.md) with the default edit list (none) and commands:
-/// see [`rollback_with`].
+/// Roll back change set `set` (docs/write-protocol.md), recording its line diff as the edit
+/// list and spelling commands as plain `wrapfix …`: see [`rollback_with`].
 pub fn rollback(
     set: &ChangeSet,
     root: &Root,
@@ -195,7 +195,7 @@ pub fn rollback(
         backup_dir,
         exact,
         revert,
-        derive: &|_, _| Value::Array(Vec::new()),
+        derive: &|before, after| crate::edits::between(before, after, "rollback"),
         allow_in_place: false,
         command: &plain_command,
     })
