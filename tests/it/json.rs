@@ -167,6 +167,15 @@ fn every_mode_prints_one_document_of_the_one_contract() {
     assert_eq!(rolled["change_set"]["rolls_back"], id.as_str());
     assert_eq!(rolled["change_set"]["applied"], true);
 
+    // A verdict that depends on the client's host name lists its runs.
+    let dns = system(None, Some("sshd: .example.com\n"), Some("ID=debian\n"));
+    let depends = add(
+        "check depends",
+        run(dns.path(), &["--check", "--json", "--client", c]),
+        1,
+    );
+    assert_eq!(depends["verdicts"][0]["access"], "depends", "{depends}");
+    assert!(depends["verdicts"][0]["runs"].is_array(), "{depends}");
     let newline = system(None, Some("sshd: 203.0.113.9"), Some("ID=debian\n"));
     let offer = add(
         "dry-run with the newline offer",
