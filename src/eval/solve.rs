@@ -35,12 +35,12 @@ impl Glob {
         }
     }
 
-    /// libwrap's matcher fails `*` followed by another wildcard at the end of the name
-    /// (`**` does not match ""): our walk would not, so such globs make it unsure.
+    /// libwrap's matcher lets a `*` that is followed by another wildcard match only where
+    /// the rest of the name is not empty (`**` does not match ""). That differs from our
+    /// walk only where the rest of the pattern could match nothing: a glob ending in two
+    /// or more `*`. Such globs make the walk unsure.
     fn quirky(&self) -> bool {
-        self.pat
-            .windows(2)
-            .any(|w| w[0] == b'*' && (w[1] == b'*' || w[1] == b'?'))
+        self.pat.ends_with(b"**")
     }
 
     fn same(&self, p: u8, c: u8) -> bool {
@@ -240,6 +240,13 @@ mod tests {
             Solved::Impossible
         );
         assert_eq!(solve(&[g("good.")], &[g("g*")]), Solved::Impossible);
+    }
+
+    #[test]
+    fn only_globs_ending_in_two_stars_make_the_walk_unsure() {
+        // `**x` matches what `*x` does in libwrap: a definite answer.
+        assert_eq!(solve(&[g("a*x")], &[g("**x")]), Solved::Impossible);
+        assert_eq!(solve(&[g("a")], &[g("a**")]), Solved::Unsure);
     }
 
     #[test]
