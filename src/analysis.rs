@@ -5,11 +5,12 @@ use crate::accounts::FileAccounts;
 use crate::client::Client;
 use crate::config::Config;
 use crate::detect::{self, Finding};
-use crate::eval::{self, Access, Env, Mode, Verdict};
+use crate::eval::{self, Access, Candidates, Env, Mode, Verdict};
 use crate::flavor::Flavor;
 use crate::rootfs::Root;
 use crate::scan;
-use crate::tables::Tables;
+use crate::plan::Edit;
+use crate::tables::{Role, Tables};
 
 /// One (daemon, client) question.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +40,11 @@ pub struct Analysis {
     /// Verdicts for [`Context::extra`] and every stand-in client, per daemon, in a fixed
     /// order: what plan verification compares before and after a change.
     pub extra: Vec<TargetVerdict>,
+    /// The entries the scan found each of `verdicts` may need (same order), and the
+    /// generic client's per daemon: a plan's verdicts are worked out from these, moved to
+    /// where the edits put them, without scanning the tables again.
+    pub candidates: Vec<Candidates>,
+    pub generic_candidates: Vec<Candidates>,
 }
 
 impl Analysis {
@@ -70,6 +76,18 @@ impl Context {
             daemons: config.daemons.clone(),
             clients: config.clients.clone(),
             extra: Vec::new(),
+        }
+    }
+
+    /// The same context, evaluating `extra` clients too (for the full verification).
+    pub fn with_extra(&self, extra: Vec<Client>) -> Context {
+        Context {
+            flavor: self.flavor,
+            root: self.root.clone(),
+            accounts: self.accounts.clone(),
+            daemons: self.daemons.clone(),
+            clients: self.clients.clone(),
+            extra,
         }
     }
 
@@ -128,12 +146,14 @@ impl Context {
             ),
         };
         let mut verdicts = Vec::new();
+        let mut candidates = Vec::new();
         let mut names = Vec::new();
         let mut extra = Vec::new();
         for (d, daemon) in self.daemons.iter().enumerate() {
             for &(client, at) in &asked {
                 names.push((d * n + at, daemon.clone(), probed[at].addr.clone()));
                 verdicts.push(verdict_of(d, at, client));
+                candidates.push(scan.probe(d, at, n).clone());
             }
             for (at, client) in probed.iter().enumerate().skip(self.clients.len()) {
                 extra.push(verdict_of(d, at, Some(client)));
@@ -141,6 +161,10 @@ impl Context {
         }
         let generic_probes: Vec<usize> = (0..self.daemons.len())
             .map(|d| d * n + generic_at)
+            .collect();
+        let generic_candidates = generic_probes
+            .iter()
+            .map(|&p| scan.candidates[p].clone())
             .collect();
         for &p in &generic_probes {
             if !names.iter().any(|t| t.0 == p) {
@@ -163,8 +187,147 @@ impl Context {
             rule_counts: scan.rule_counts,
             extra,
             generic,
+            candidates,
+            generic_candidates,
         }
     }
+
+    /// The verdicts of the targets and of the generic client after a change: `planned`
+    /// are `before`'s tables with `edits` made. Each is explored from `before`'s candidate
+    /// entries, moved to where the edits put them, plus the entries the edits wrote (no
+    /// second scan: an edit comments rules out or writes new lines, and can make no other
+    /// rule match). Tables with a NUL byte, whose lines an edit could glue differently,
+    /// are explored whole.
+    pub fn after(&self, before: &Analysis, planned: Tables, edits: &[Edit]) -> Analysis {
+        let env = self.env();
+        let moved = |c: &Candidates| -> Option<Candidates> {
+            let mut out: Candidates = Default::default();
+            for role in [Role::Allow, Role::Deny] {
+                let doc = planned.get(role).document();
+                if doc.is_some_and(|d| d.has_nul())
+                    || before.tables.get(role).document().is_some_and(|d| d.has_nul())
+                {
+                    return None;
+                }
+                let mine: Vec<&Edit> = edits.iter().filter(|e| e.role == role).collect();
+                out[role as usize] = move_candidates(&c[role as usize], &mine, doc, self.flavor);
+            }
+            Some(out)
+        };
+        let verdict = |tv: &TargetVerdict, c: &Candidates| TargetVerdict {
+            target: tv.target.clone(),
+            evaluated: tv.evaluated.clone(),
+            verdict: match moved(c) {
+                Some(c) => eval::evaluate_candidates(
+                    &planned,
+                    &c,
+                    &tv.target.daemon,
+                    &tv.evaluated,
+                    &env,
+                ),
+                None => eval::evaluate(&planned, &tv.target.daemon, &tv.evaluated, &env),
+            },
+        };
+        let verdicts = before
+            .verdicts
+            .iter()
+            .zip(&before.candidates)
+            .map(|(tv, c)| verdict(tv, c))
+            .collect();
+        // The generic client, per daemon (what the screens compare).
+        let extra = self
+            .daemons
+            .iter()
+            .zip(&before.generic_candidates)
+            .map(|(d, c)| {
+                let tv = TargetVerdict {
+                    target: Target {
+                        daemon: d.clone(),
+                        client: Some(before.generic.clone()),
+                    },
+                    evaluated: before.generic.clone(),
+                    verdict: before.verdicts[0].verdict.clone(),
+                };
+                verdict(&tv, c)
+            })
+            .collect();
+        Analysis {
+            tables: planned,
+            verdicts,
+            findings: Vec::new(),
+            rule_counts: before.rule_counts,
+            extra,
+            generic: before.generic.clone(),
+            candidates: Vec::new(),
+            generic_candidates: Vec::new(),
+        }
+    }
+}
+
+/// `before`'s candidate entries of one table, where `edits` (of that table) put them in
+/// the planned bytes: entries inside an edit are gone, later ones move by what the edits
+/// before them added; and every entry an edit wrote is a candidate.
+fn move_candidates(
+    list: &[(usize, u32)],
+    edits: &[&Edit],
+    planned: Option<&crate::syntax::Document>,
+    flavor: Flavor,
+) -> Vec<(usize, u32)> {
+    let mut edits: Vec<&Edit> = edits.to_vec();
+    edits.sort_by_key(|e| e.at);
+    let lines = |b: &[u8]| memchr::memchr_iter(b'\n', b).count() as i64;
+    // Per edit: where it starts in the planned bytes, and the shift after it.
+    let mut shifts = Vec::with_capacity(edits.len());
+    let (mut bytes, mut nl) = (0i64, 0i64);
+    for e in &edits {
+        let start = (e.at as i64 + bytes, i64::from(e.line) + nl);
+        bytes += e.after.len() as i64 - e.before.len() as i64;
+        nl += lines(&e.after) - lines(&e.before);
+        shifts.push((start, bytes, nl));
+    }
+    // Edits are sorted and never overlap: those wholly before an entry are a prefix.
+    let wholly_before = |e: &Edit, pos: usize| {
+        if e.before.is_empty() {
+            e.at <= pos // new lines go in front of the entry at their place
+        } else {
+            e.at + e.before.len() <= pos
+        }
+    };
+    let mut out = Vec::with_capacity(list.len() + edits.len() * 2);
+    let mut k = 0;
+    for &(pos, line) in list {
+        while k < edits.len() && wholly_before(edits[k], pos) {
+            k += 1;
+        }
+        // Inside an edit: commented out, or ended by the new final newline (the edit's
+        // own entries are added below).
+        if edits
+            .get(k)
+            .is_some_and(|e| e.at <= pos && pos < e.at + e.before.len())
+        {
+            continue;
+        }
+        let (db, dl) = k.checked_sub(1).map_or((0, 0), |i| (shifts[i].1, shifts[i].2));
+        out.push(((pos as i64 + db) as usize, (i64::from(line) + dl) as u32));
+    }
+    // The entries the edits wrote: markers, commented lines, the new rule, the line with
+    // its newline.
+    if let Some(doc) = planned {
+        for (e, ((start, sline), _, _)) in edits.iter().zip(&shifts) {
+            let start = *start as usize;
+            let mut entries = doc.entries_between(flavor, start, *sline as u32, start + e.after.len());
+            loop {
+                let (pos, line) = entries.position();
+                if entries.next().is_none() {
+                    break;
+                }
+                out.push((pos, line));
+            }
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 /// Most `refused-client` findings listed one by one.

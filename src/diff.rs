@@ -227,6 +227,88 @@ pub fn unified_as(path: &str, old: Option<&[u8]>, new: &[u8], label: &str, p: Pa
     out
 }
 
+/// One replacement of whole lines: `old_lines` lines of the old file from line `start`
+/// (0-based) become the lines of `new`.
+pub struct Change<'a> {
+    pub start: usize,
+    pub old_lines: usize,
+    pub new: &'a [u8],
+}
+
+/// The unified diff of `changes` (in file order, not overlapping) made to `old`, without
+/// comparing the files: wrapfix knows which lines its edits replace, and a comment plan for
+/// a ban list replaces thousands of lines far apart (a line diff of the whole file would
+/// cost more than the plan). Hunks as diff(1) makes them: 3 lines of context, hunks closer
+/// than that merged.
+pub fn of_changes(path: &str, old: Option<&[u8]>, changes: &[Change<'_>], label: &str, p: Paint) -> String {
+    const CONTEXT: usize = 3;
+    if changes.is_empty() {
+        return String::new();
+    }
+    let old_lines = lines(old.unwrap_or_default());
+    let from = if old.is_some() { path } else { "/dev/null" };
+    let mut out = String::new();
+    out.push_str(&p.bold(&format!("--- {from}")));
+    out.push('\n');
+    out.push_str(&p.bold(&format!("+++ {path} ({label})")));
+    out.push('\n');
+    let range = |start: usize, len: usize| match len {
+        0 => format!("{start},0"),
+        1 => format!("{}", start + 1),
+        _ => format!("{},{len}", start + 1),
+    };
+    // New-side lines minus old-side lines, before the change at hand.
+    let mut shift: i64 = 0;
+    let mut i = 0;
+    while i < changes.len() {
+        // A hunk: changes whose gaps are at most twice the context.
+        let mut j = i;
+        while j + 1 < changes.len()
+            && changes[j + 1].start <= changes[j].start + changes[j].old_lines + 2 * CONTEXT
+        {
+            j += 1;
+        }
+        let first = changes[i].start.saturating_sub(CONTEXT);
+        let end_old = (changes[j].start + changes[j].old_lines + CONTEXT).min(old_lines.len());
+        let mut body = String::new();
+        let (mut n_old, mut n_new) = (0usize, 0usize);
+        let mut at = first;
+        let hunk_shift = shift;
+        for c in &changes[i..=j] {
+            for l in &old_lines[at.min(c.start)..c.start] {
+                push_line(&mut body, p, ' ', l);
+                n_old += 1;
+                n_new += 1;
+            }
+            let gone = &old_lines[c.start.min(old_lines.len())..(c.start + c.old_lines).min(old_lines.len())];
+            for l in gone {
+                push_line(&mut body, p, '-', l);
+            }
+            let added = lines(c.new);
+            for l in &added {
+                push_line(&mut body, p, '+', l);
+            }
+            n_old += gone.len();
+            n_new += added.len();
+            shift += added.len() as i64 - gone.len() as i64;
+            at = c.start + c.old_lines;
+        }
+        for l in &old_lines[at.min(end_old)..end_old] {
+            push_line(&mut body, p, ' ', l);
+            n_old += 1;
+            n_new += 1;
+        }
+        let new_first = (first as i64 + hunk_shift).max(0) as usize;
+        // An empty side starts after the line before it, as in diff(1).
+        let o = if n_old == 0 { first } else { first };
+        let n = if n_new == 0 { new_first } else { new_first };
+        out.push_str(&format!("@@ -{} +{} @@\n", range(o, n_old), range(n, n_new)));
+        out.push_str(&body);
+        i = j + 1;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,6 +325,37 @@ mod tests {
             d,
             "--- /etc/hosts.deny\n+++ /etc/hosts.deny (planned)\n@@ -1,3 +1,4 @@\n a\n-ALL: ALL\n+# m\n+#ALL: ALL\n b\n"
         );
+    }
+
+    #[test]
+    fn a_diff_of_known_changes_equals_the_line_diff() {
+        let old = b"a\nb\nc\nd\ne\nf\ng\nh\ni\nj\nk\nl\nm\nn\n";
+        let cases: Vec<(Vec<Change<'_>>, Vec<u8>)> = vec![
+            (
+                vec![Change { start: 1, old_lines: 1, new: b"# m\n#b\n" }],
+                b"a\n# m\n#b\nc\nd\ne\nf\ng\nh\ni\nj\nk\nl\nm\nn\n".to_vec(),
+            ),
+            (
+                vec![
+                    Change { start: 0, old_lines: 0, new: b"# x\nsshd: 1.2.3.4\n" },
+                    Change { start: 12, old_lines: 1, new: b"#m\n" },
+                ],
+                b"# x\nsshd: 1.2.3.4\na\nb\nc\nd\ne\nf\ng\nh\ni\nj\nk\nl\n#m\nn\n".to_vec(),
+            ),
+            (
+                vec![
+                    Change { start: 2, old_lines: 1, new: b"#c\n" },
+                    Change { start: 6, old_lines: 1, new: b"#g\n" },
+                ],
+                b"a\nb\n#c\nd\ne\nf\n#g\nh\ni\nj\nk\nl\nm\nn\n".to_vec(),
+            ),
+        ];
+        for (changes, new) in cases {
+            assert_eq!(
+                of_changes("/f", Some(old), &changes, "planned", Paint(false)),
+                unified("/f", Some(old), &new, Paint(false))
+            );
+        }
     }
 
     #[test]

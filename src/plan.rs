@@ -11,6 +11,7 @@ use crate::analysis::{Analysis, Context};
 use crate::cli::Strategy;
 use crate::client::Client;
 use crate::eval::{Access, How, Probe, Prober, RuleLoc, TableProblem};
+use crate::options::Op;
 use crate::flavor::Flavor;
 use crate::pattern;
 use crate::syntax::{self, Document, Entry, Unterminated};
@@ -74,9 +75,7 @@ pub enum Outcome {
     Impossible(String),
 }
 
-/// Most rounds of "comment out what still refuses" before giving up.
-const MAX_ROUNDS: usize = 32;
-/// Most clients named in the files that verification evaluates one by one.
+/// Most clients named in the files that the full verification evaluates one by one.
 const MAX_MENTIONED: usize = 2_000;
 
 /// Plan for `before` (the analysis of the current tables). `id` names the change set in
@@ -85,19 +84,15 @@ pub fn make(ctx: &Context, before: &Analysis, strategy: Strategy, id: &str) -> O
     if before.all_granted() {
         return Outcome::NothingToDo;
     }
-    let planned = match strategy {
-        Strategy::Allow => allow_edits(ctx, before, id).map(|edits| {
-            let new = render(&before.tables, &edits);
-            let after = ctx.analyse(planned_tables(&before.tables, &new));
-            (edits, new, after)
-        }),
-        // Its rounds have already rendered and analysed the final bytes.
+    let edits = match strategy {
+        Strategy::Allow => allow_edits(ctx, before, id),
         Strategy::Comment => comment_edits(ctx, before, id),
     };
-    let (edits, new, after) = match planned {
-        Ok(p) => p,
+    let edits = match edits {
+        Ok(e) => e,
         Err(why) => return Outcome::Impossible(why),
     };
+    let new = render(&before.tables, &edits);
     // A table that cannot be read is never written, nor one that is not a regular file
     // (a directory, a FIFO) or that has nowhere to be created: no plan that needs one is
     // shown, let alone asked about.
@@ -106,8 +101,9 @@ pub fn make(ctx: &Context, before: &Analysis, strategy: Strategy, id: &str) -> O
             return Outcome::Impossible(why.clone());
         }
     }
-    match verify(ctx, before, &after) {
-        Ok(verified) => Outcome::Plan(Box::new(Plan {
+    let planned = planned_tables(&before.tables, &new);
+    match check(ctx, before, planned, &edits) {
+        Ok((after, verified)) => Outcome::Plan(Box::new(Plan {
             strategy,
             edits,
             new,
@@ -116,6 +112,153 @@ pub fn make(ctx: &Context, before: &Analysis, strategy: Strategy, id: &str) -> O
         })),
         Err(why) => Outcome::Impossible(why),
     }
+}
+
+/// Verify a plan: evaluating the planned bytes, every target is let in for every possible
+/// host name; and no one else is refused who was let in before. The second holds by
+/// construction for the edits wrapfix makes (see [`refuses_no_one_new`]); where it cannot
+/// be shown that way, every client the files name is evaluated before and after. Returns
+/// the verdicts after the change and what was checked, in words.
+pub(crate) fn check(
+    ctx: &Context,
+    before: &Analysis,
+    planned: Tables,
+    edits: &[Edit],
+) -> Result<(Analysis, String), String> {
+    let after = ctx.after(before, planned, edits);
+    targets_let_in(&after)?;
+    let words = match refuses_no_one_new(&before.tables, edits, ctx) {
+        Ok(why) => format!(
+            "every target is let in for any host name (the planned bytes evaluated); no one else is refused who was let in before: {why}"
+        ),
+        Err(why_not) => {
+            let words = verify_full(ctx, &before.tables, &after.tables)?;
+            format!("{words} (evaluated one by one: {why_not})")
+        }
+    };
+    Ok((after, words))
+}
+
+/// Every target granted in `after`, or why not.
+fn targets_let_in(after: &Analysis) -> Result<(), String> {
+    for tv in &after.verdicts {
+        if tv.verdict.access != Access::Granted {
+            let who = tv
+                .target
+                .client
+                .as_ref()
+                .map_or("the generic client".to_string(), ToString::to_string);
+            return Err(format!(
+                "the planned change still leaves {} from {who} {}; not offered",
+                tv.target.daemon,
+                tv.verdict.access.name()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Why these edits can refuse no one new, or why that cannot be shown without evaluating.
+///
+/// - An inserted allow rule `DAEMONS: ADDRESS…` with literal addresses and no options
+///   matches only those addresses (an address token is never compared with a host name),
+///   and sits before every rule that could match them: every other client reads the rest
+///   of the files as before.
+/// - A commented-out rule refused every client it matched (hosts.deny without an `allow`
+///   option, or hosts.allow with `deny`, `twist` or a bad option) and runs no aclexec:
+///   those clients were refused before; everyone else reads the same rules as before.
+/// - A final newline added to hosts.deny: libwrap stopped there and refused everyone who
+///   reached it; now they read one more rule.
+///
+/// Lines an edit writes stay within libwrap's 2047 bytes, and a file with a NUL byte (which
+/// glues lines) is always evaluated instead.
+pub(crate) fn refuses_no_one_new(
+    tables: &Tables,
+    edits: &[Edit],
+    ctx: &Context,
+) -> Result<&'static str, String> {
+    for e in edits {
+        if tables.get(e.role).document().is_some_and(Document::has_nul) {
+            return Err(format!("{} has a NUL byte", e.role));
+        }
+        if e.after.split_inclusive(|&b| b == b'\n').any(|l| l.len() >= syntax::BUFLEN) {
+            return Err(format!("an edited line of {} would be too long", e.role));
+        }
+        let doc = Document::new(match e.kind {
+            EditKind::Insert => e.after.clone(),
+            _ => e.before.clone(),
+        });
+        let rules: Vec<Entry<'_>> = doc
+            .entries(ctx.flavor)
+            .filter(|x| matches!(x, Entry::Rule(_)))
+            .collect();
+        match e.kind {
+            EditKind::FinalNewline => {}
+            EditKind::Insert => {
+                let [Entry::Rule(r)] = rules.as_slice() else {
+                    return Err("the inserted lines are not one rule".into());
+                };
+                let literal = r.options.is_none()
+                    && syntax::tokens(r.client_list()).all(|t| {
+                        let inner = t.strip_prefix(b"[").and_then(|t| t.strip_suffix(b"]"));
+                        std::str::from_utf8(inner.unwrap_or(t))
+                            .is_ok_and(|t| t.parse::<std::net::IpAddr>().is_ok())
+                    });
+                if !literal {
+                    return Err("the inserted rule is not only literal addresses".into());
+                }
+            }
+            EditKind::Comment => {
+                for entry in &rules {
+                    let Entry::Rule(r) = entry else { continue };
+                    if !always_refuses(r, e.role, ctx) {
+                        return Err(format!(
+                            "{}:{} does not refuse every client it matches",
+                            e.role, e.line
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok(
+        "the plan only adds an allow rule for literal addresses, comments out rules that refused every client they matched, or adds hosts.deny's final newline",
+    )
+}
+
+/// Does this rule refuse every client it matches, in every world, without an aclexec?
+fn always_refuses(r: &syntax::Rule<'_>, role: Role, ctx: &Context) -> bool {
+    let Some(field) = r.options_field() else {
+        return role == Role::Deny;
+    };
+    let opts = crate::options::parse(field, ctx.flavor, &ctx.accounts);
+    if opts.ops.iter().any(|o| matches!(o, Op::Aclexec(_) | Op::Allow)) {
+        return false;
+    }
+    match role {
+        Role::Deny => true,
+        Role::Allow => {
+            opts.error.is_some() || matches!(opts.ops.last(), Some(Op::Deny | Op::Twist(_)))
+        }
+    }
+}
+
+/// The old verification, for edits [`refuses_no_one_new`] cannot vouch for: the targets,
+/// the generic client and every address and name the files mention (up to
+/// [`MAX_MENTIONED`]) evaluated before and after.
+fn verify_full(ctx: &Context, before: &Tables, after: &Tables) -> Result<String, String> {
+    let ctx = ctx.with_extra(mentioned(before, ctx.flavor, MAX_MENTIONED).0);
+    let b = ctx.analyse(before.clone());
+    let a = ctx.analyse(after.clone());
+    verify(&ctx, &b, &a)
+}
+
+/// A plan rebased on bytes another program wrote after it was made: the planned bytes
+/// `after` against the file as it is now, `now`, evaluated one by one.
+pub(crate) fn verify_rebased(ctx: &Context, now: &Tables, after: &Tables) -> Result<String, String> {
+    let a = ctx.analyse(after.clone());
+    targets_let_in(&a)?;
+    verify_full(ctx, now, after)
 }
 
 /// The tables with the planned bytes in place.
@@ -147,7 +290,7 @@ pub fn render(tables: &Tables, edits: &[Edit]) -> [Option<Vec<u8>>; 2] {
         let mut pos = 0;
         for e in mine {
             // Planning never makes edits that overlap or lie beyond the file (see
-            // `add_edit`); one that did is left out rather than panicking, and the
+            // `settle`); one that did is left out rather than panicking, and the
             // verification of the rendered bytes judges the rest.
             let Some(keep) = old.get(pos..e.at) else {
                 continue;
@@ -368,181 +511,98 @@ fn outside_managed_regions(doc: &Document, (at, line): (usize, u32)) -> (usize, 
     (start, line)
 }
 
-/// `comment`: comment out the rules that refuse the targets, round after round until every
-/// target is granted; also add a missing final newline when that is what refuses them.
-/// The planned edits, the planned bytes and their analysis.
-type Planned = (Vec<Edit>, [Option<Vec<u8>>; 2], Analysis);
-
-fn comment_edits(ctx: &Context, before: &Analysis, id: &str) -> Result<Planned, String> {
+/// `comment`: comment out every rule that refuses a target in some world, found in one pass
+/// per target that reads past each as if it were already commented out; and add a missing
+/// final newline when that is what refuses them.
+fn comment_edits(ctx: &Context, before: &Analysis, id: &str) -> Result<Vec<Edit>, String> {
+    let env = ctx.env();
     let mut edits: Vec<Edit> = Vec::new();
-    let mut new = [None, None];
-    let mut current = before.clone();
-    for _ in 0..MAX_ROUNDS {
-        if current.all_granted() {
-            return Ok((edits, new, current));
-        }
-        let mut added = false;
-        for tv in current
-            .verdicts
-            .iter()
-            .filter(|v| v.verdict.access != Access::Granted)
-        {
-            for o in tv.verdict.outcomes.iter().filter(|o| !o.decision.granted) {
-                let who = tv
-                    .target
-                    .client
-                    .as_ref()
-                    .map_or("any client".to_string(), |c| c.addr.clone());
-                // The verdicts are of the rendered bytes; the edits are made on the
-                // original ones, so the rule is found where it was before the marker lines
-                // of earlier rounds moved it down.
-                let rule = o.decision.rule.as_ref().and_then(|r| {
-                    original_line(&edits, r.loc.role, r.loc.line).map(|line| RuleLoc {
-                        role: r.loc.role,
-                        line,
-                    })
-                });
-                let edit = refusal_edit(
+    let refused = before
+        .verdicts
+        .iter()
+        .zip(&before.candidates)
+        .filter(|(tv, _)| tv.verdict.access != Access::Granted);
+    for (tv, candidates) in refused {
+        let who = tv
+            .target
+            .client
+            .as_ref()
+            .map_or("any client".to_string(), |c| c.addr.clone());
+        let daemon = &tv.target.daemon;
+        let (after, refusers) = crate::eval::refusers(
+            &before.tables,
+            Some(candidates),
+            daemon,
+            &tv.evaluated,
+            &env,
+        );
+        for r in refusers {
+            match &r.how {
+                How::DenyTableError(TableProblem::Unterminated(Unterminated::MissingNewline)) => {
+                    edits.extend(final_newline(&before.tables, id));
+                }
+                How::DenyTableError(TableProblem::Unterminated(_)) => {
+                    return Err("hosts.deny has a line longer than 2047 bytes: commenting it out does not help (libwrap still stops there); use --strategy allow".into());
+                }
+                How::DenyTableError(TableProblem::Unreadable(e)) => {
+                    return Err(format!(
+                        "hosts.deny cannot be read ({e}); fix its permissions, or use --strategy allow"
+                    ));
+                }
+                How::Hang => {
+                    return Err(
+                        "a line over 2047 bytes makes this libwrap hang; use --strategy allow"
+                            .into(),
+                    );
+                }
+                _ => edits.extend(comment_rule(
                     &before.tables,
-                    &o.decision.how,
-                    rule,
+                    r.loc,
+                    r.pos,
                     ctx.flavor,
                     id,
-                    &who,
-                    &tv.target.daemon,
-                )?;
-                if let Some(e) = edit {
-                    added |= add_edit(&mut edits, e);
-                }
+                    &format!("it refused {daemon} to {who}"),
+                )),
             }
         }
-        if !added {
-            break;
+        if after.access != Access::Granted {
+            return Err("commenting out the refusing rules does not let every target in (see the verdicts); try --strategy allow with --client".into());
         }
-        new = render(&before.tables, &edits);
-        current = ctx.analyse(planned_tables(&before.tables, &new));
     }
-    if current.all_granted() {
-        return Ok((edits, new, current));
-    }
-    Err("commenting out the refusing rules does not let every target in (see the verdicts); try --strategy allow with --client".into())
+    Ok(settle(edits))
 }
 
-/// Physical lines of `bytes`: a last line without a newline counts.
-fn line_count(bytes: &[u8]) -> i64 {
-    let newlines = memchr::memchr_iter(b'\n', bytes).count() as i64;
-    newlines + i64::from(!bytes.is_empty() && !bytes.ends_with(b"\n"))
-}
-
-/// Where physical line `line` of `role`'s rendered bytes (the original with `edits`
-/// applied) was in the original; `None` for a line an edit wrote (a marker, a commented
-/// line).
-fn original_line(edits: &[Edit], role: Role, line: u32) -> Option<u32> {
-    let mut mine: Vec<&Edit> = edits.iter().filter(|e| e.role == role).collect();
-    mine.sort_by_key(|e| e.at);
-    let line = i64::from(line);
-    // Rendered line minus original line, for lines after the edits seen so far.
-    let mut shift = 0i64;
-    for e in mine {
-        let start = i64::from(e.line) + shift;
-        if line < start {
-            break;
+/// The edits in file order, each place once. Commenting out a rule on an unterminated
+/// last line also ends it with a newline, so it stands for the edit that only adds one.
+fn settle(mut edits: Vec<Edit>) -> Vec<Edit> {
+    edits.sort_by(|a, b| {
+        (a.role, a.at, a.kind == EditKind::FinalNewline).cmp(&(b.role, b.at, b.kind == EditKind::FinalNewline))
+    });
+    let mut out: Vec<Edit> = Vec::with_capacity(edits.len());
+    for e in edits {
+        if let Some(last) = out.last()
+            && last.role == e.role
+            && e.at < last.at + last.before.len().max(1)
+        {
+            continue; // the same lines: already edited
         }
-        let written = line_count(&e.after);
-        // A final newline leaves its line where it was; other edits wrote their lines.
-        if line < start + written && e.kind != EditKind::FinalNewline {
-            return None;
-        }
-        shift += written - line_count(&e.before);
+        out.push(e);
     }
-    u32::try_from(line - shift).ok()
-}
-
-/// Add `e` unless it overlaps an edit already planned (edits replace whole lines at
-/// logical-line boundaries, so two that overlap are about the same lines). Commenting out
-/// a rule on an unterminated last line also ends it with a newline, so it replaces an edit
-/// that only added the newline, and makes a later one unnecessary. Returns whether `edits`
-/// changed.
-fn add_edit(edits: &mut Vec<Edit>, e: Edit) -> bool {
-    let range = |x: &Edit| x.at..x.at + x.before.len().max(1);
-    let overlaps = |x: &Edit| {
-        x.role == e.role && {
-            let (a, b) = (range(x), range(&e));
-            a.start < b.end && b.start < a.end
-        }
-    };
-    let Some(i) = edits.iter().position(overlaps) else {
-        edits.push(e);
-        return true;
-    };
-    let x = &edits[i];
-    let covers = e.at <= x.at && x.at + x.before.len() <= e.at + e.before.len();
-    if x.kind == EditKind::FinalNewline && e.kind == EditKind::Comment && covers {
-        edits[i] = e;
-        return true;
-    }
-    false
-}
-
-/// The edit that removes one refusal (decided by `how`; `rule` is the deciding rule's
-/// place in the original file), if commenting can remove it.
-fn refusal_edit(
-    tables: &Tables,
-    how: &How,
-    rule: Option<RuleLoc>,
-    flavor: Flavor,
-    id: &str,
-    who: &str,
-    daemon: &str,
-) -> Result<Option<Edit>, String> {
-    match how {
-        How::DenyRule | How::DenyOption | How::Twist | How::OptionError(_) | How::Exit => {}
-        How::DenyTableError(TableProblem::Unterminated(Unterminated::MissingNewline)) => {
-            return Ok(final_newline(tables, flavor, id));
-        }
-        How::DenyTableError(TableProblem::Unterminated(_)) => {
-            return Err("hosts.deny has a line longer than 2047 bytes: commenting it out does not help (libwrap still stops there); use --strategy allow".into());
-        }
-        How::DenyTableError(TableProblem::Unreadable(e)) => {
-            return Err(format!(
-                "hosts.deny cannot be read ({e}); fix its permissions, or use --strategy allow"
-            ));
-        }
-        How::Hang => {
-            return Err(
-                "a line over 2047 bytes makes this libwrap hang; use --strategy allow".into(),
-            );
-        }
-        How::Crash => return Err("a /file pattern includes itself; use --strategy allow".into()),
-        How::AllowRule | How::NoMatch | How::AllowOption | How::AclexecVoid => return Ok(None),
-    }
-    let Some(loc) = rule else { return Ok(None) };
-    Ok(comment_rule(
-        tables,
-        loc,
-        flavor,
-        id,
-        &format!("it refused {daemon} to {who}"),
-    ))
+    out
 }
 
 /// Comment out every physical line of the rule at `loc`, with a marker line above.
 fn comment_rule(
     tables: &Tables,
     loc: RuleLoc,
+    pos: usize,
     flavor: Flavor,
     id: &str,
     why: &str,
 ) -> Option<Edit> {
     let doc = tables.get(loc.role).document()?;
-    let mut entries = doc.entries(flavor);
-    let (start, end) = loop {
-        let (pos, _) = entries.position();
-        let entry = entries.next()?;
-        if entry.logical().line == loc.line {
-            break (pos, entry.logical().span.end);
-        }
-    };
+    let entry = doc.entries_from(flavor, pos, loc.line).next()?;
+    let (start, end) = (pos, entry.logical().span.end);
     // Whole physical lines: the span may stop inside a line cut by the 2048-byte buffer.
     let bytes = doc.bytes();
     let end = if end > start && bytes[end - 1] != b'\n' {
@@ -576,7 +636,7 @@ fn comment_rule(
 }
 
 /// Add the missing final newline of hosts.deny (Debian stops with an error without it).
-fn final_newline(tables: &Tables, flavor: Flavor, id: &str) -> Option<Edit> {
+fn final_newline(tables: &Tables, id: &str) -> Option<Edit> {
     let doc = tables.deny.document()?;
     let bytes = doc.bytes();
     if bytes.ends_with(b"\n") {
@@ -584,7 +644,6 @@ fn final_newline(tables: &Tables, flavor: Flavor, id: &str) -> Option<Edit> {
     }
     let start = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
     let line = doc.lines().last().map_or(1, |l| l.number);
-    let _ = flavor;
     let before = bytes[start..].to_vec();
     let mut after = before.clone();
     after.push(b'\n');
@@ -621,7 +680,7 @@ pub(crate) fn verify(ctx: &Context, before: &Analysis, after: &Analysis) -> Resu
         }
     }
     // Both analyses evaluated the same extra clients in the same order: the addresses and
-    // names the files mention (see `verification_clients`) and every stand-in for the
+    // names the files mention (see `mentioned`) and every stand-in for the
     // generic client.
     for (b, a) in before.extra.iter().zip(&after.extra) {
         let worse = match b.verdict.access {
@@ -649,12 +708,6 @@ pub(crate) fn verify(ctx: &Context, before: &Analysis, after: &Analysis) -> Resu
         ));
     }
     Ok(words)
-}
-
-/// The clients plan verification evaluates besides the targets: those the tables name.
-/// Put them in [`Context::extra`] before analysing the current tables.
-pub fn verification_clients(tables: &Tables, flavor: Flavor) -> Vec<Client> {
-    mentioned(tables, flavor, MAX_MENTIONED).0
 }
 
 /// Clients the tables name: literal addresses, the network address of each net/mask,
@@ -1021,29 +1074,6 @@ mod tests {
         assert!(rebase(&[e, twice], Role::Deny, original, b"x\n# h\nALL: ALL\n").is_err());
     }
 
-    /// Issue 9 item 14: the verdicts of round 2 are of the rendered bytes, whose lines the
-    /// marker lines of round 1 moved down.
-    #[test]
-    fn lines_of_the_rendered_file_map_back_to_the_original() {
-        let comment = edit(EditKind::Comment, 2, b"ALL: ALL\n", b"# m\n#ALL: ALL\n");
-        let newline = edit(EditKind::FinalNewline, 4, b"x", b"x\n");
-        let edits = [comment, newline];
-        assert_eq!(original_line(&edits, Role::Deny, 1), Some(1));
-        assert_eq!(original_line(&edits, Role::Deny, 2), None, "the marker");
-        assert_eq!(
-            original_line(&edits, Role::Deny, 3),
-            None,
-            "the commented rule"
-        );
-        assert_eq!(original_line(&edits, Role::Deny, 4), Some(3));
-        assert_eq!(
-            original_line(&edits, Role::Deny, 5),
-            Some(4),
-            "a final newline stays put"
-        );
-        assert_eq!(original_line(&edits, Role::Allow, 5), Some(5));
-    }
-
     /// Issue 9 item 13: a rule continued onto an unterminated last line got a comment edit
     /// and a final-newline edit over the same bytes, and render panicked on the overlap.
     #[test]
@@ -1063,14 +1093,12 @@ mod tests {
             b"# m\n#sshd: ALL \\\n# EXCEPT 10.0.0.1\n",
         );
         comment.at = 0;
-        let mut edits = vec![newline.clone()];
-        assert!(add_edit(&mut edits, comment.clone()));
         assert_eq!(
-            edits,
+            settle(vec![newline.clone(), comment.clone()]),
             vec![comment.clone()],
             "the comment ends the line too"
         );
-        assert!(!add_edit(&mut edits, newline.clone()));
+        assert_eq!(settle(vec![comment.clone(), newline.clone()]), vec![comment.clone()]);
         let tables = Tables::from_bytes(None, Some(bytes));
         // Even edits that overlap (which planning never makes) render without a panic.
         let both = [newline, comment];

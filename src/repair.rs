@@ -71,7 +71,6 @@ fn newline_offer(config: &Config, before: &Analysis, plan: &Plan) -> Result<Opti
     let mut ctx = Context::from_config(config);
     ctx.clients.clear();
     let tables = plan::planned_tables(&before.tables, &plan.new);
-    ctx.extra = plan::verification_clients(&tables, ctx.flavor);
     let fixed = ctx.analyse(tables);
     let id = fsops::new_id()?;
     Ok(match plan::make(&ctx, &fixed, Strategy::Comment, &id) {
@@ -150,8 +149,6 @@ pub fn repair(config: &Config, apply: bool) -> Result<i32> {
     let mut ctx = Context::from_config(config);
     let mut strategy = config.strategy;
     let tables = load(config)?;
-    // Evaluate the clients the files name too, so the plan can be checked against them.
-    ctx.extra = plan::verification_clients(&tables, ctx.flavor);
     let mut diagnostics = crate::analysis::diagnostics(&ctx.root, &ctx.daemons, &tables);
     // Interactive, and no --client: show what is wrong, then let the admin say who is to
     // be let in. Never with --yes: a script must not pick a client from the logs by itself.
@@ -191,7 +188,6 @@ pub fn repair(config: &Config, apply: bool) -> Result<i32> {
             // Shown again: the tables changed while the admin read the plan.
             (None, None) => {
                 let t = load(config)?;
-                ctx.extra = plan::verification_clients(&t, ctx.flavor);
                 diagnostics = crate::analysis::diagnostics(&ctx.root, &ctx.daemons, &t);
                 analyse(&ctx, t, &diagnostics)
             }
@@ -460,9 +456,9 @@ fn apply_plan(
             now[role as usize] = Some(current.to_vec());
             let mut planned = plan.new.clone();
             planned[role as usize] = Some(new.clone());
-            let now = ctx.analyse(plan::planned_tables(&before.tables, &now));
-            let after = ctx.analyse(plan::planned_tables(&before.tables, &planned));
-            plan::verify(ctx, &now, &after)
+            let now = plan::planned_tables(&before.tables, &now);
+            let after = plan::planned_tables(&before.tables, &planned);
+            plan::verify_rebased(ctx, &now, &after)
                 .map_err(|why| format!("it changed meanwhile, and on its new bytes {why}"))?;
             rebased.borrow_mut().push((role, appended));
         }
@@ -472,7 +468,7 @@ fn apply_plan(
         root: &config.root,
         backup_dir: &config.backup_dir,
         action: "fix",
-        targets_json: report::verdicts_json(before),
+        targets_json: report::targets_json(before),
         files,
         rebase: &rebase,
         allow_in_place: config.in_place,

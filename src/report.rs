@@ -299,6 +299,26 @@ fn finding(out: &mut dyn Write, p: Paint, f: &Finding, width: Option<usize>) -> 
     )
 }
 
+/// The targets of a change as its manifest records them: who, and their access before it
+/// (not the runs: a ban list of globs gives thousands).
+pub fn targets_json(a: &Analysis) -> Value {
+    Value::Array(
+        a.verdicts
+            .iter()
+            .map(|tv| {
+                let c = tv.target.client.as_ref();
+                json!({
+                    "daemon": tv.target.daemon,
+                    "client": c.map(|c| c.addr.as_str()),
+                    "name": c.and_then(|c| c.name.as_deref()),
+                    "user": c.and_then(|c| c.user.as_deref()),
+                    "access": tv.verdict.access.name(),
+                })
+            })
+            .collect(),
+    )
+}
+
 /// The JSON verdict objects (also used for a plan's "after" list).
 pub fn verdicts_json(a: &Analysis) -> Value {
     serde_json::to_value(verdicts_out(a)).unwrap_or(Value::Null)
@@ -477,10 +497,22 @@ pub fn json<'a>(config: &Config, a: &'a Analysis, plan: Value, change_set: Value
 pub fn plan_diff(plan: &Plan, tables: &Tables, p: Paint) -> String {
     let mut out = String::new();
     for role in [Role::Allow, Role::Deny] {
-        if let Some(new) = &plan.new[role as usize] {
-            let old = tables.get(role).document().map(Document::bytes);
-            out.push_str(&diff::unified(role.system_path(), old, new, p));
+        if plan.new[role as usize].is_none() {
+            continue;
         }
+        let old = tables.get(role).document().map(Document::bytes);
+        // From the edits themselves: they say which lines they replace.
+        let mut edits: Vec<_> = plan.edits.iter().filter(|e| e.role == role).collect();
+        edits.sort_by_key(|e| e.at);
+        let changes: Vec<diff::Change<'_>> = edits
+            .iter()
+            .map(|e| diff::Change {
+                start: e.line.saturating_sub(1) as usize,
+                old_lines: diff::lines(&e.before).len(),
+                new: &e.after,
+            })
+            .collect();
+        out.push_str(&diff::of_changes(role.system_path(), old, &changes, "planned", p));
     }
     out
 }

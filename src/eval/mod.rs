@@ -358,11 +358,13 @@ pub fn evaluate(tables: &Tables, daemon: &str, client: &Client, env: &Env<'_>) -
 /// verdict with all of them gone.
 pub fn refusers(
     tables: &Tables,
+    candidates: Option<&Candidates>,
     daemon: &str,
     client: &Client,
     env: &Env<'_>,
 ) -> (Verdict, Vec<Refuser>) {
-    explore::explore_with(tables, None, daemon, client, env, true)
+    let only = candidates.filter(|_| run::sanitize_stable(daemon.as_bytes(), client));
+    explore::explore_with(tables, only, daemon, client, env, true)
 }
 
 pub use explore::Refuser;
