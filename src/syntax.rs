@@ -259,6 +259,10 @@ impl<'a> Rule<'a> {
 /// File bytes as text a terminal shows safely: invalid UTF-8 replaced, control characters
 /// written as escapes (a CR or an escape sequence would otherwise hide or forge output).
 pub fn escape(bytes: &[u8]) -> String {
+    // Most lines are printable ASCII: nothing to do but copy.
+    if bytes.iter().all(|&b| (0x20..0x7f).contains(&b)) {
+        return String::from_utf8_lossy(bytes).into_owned();
+    }
     let mut out = String::new();
     for c in String::from_utf8_lossy(bytes).chars() {
         match c {
