@@ -7,9 +7,9 @@ use crate::config::Config;
 use crate::detect::{self, Finding};
 use crate::eval::{self, Access, Candidates, Env, Mode, Verdict};
 use crate::flavor::Flavor;
+use crate::plan::Edit;
 use crate::rootfs::Root;
 use crate::scan;
-use crate::plan::Edit;
 use crate::tables::{Role, Tables};
 
 /// One (daemon, client) question.
@@ -145,16 +145,19 @@ impl Context {
                 &env,
             ),
         };
-        let mut verdicts = Vec::new();
-        let mut candidates = Vec::new();
         let mut names = Vec::new();
-        let mut extra = Vec::new();
+        let mut candidates = Vec::new();
+        let mut jobs = Vec::new();
         for (d, daemon) in self.daemons.iter().enumerate() {
             for &(client, at) in &asked {
                 names.push((d * n + at, daemon.clone(), probed[at].addr.clone()));
-                verdicts.push(verdict_of(d, at, client));
                 candidates.push(scan.probe(d, at, n).clone());
+                jobs.push((d, at, client));
             }
+        }
+        let verdicts = par_map(&jobs, |&(d, at, client)| verdict_of(d, at, client));
+        let mut extra = Vec::new();
+        for d in 0..self.daemons.len() {
             for (at, client) in probed.iter().enumerate().skip(self.clients.len()) {
                 extra.push(verdict_of(d, at, Some(client)));
             }
@@ -205,7 +208,11 @@ impl Context {
             for role in [Role::Allow, Role::Deny] {
                 let doc = planned.get(role).document();
                 if doc.is_some_and(|d| d.has_nul())
-                    || before.tables.get(role).document().is_some_and(|d| d.has_nul())
+                    || before
+                        .tables
+                        .get(role)
+                        .document()
+                        .is_some_and(|d| d.has_nul())
                 {
                     return None;
                 }
@@ -218,13 +225,9 @@ impl Context {
             target: tv.target.clone(),
             evaluated: tv.evaluated.clone(),
             verdict: match moved(c) {
-                Some(c) => eval::evaluate_candidates(
-                    &planned,
-                    &c,
-                    &tv.target.daemon,
-                    &tv.evaluated,
-                    &env,
-                ),
+                Some(c) => {
+                    eval::evaluate_candidates(&planned, &c, &tv.target.daemon, &tv.evaluated, &env)
+                }
                 None => eval::evaluate(&planned, &tv.target.daemon, &tv.evaluated, &env),
             },
         };
@@ -307,7 +310,9 @@ fn move_candidates(
         {
             continue;
         }
-        let (db, dl) = k.checked_sub(1).map_or((0, 0), |i| (shifts[i].1, shifts[i].2));
+        let (db, dl) = k
+            .checked_sub(1)
+            .map_or((0, 0), |i| (shifts[i].1, shifts[i].2));
         out.push(((pos as i64 + db) as usize, (i64::from(line) + dl) as u32));
     }
     // The entries the edits wrote: markers, commented lines, the new rule, the line with
@@ -315,7 +320,8 @@ fn move_candidates(
     if let Some(doc) = planned {
         for (e, ((start, sline), _, _)) in edits.iter().zip(&shifts) {
             let start = *start as usize;
-            let mut entries = doc.entries_between(flavor, start, *sline as u32, start + e.after.len());
+            let mut entries =
+                doc.entries_between(flavor, start, *sline as u32, start + e.after.len());
             loop {
                 let (pos, line) = entries.position();
                 if entries.next().is_none() {
@@ -328,6 +334,30 @@ fn move_candidates(
     out.sort_unstable();
     out.dedup();
     out
+}
+
+/// `f` of every item, in order; on two threads when there are many (10,000 clients checked
+/// at once: each verdict is small, but they add up after the scan, which is parallel too).
+fn par_map<T: Sync, U: Send>(items: &[T], f: impl Fn(&T) -> U + Sync) -> Vec<U> {
+    const PARALLEL_FROM: usize = 256;
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(4);
+    if items.len() < PARALLEL_FROM || threads < 2 {
+        return items.iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| s.spawn(move || part.iter().map(f).collect::<Vec<U>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
 }
 
 /// Most `refused-client` findings listed one by one.

@@ -240,7 +240,13 @@ pub struct Change<'a> {
 /// a ban list replaces thousands of lines far apart (a line diff of the whole file would
 /// cost more than the plan). Hunks as diff(1) makes them: 3 lines of context, hunks closer
 /// than that merged.
-pub fn of_changes(path: &str, old: Option<&[u8]>, changes: &[Change<'_>], label: &str, p: Paint) -> String {
+pub fn of_changes(
+    path: &str,
+    old: Option<&[u8]>,
+    changes: &[Change<'_>],
+    label: &str,
+    p: Paint,
+) -> String {
     const CONTEXT: usize = 3;
     if changes.is_empty() {
         return String::new();
@@ -280,7 +286,8 @@ pub fn of_changes(path: &str, old: Option<&[u8]>, changes: &[Change<'_>], label:
                 n_old += 1;
                 n_new += 1;
             }
-            let gone = &old_lines[c.start.min(old_lines.len())..(c.start + c.old_lines).min(old_lines.len())];
+            let gone = &old_lines
+                [c.start.min(old_lines.len())..(c.start + c.old_lines).min(old_lines.len())];
             for l in gone {
                 push_line(&mut body, p, '-', l);
             }
@@ -302,7 +309,11 @@ pub fn of_changes(path: &str, old: Option<&[u8]>, changes: &[Change<'_>], label:
         // An empty side starts after the line before it, as in diff(1).
         let o = if n_old == 0 { first } else { first };
         let n = if n_new == 0 { new_first } else { new_first };
-        out.push_str(&format!("@@ -{} +{} @@\n", range(o, n_old), range(n, n_new)));
+        out.push_str(&format!(
+            "@@ -{} +{} @@\n",
+            range(o, n_old),
+            range(n, n_new)
+        ));
         out.push_str(&body);
         i = j + 1;
     }
@@ -332,20 +343,40 @@ mod tests {
         let old = b"a\nb\nc\nd\ne\nf\ng\nh\ni\nj\nk\nl\nm\nn\n";
         let cases: Vec<(Vec<Change<'_>>, Vec<u8>)> = vec![
             (
-                vec![Change { start: 1, old_lines: 1, new: b"# m\n#b\n" }],
+                vec![Change {
+                    start: 1,
+                    old_lines: 1,
+                    new: b"# m\n#b\n",
+                }],
                 b"a\n# m\n#b\nc\nd\ne\nf\ng\nh\ni\nj\nk\nl\nm\nn\n".to_vec(),
             ),
             (
                 vec![
-                    Change { start: 0, old_lines: 0, new: b"# x\nsshd: 1.2.3.4\n" },
-                    Change { start: 12, old_lines: 1, new: b"#m\n" },
+                    Change {
+                        start: 0,
+                        old_lines: 0,
+                        new: b"# x\nsshd: 1.2.3.4\n",
+                    },
+                    Change {
+                        start: 12,
+                        old_lines: 1,
+                        new: b"#m\n",
+                    },
                 ],
                 b"# x\nsshd: 1.2.3.4\na\nb\nc\nd\ne\nf\ng\nh\ni\nj\nk\nl\n#m\nn\n".to_vec(),
             ),
             (
                 vec![
-                    Change { start: 2, old_lines: 1, new: b"#c\n" },
-                    Change { start: 6, old_lines: 1, new: b"#g\n" },
+                    Change {
+                        start: 2,
+                        old_lines: 1,
+                        new: b"#c\n",
+                    },
+                    Change {
+                        start: 6,
+                        old_lines: 1,
+                        new: b"#g\n",
+                    },
                 ],
                 b"a\nb\n#c\nd\ne\nf\n#g\nh\ni\nj\nk\nl\nm\nn\n".to_vec(),
             ),

@@ -11,8 +11,8 @@ use crate::analysis::{Analysis, Context};
 use crate::cli::Strategy;
 use crate::client::Client;
 use crate::eval::{Access, How, Probe, Prober, RuleLoc, TableProblem};
-use crate::options::Op;
 use crate::flavor::Flavor;
+use crate::options::Op;
 use crate::pattern;
 use crate::syntax::{self, Document, Entry, Unterminated};
 use crate::tables::{FileState, Role, TableFile, Tables};
@@ -181,7 +181,10 @@ pub(crate) fn refuses_no_one_new(
         if tables.get(e.role).document().is_some_and(Document::has_nul) {
             return Err(format!("{} has a NUL byte", e.role));
         }
-        if e.after.split_inclusive(|&b| b == b'\n').any(|l| l.len() >= syntax::BUFLEN) {
+        if e.after
+            .split_inclusive(|&b| b == b'\n')
+            .any(|l| l.len() >= syntax::BUFLEN)
+        {
             return Err(format!("an edited line of {} would be too long", e.role));
         }
         let doc = Document::new(match e.kind {
@@ -232,7 +235,11 @@ fn always_refuses(r: &syntax::Rule<'_>, role: Role, ctx: &Context) -> bool {
         return role == Role::Deny;
     };
     let opts = crate::options::parse(field, ctx.flavor, &ctx.accounts);
-    if opts.ops.iter().any(|o| matches!(o, Op::Aclexec(_) | Op::Allow)) {
+    if opts
+        .ops
+        .iter()
+        .any(|o| matches!(o, Op::Aclexec(_) | Op::Allow))
+    {
         return false;
     }
     match role {
@@ -255,7 +262,11 @@ fn verify_full(ctx: &Context, before: &Tables, after: &Tables) -> Result<String,
 
 /// A plan rebased on bytes another program wrote after it was made: the planned bytes
 /// `after` against the file as it is now, `now`, evaluated one by one.
-pub(crate) fn verify_rebased(ctx: &Context, now: &Tables, after: &Tables) -> Result<String, String> {
+pub(crate) fn verify_rebased(
+    ctx: &Context,
+    now: &Tables,
+    after: &Tables,
+) -> Result<String, String> {
     let a = ctx.analyse(after.clone());
     targets_let_in(&a)?;
     verify_full(ctx, now, after)
@@ -576,7 +587,11 @@ fn comment_edits(ctx: &Context, before: &Analysis, id: &str) -> Result<Vec<Edit>
 /// last line also ends it with a newline, so it stands for the edit that only adds one.
 fn settle(mut edits: Vec<Edit>) -> Vec<Edit> {
     edits.sort_by(|a, b| {
-        (a.role, a.at, a.kind == EditKind::FinalNewline).cmp(&(b.role, b.at, b.kind == EditKind::FinalNewline))
+        (a.role, a.at, a.kind == EditKind::FinalNewline).cmp(&(
+            b.role,
+            b.at,
+            b.kind == EditKind::FinalNewline,
+        ))
     });
     let mut out: Vec<Edit> = Vec::with_capacity(edits.len());
     for e in edits {
@@ -1098,7 +1113,10 @@ mod tests {
             vec![comment.clone()],
             "the comment ends the line too"
         );
-        assert_eq!(settle(vec![comment.clone(), newline.clone()]), vec![comment.clone()]);
+        assert_eq!(
+            settle(vec![comment.clone(), newline.clone()]),
+            vec![comment.clone()]
+        );
         let tables = Tables::from_bytes(None, Some(bytes));
         // Even edits that overlap (which planning never makes) render without a panic.
         let both = [newline, comment];

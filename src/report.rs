@@ -512,7 +512,13 @@ pub fn plan_diff(plan: &Plan, tables: &Tables, p: Paint) -> String {
                 new: &e.after,
             })
             .collect();
-        out.push_str(&diff::of_changes(role.system_path(), old, &changes, "planned", p));
+        out.push_str(&diff::of_changes(
+            role.system_path(),
+            old,
+            &changes,
+            "planned",
+            p,
+        ));
     }
     out
 }

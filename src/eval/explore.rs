@@ -91,7 +91,7 @@ struct World<'c> {
     witness: Option<Token>,
     /// False once a name search was unsure or worlds were merged: its runs may not exist.
     proven: bool,
-    facts: Option<Rc<Fact>>,
+    facts: Option<std::sync::Arc<Fact>>,
     req: Request<'c>,
     aclexec_failed: bool,
     plain: bool,
@@ -671,13 +671,19 @@ impl Explorer<'_, '_> {
 }
 
 impl Fact {
-    fn push(prev: Option<Rc<Fact>>, pred: Pred, value: bool, at: RuleLoc, pos: usize) -> Rc<Fact> {
+    fn push(
+        prev: Option<std::sync::Arc<Fact>>,
+        pred: Pred,
+        value: bool,
+        at: RuleLoc,
+        pos: usize,
+    ) -> std::sync::Arc<Fact> {
         let prev_yes = match &prev {
             Some(p) if p.value => Some(p.clone()),
             Some(p) => p.prev_yes.clone(),
             None => None,
         };
-        Rc::new(Fact {
+        std::sync::Arc::new(Fact {
             now: Assumption {
                 pred,
                 value,

@@ -13,7 +13,7 @@ mod names;
 mod run;
 mod solve;
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::client::Client;
 use crate::flavor::Flavor;
@@ -50,7 +50,7 @@ pub struct Env<'a> {
 
 /// Bytes of a token in a question: shared, since one question is kept by the world that
 /// asked it, the run's facts and the verdict's list of questions.
-pub type Token = Rc<[u8]>;
+pub type Token = Arc<[u8]>;
 
 /// A question evaluation cannot answer by itself.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -205,8 +205,8 @@ pub struct Question {
 pub(crate) struct Fact {
     now: Assumption,
     value: bool,
-    prev: Option<Rc<Fact>>,
-    prev_yes: Option<Rc<Fact>>,
+    prev: Option<Arc<Fact>>,
+    prev_yes: Option<Arc<Fact>>,
 }
 
 /// What a run means for the client.
@@ -223,7 +223,7 @@ pub enum Fate {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
     pub decision: Decision,
-    facts: Option<Rc<Fact>>,
+    facts: Option<Arc<Fact>>,
     /// A host name that gives the run's name answers (None if it asks none, or if none was
     /// found: such a run may be impossible, and is counted only to stay on the safe side).
     pub witness: Option<Token>,
