@@ -306,13 +306,11 @@ pub fn of_changes(
             n_new += 1;
         }
         let new_first = (first as i64 + hunk_shift).max(0) as usize;
-        // An empty side starts after the line before it, as in diff(1).
-        let o = if n_old == 0 { first } else { first };
-        let n = if n_new == 0 { new_first } else { new_first };
+        // An empty side is numbered by the line before it, as in diff(1): `range` does it.
         out.push_str(&format!(
             "@@ -{} +{} @@\n",
-            range(o, n_old),
-            range(n, n_new)
+            range(first, n_old),
+            range(new_first, n_new)
         ));
         out.push_str(&body);
         i = j + 1;
