@@ -1,5 +1,7 @@
 //! Real programs on the other side of the tables: a running fail2ban (Debian's package, its
-//! stock `hostsdeny` action) banning into hosts.deny while wrapfix repairs and rolls back.
+//! stock `hostsdeny` action) banning into hosts.deny while wrapfix repairs and rolls back,
+//! and POSIX ACLs and user extended attributes as `getfacl` and `getfattr` see them before
+//! and after a repair and its rollback.
 //!
 //! Nothing here touches this machine's /etc or its fail2ban: the tables live in scratch
 //! roots, and fail2ban runs from a private configuration directory (`-c DIR`) with its own
@@ -7,6 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
@@ -14,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::check::wrapfix;
-use crate::support::{find_tool, skip};
+use crate::support::{find_tool, require_tool, skip};
 
 /// The admin wrapfix lets in. No ban below is for this address.
 const CLIENT: &str = "198.51.100.7";
@@ -571,4 +574,184 @@ fn salvaged_lines(backups: &Path) -> usize {
         }
     }
     lines
+}
+
+/// A tool's stdout; panics with its stderr when it fails.
+fn run(tool: &str, args: &[&str], path: &Path) -> String {
+    let out = Command::new(tool)
+        .args(args)
+        .arg(path)
+        .output()
+        .unwrap_or_else(|e| panic!("run {tool}: {e}"));
+    assert!(
+        out.status.success(),
+        "{tool} {args:?} {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A directory for the scratch root whose filesystem takes POSIX ACLs and `user.*`
+/// extended attributes: the system temp dir, else the target dir's, else /var/tmp.
+fn acl_capable_dir() -> Option<PathBuf> {
+    let candidates = [
+        std::env::temp_dir(),
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")),
+        PathBuf::from("/var/tmp"),
+    ];
+    candidates.into_iter().find(|dir| {
+        let Ok(probe) = tempfile::tempdir_in(dir) else {
+            return false;
+        };
+        let f = probe.path().join("probe");
+        std::fs::write(&f, "").is_ok()
+            && ["setfacl", "setfattr"].iter().all(|tool| {
+                let args: &[&str] = if *tool == "setfacl" {
+                    &["-m", "u:34:r"]
+                } else {
+                    &["-n", "user.wrapfix-probe", "-v", "1"]
+                };
+                Command::new(tool)
+                    .args(args)
+                    .arg(&f)
+                    .stderr(Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success())
+            })
+    })
+}
+
+/// How the real tools see a table: `getfacl` (numeric ids), `getfattr` of every name
+/// (the ACL's own `system.posix_acl_access` included), and mode and owner from stat.
+fn seen(path: &Path) -> String {
+    let m = std::fs::metadata(path).expect("stat");
+    format!(
+        "{}{}mode {:o} uid {} gid {}",
+        run("getfacl", &["-n", "-p"], path),
+        run(
+            "getfattr",
+            &["-d", "-m", "-", "-e", "hex", "--absolute-names"],
+            path
+        ),
+        m.mode() & 0o7777,
+        m.uid(),
+        m.gid()
+    )
+}
+
+/// A named-user and a named-group ACL entry with an explicit mask, and `user.*` extended
+/// attributes (one binary), on both tables, under an `etc` whose default ACL differs (new
+/// files there inherit it, wrapfix's temporary file included): after a fix with either
+/// strategy, and after its rollback, `getfacl`, `getfattr -d -m -` and stat show exactly
+/// what they showed before.
+#[test]
+fn acls_and_user_xattrs_survive_a_repair_and_its_rollback() {
+    for tool in ["setfacl", "getfacl", "setfattr", "getfattr"] {
+        if !require_tool(tool, "packages acl and attr") {
+            return;
+        }
+    }
+    let Some(base) = acl_capable_dir() else {
+        skip(
+            "a filesystem with POSIX ACLs and user extended attributes",
+            "tried the temp dir, CARGO_TARGET_TMPDIR and /var/tmp",
+        );
+        return;
+    };
+    for strategy in ["allow", "comment"] {
+        let sys = tempfile::tempdir_in(&base).expect("temp dir");
+        let root = sys.path();
+        let etc = root.join("etc");
+        std::fs::create_dir_all(&etc).expect("etc");
+        // The ACLs name users and groups the repaired system has (a rollback checks).
+        std::fs::write(
+            etc.join("passwd"),
+            "root:x:0:0:root:/root:/bin/sh\nbackup:x:34:34:backup:/var/backups:/usr/sbin/nologin\n",
+        )
+        .expect("passwd");
+        std::fs::write(etc.join("group"), "root:x:0:\nadm:x:4:\nbackup:x:34:\n").expect("group");
+        std::fs::write(etc.join("os-release"), "ID=debian\n").expect("os-release");
+        let allow = etc.join("hosts.allow");
+        let deny = etc.join("hosts.deny");
+        std::fs::write(&allow, ALLOW).expect("hosts.allow");
+        std::fs::write(&deny, DENY).expect("hosts.deny");
+        run(
+            "setfacl",
+            &["-d", "-m", "u::rw,g::r,o::-,u:0:rw,g:4:rw,m::rw"],
+            &etc,
+        );
+        run("chown", &["0:4"], &deny);
+        run("chmod", &["0640"], &deny);
+        run("setfacl", &["-m", "u:34:r,g:34:r,m::r"], &deny);
+        run("setfacl", &["-m", "u:34:r,m::r"], &allow);
+        for (table, value) in [(&allow, "kept by hand"), (&deny, "hardening template v2")] {
+            run("setfattr", &["-n", "user.comment", "-v", value], table);
+            run(
+                "setfattr",
+                &["-n", "user.checksum", "-v", "0x00ff10"],
+                table,
+            );
+        }
+        let original = [seen(&allow), seen(&deny)];
+        let inode = |p: &Path| std::fs::metadata(p).expect("stat").ino();
+        let changed = if strategy == "allow" { &allow } else { &deny };
+        let old_inode = inode(changed);
+        assert!(
+            original[1].contains("user:34:r--") && original[1].contains("user.comment"),
+            "the set-up took: {}",
+            original[1]
+        );
+
+        let fixed = wrapfix(root)
+            .args(["--yes", "--client", CLIENT, "--strategy", strategy])
+            .output()
+            .expect("run wrapfix");
+        assert_eq!(
+            fixed.status.code(),
+            Some(0),
+            "{strategy}: {}{}",
+            String::from_utf8_lossy(&fixed.stdout),
+            String::from_utf8_lossy(&fixed.stderr)
+        );
+        // Replaced by rename (a new inode), so the metadata below was copied, not kept.
+        assert_ne!(inode(changed), old_inode, "{strategy}: a new file");
+        assert_ne!(
+            std::fs::read_to_string(changed).expect("read"),
+            if strategy == "allow" { ALLOW } else { DENY },
+            "{strategy}: the fix changed {}",
+            changed.display()
+        );
+        assert_eq!(
+            [seen(&allow), seen(&deny)],
+            original,
+            "{strategy}: after the fix"
+        );
+
+        let undone = wrapfix(root)
+            .args(["--rollback", "--yes"])
+            .output()
+            .expect("run wrapfix");
+        assert_eq!(
+            undone.status.code(),
+            Some(0),
+            "{strategy} rollback: {}{}",
+            String::from_utf8_lossy(&undone.stdout),
+            String::from_utf8_lossy(&undone.stderr)
+        );
+        assert_eq!(std::fs::read_to_string(&allow).expect("read"), ALLOW);
+        assert_eq!(std::fs::read_to_string(&deny).expect("read"), DENY);
+        assert_eq!(
+            [seen(&allow), seen(&deny)],
+            original,
+            "{strategy}: after the rollback"
+        );
+        // No temporary file left beside the tables.
+        let strays: Vec<_> = std::fs::read_dir(&etc)
+            .expect("etc")
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.starts_with(".wrapfix-") && n.ends_with(".tmp"))
+            .collect();
+        assert!(strays.is_empty(), "{strays:?}");
+    }
 }
