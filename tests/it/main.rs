@@ -18,6 +18,7 @@ mod logs;
 mod manpage;
 mod pipeline;
 mod reader;
+mod real_writers;
 mod repair;
 mod rescue;
 mod screens;
