@@ -164,6 +164,12 @@ fn is_known(name: &[u8]) -> bool {
     !eq_nocase(name, UNKNOWN) && !eq_nocase(name, PARANOID)
 }
 
+/// Does this name parse as a numeric address (what libwrap's reverse lookup checks)?
+fn is_numeric(name: &[u8]) -> bool {
+    pattern::dot_quad_addr(name).is_some()
+        || std::str::from_utf8(name).is_ok_and(|n| n.parse::<std::net::IpAddr>().is_ok())
+}
+
 /// The answer a concrete name gives to a name question.
 pub(super) fn answer(pred: &Pred, name: &[u8], flavor: Flavor) -> bool {
     match pred {
@@ -303,6 +309,11 @@ impl NameBook {
         // A name that looks like a mapped IPv4 address is compared without its prefix:
         // the index does not know that, so take the slow road (never for made-up names).
         if flavor != Flavor::Rhel7 && pattern::strip_v4_mapped(name).len() != name.len() {
+            return false;
+        }
+        // Debian and CentOS 6 turn a reverse name that is a numeric address into
+        // `paranoid`: no verified name is one.
+        if flavor != Flavor::Rhel7 && is_numeric(name) {
             return false;
         }
         let mut buf = [0u8; NAME_MAX];
@@ -616,6 +627,15 @@ mod tests {
         // LOCAL needs a verified name without a dot.
         let n = found(book(&[(Pred::NameLocal, true)]).search(&[], Flavor::Debian));
         assert!(!n.contains('.') && n != "unknown" && n != "paranoid", "{n}");
+    }
+
+    #[test]
+    fn a_numeric_address_is_no_witness_where_libwrap_calls_it_paranoid() {
+        // `*::1` could only match the name "::1", which Debian's lookup never verifies.
+        let s = book(&[]).search(&[(pred("*::1"), true)], Flavor::Debian);
+        assert!(!matches!(&s, Search::Found(n) if n == b"::1"), "{s:?}");
+        assert!(!book(&[]).fits(b"10.0.0.1", &[], Flavor::Debian));
+        assert!(book(&[]).fits(b"10.0.0.1", &[], Flavor::Rhel7));
     }
 
     #[test]
