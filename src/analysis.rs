@@ -195,6 +195,22 @@ impl Context {
         }
     }
 
+    /// [`Context::analyse`], with the findings from beyond the tables ([`diagnostics`]:
+    /// the sshd program, the writers, the logs) made meanwhile on another thread; those
+    /// are also returned, to go with a later analysis of the same system.
+    pub fn analyse_system(&self, tables: Tables) -> (Analysis, Vec<Finding>) {
+        let (mut analysis, diagnostics) = std::thread::scope(|s| {
+            let others = s.spawn(|| diagnostics(&self.root, &self.daemons, &tables));
+            let analysis = self.analyse(tables.clone());
+            let found = others
+                .join()
+                .unwrap_or_else(|e| std::panic::resume_unwind(e));
+            (analysis, found)
+        });
+        analysis.findings.extend(diagnostics.iter().cloned());
+        (analysis, diagnostics)
+    }
+
     /// The verdicts of the targets and of the generic client after a change: `planned`
     /// are `before`'s tables with `edits` made. Each is explored from `before`'s candidate
     /// entries, moved to where the edits put them, plus the entries the edits wrote (no

@@ -96,12 +96,7 @@ pub(crate) fn write_out(f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -
 /// `--check`: verdicts and findings; exit 1 when any target is not granted.
 fn check(config: &Config) -> Result<i32> {
     let ctx = Context::from_config(config);
-    let mut analysis = ctx.analyse(load(config)?);
-    analysis.findings.extend(analysis::diagnostics(
-        &ctx.root,
-        &ctx.daemons,
-        &analysis.tables,
-    ));
+    let (analysis, _) = ctx.analyse_system(load(config)?);
     write_out(|out| {
         if config.json {
             let doc = report::json(

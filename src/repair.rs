@@ -149,14 +149,15 @@ pub fn repair(config: &Config, apply: bool) -> Result<i32> {
     let mut ctx = Context::from_config(config);
     let mut strategy = config.strategy;
     let tables = load(config)?;
-    let mut diagnostics = crate::analysis::diagnostics(&ctx.root, &ctx.daemons, &tables);
+    // The first analysis, with the findings from beyond the tables made alongside.
+    let (first, mut diagnostics) = ctx.analyse_system(tables.clone());
+    let mut first = Some(first);
     // Interactive, and no --client: show what is wrong, then let the admin say who is to
     // be let in. Never with --yes: a script must not pick a client from the logs by itself.
     let ask_who =
         apply && !config.yes && config.client_source != ClientSource::Options && prompt::can_ask();
     let mut before = None;
-    if ask_who {
-        let first = analyse(&ctx, tables.clone(), &diagnostics);
+    if ask_who && let Some(first) = first.take() {
         if !config.json {
             write_out(|out| report::human(out, config, &first))?;
             // A blank line between the report and the menu; nowhere to report a failure.
@@ -182,14 +183,16 @@ pub fn repair(config: &Config, apply: bool) -> Result<i32> {
     // The details were shown before the menu; the question screen says the rest.
     let mut details_shown = ask_who;
     for _ in 0..MAX_ASKS {
-        let before = match (before.take(), tables.take()) {
-            (Some(b), _) => b,
-            (None, Some(t)) => analyse(&ctx, t, &diagnostics),
+        let before = match (before.take(), first.take(), tables.take()) {
+            (Some(b), _, _) => b,
+            // The first analysis, unless the menu changed who is asked about.
+            (None, Some(f), _) => f,
+            (None, None, Some(t)) => analyse(&ctx, t, &diagnostics),
             // Shown again: the tables changed while the admin read the plan.
-            (None, None) => {
-                let t = load(config)?;
-                diagnostics = crate::analysis::diagnostics(&ctx.root, &ctx.daemons, &t);
-                analyse(&ctx, t, &diagnostics)
+            (None, None, None) => {
+                let (a, d) = ctx.analyse_system(load(config)?);
+                diagnostics = d;
+                a
             }
         };
         if let Some(code) = round(config, &ctx, strategy, apply, before, details_shown)? {
