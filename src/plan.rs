@@ -172,7 +172,7 @@ fn targets_let_in(after: &Analysis) -> Result<(), String> {
 ///
 /// Lines an edit writes stay within libwrap's 2047 bytes, and a file with a NUL byte (which
 /// glues lines) is always evaluated instead.
-pub(crate) fn refuses_no_one_new(
+pub fn refuses_no_one_new(
     tables: &Tables,
     edits: &[Edit],
     ctx: &Context,
@@ -253,7 +253,7 @@ fn always_refuses(r: &syntax::Rule<'_>, role: Role, ctx: &Context) -> bool {
 /// The old verification, for edits [`refuses_no_one_new`] cannot vouch for: the targets,
 /// the generic client and every address and name the files mention (up to
 /// [`MAX_MENTIONED`]) evaluated before and after.
-fn verify_full(ctx: &Context, before: &Tables, after: &Tables) -> Result<String, String> {
+pub fn verify_full(ctx: &Context, before: &Tables, after: &Tables) -> Result<String, String> {
     let ctx = ctx.with_extra(mentioned(before, ctx.flavor, MAX_MENTIONED).0);
     let b = ctx.analyse(before.clone());
     let a = ctx.analyse(after.clone());

@@ -17,6 +17,7 @@ mod json;
 mod logs;
 mod manpage;
 mod pipeline;
+mod plans;
 mod reader;
 mod real_writers;
 mod repair;
