@@ -5,10 +5,10 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use crate::cli::{Cli, Color, FlavorArg, Strategy};
-use crate::client::Client;
 use crate::error::{Error, Result};
-use crate::flavor::{Flavor, FlavorChoice};
-use crate::rootfs::Root;
+use crate::fsops::rootfs::Root;
+use crate::model::client::Client;
+use crate::model::flavor::{Flavor, FlavorChoice};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mode {

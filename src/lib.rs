@@ -8,45 +8,23 @@
 //! `docs/json.md` with `docs/wrapfix.schema.json` (the JSON report), `docs/write-protocol.md`
 //! (plans, change sets, writing and rollback).
 
-pub mod accounts;
-pub mod analysis;
 pub mod cli;
-pub mod client;
 pub mod config;
-pub mod detect;
-pub mod diff;
-pub mod edits;
+pub mod diagnose;
 pub mod error;
 pub mod eval;
-pub mod explain;
-pub mod flavor;
 pub mod fsops;
-pub mod history;
-pub mod journal;
-pub mod logs;
 pub mod manpage;
-pub mod menu;
-pub mod options;
-pub mod pattern;
-pub mod plan;
-pub mod prompt;
+pub mod model;
 pub mod repair;
 pub mod report;
-pub mod rootfs;
-pub mod scan;
-pub mod screen;
-pub mod syntax;
-pub mod tables;
-pub mod term;
-pub mod wrapped;
-pub mod writers;
 
 use std::io::Write;
 
-use analysis::Context;
 use config::{Config, Mode};
+use diagnose::analysis::Context;
 use error::{Result, exit};
-use tables::Tables;
+use model::tables::Tables;
 
 /// Run one invocation; returns the exit status.
 pub fn run(cli: cli::Cli) -> Result<i32> {
@@ -64,8 +42,10 @@ pub fn run(cli: cli::Cli) -> Result<i32> {
         Mode::Check => check(&config),
         Mode::DryRun => repair::repair(&config, false),
         Mode::Repair => repair::repair(&config, true),
-        Mode::Rollback { ref id, exact } => history::rollback(&config, id.as_deref(), exact),
-        Mode::ListBackups => history::list_backups(&config),
+        Mode::Rollback { ref id, exact } => {
+            repair::history::rollback(&config, id.as_deref(), exact)
+        }
+        Mode::ListBackups => repair::history::list_backups(&config),
     }
 }
 
@@ -78,14 +58,14 @@ pub(crate) fn load(config: &Config) -> Result<Tables> {
 /// status still says what is true on disk (`wrapfix --yes … | head -1` applies the change
 /// and exits 0; `--check | head -1` of a locked-out system exits 1).
 pub(crate) fn write_out(f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
-    if term::stdout_closed() {
+    if report::term::stdout_closed() {
         return Ok(());
     }
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if let Err(e) = f(&mut out).and_then(|()| out.flush()) {
-        term::mark_stdout_closed();
+        report::term::mark_stdout_closed();
         if e.kind() != std::io::ErrorKind::BrokenPipe {
-            term::warn(&format!("cannot write the report to stdout: {e}"));
+            report::term::warn(&format!("cannot write the report to stdout: {e}"));
         }
         // What is still buffered must not be written again when `out` is dropped.
         let _ = out.into_parts();

@@ -6,7 +6,7 @@ fn main() {
         Ok(code) => code,
         Err(e) => {
             // Escaped: error messages name paths and link targets from the repaired disk.
-            wrapfix::term::say(&e.to_string());
+            wrapfix::report::term::say(&e.to_string());
             e.exit_code()
         }
     };

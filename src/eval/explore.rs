@@ -24,9 +24,9 @@ use super::{
     Access, Assumption, Candidates, Decision, Env, Fact, Fate, How, Outcome, Pred, Question,
     RuleLoc, RuleRef, TableProblem, Token, Verdict,
 };
-use crate::client::Client;
-use crate::syntax::{Document, Entry, Rule, Unterminated};
-use crate::tables::{FileState, Role, TableFile, Tables};
+use crate::model::client::Client;
+use crate::model::syntax::{Document, Entry, Rule, Unterminated};
+use crate::model::tables::{FileState, Role, TableFile, Tables};
 
 /// One rule's walk over answers stops here and keeps what it found plus an "anything
 /// else" world (never reached by the rules of real files).
@@ -471,7 +471,7 @@ impl Explorer<'_, '_> {
     fn repaired_line<'c>(
         &mut self,
         pos: usize,
-        l: &crate::syntax::Logical<'_>,
+        l: &crate::model::syntax::Logical<'_>,
         why: Unterminated,
         worlds: &mut Vec<World<'c>>,
         void: &mut Vec<World<'c>>,
@@ -739,10 +739,10 @@ pub(super) fn rule_ref(role: Role, line: u32, text: &[u8]) -> RuleRef {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::accounts::FileAccounts;
     use crate::eval::Mode;
-    use crate::flavor::Flavor;
-    use crate::rootfs::Root;
+    use crate::fsops::rootfs::Root;
+    use crate::model::accounts::FileAccounts;
+    use crate::model::flavor::Flavor;
 
     /// The lines the comment strategy must comment out for an unnamed client, and whether
     /// the client is then let in.

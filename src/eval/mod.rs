@@ -15,13 +15,13 @@ mod solve;
 
 use std::sync::Arc;
 
-use crate::client::Client;
-use crate::flavor::Flavor;
-use crate::options::{Accounts, OptionError};
-use crate::pattern;
-use crate::rootfs::Root;
-use crate::syntax::{self, Rule, Unterminated};
-use crate::tables::{Role, Tables};
+use crate::fsops::rootfs::Root;
+use crate::model::client::Client;
+use crate::model::flavor::Flavor;
+use crate::model::options::{Accounts, OptionError};
+use crate::model::pattern;
+use crate::model::syntax::{self, Rule, Unterminated};
+use crate::model::tables::{Role, Tables};
 use run::{FileCache, Request, Run};
 
 /// How libwrap is being called.

@@ -13,8 +13,8 @@ use std::rc::Rc;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::{Pred, Token, solve};
-use crate::flavor::Flavor;
-use crate::pattern::{self, PARANOID, UNKNOWN, eq_nocase};
+use crate::model::flavor::Flavor;
+use crate::model::pattern::{self, PARANOID, UNKNOWN, eq_nocase};
 
 /// libwrap keeps names in 128-byte fields: a name the daemon sees has at most 127 bytes.
 const NAME_MAX: usize = 127;

@@ -7,12 +7,12 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::{Env, How, Mode, Pred};
-use crate::client::Client;
-use crate::flavor::Flavor;
-use crate::options::{self, Op};
-use crate::pattern::{self, PARANOID, UNKNOWN, eq_nocase};
-use crate::rootfs::Root;
-use crate::syntax::{self, Rule};
+use crate::fsops::rootfs::Root;
+use crate::model::client::Client;
+use crate::model::flavor::Flavor;
+use crate::model::options::{self, Op};
+use crate::model::pattern::{self, PARANOID, UNKNOWN, eq_nocase};
+use crate::model::syntax::{self, Rule};
 
 /// `/file` patterns nested deeper than this are treated as the crash they cause in libwrap.
 const MAX_FILE_DEPTH: usize = 64;
@@ -31,7 +31,7 @@ impl FileCache {
                 // Bounded, regular files only: a FIFO or a device named by a /file
                 // pattern must not hang or exhaust the run.
                 let p = String::from_utf8_lossy(path);
-                root.read_bounded(&p, crate::tables::TABLE_LIMIT)
+                root.read_bounded(&p, crate::model::tables::TABLE_LIMIT)
                     .ok()
                     .flatten()
                     .map(Rc::new)

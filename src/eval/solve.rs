@@ -12,8 +12,8 @@ use std::collections::VecDeque;
 use rustc_hash::FxHashMap;
 
 use super::names::is_bracketed;
-use crate::flavor::Flavor;
-use crate::pattern::eq_nocase;
+use crate::model::flavor::Flavor;
+use crate::model::pattern::eq_nocase;
 
 /// libwrap keeps names in 128-byte fields.
 const NAME_MAX: usize = 127;

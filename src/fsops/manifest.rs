@@ -16,8 +16,8 @@ use sha2::{Digest, Sha256};
 use super::sys::{self, Meta, Snapshot, TEMP_PREFIX, TEMP_SUFFIX, io_err};
 use super::trust::{self, Owners, TABLES, untrusted};
 use crate::error::Error;
-use crate::rootfs::{self, Root};
-use crate::tables::TABLE_LIMIT;
+use crate::fsops::rootfs::{self, Root};
+use crate::model::tables::TABLE_LIMIT;
 
 /// `YYYYMMDDTHHMMSSZ`, UTC (docs/write-protocol.md): sorts as text, no `:` for scp and shells.
 pub(crate) const ID_FORMAT: &str = "%Y%m%dT%H%M%SZ";
@@ -426,7 +426,7 @@ fn list_manifests(root: &Root, backup_dir: &Path) -> Result<Vec<(ChangeSetInfo, 
         let dir = backup_dir.join(&name);
         // A link here is not a change set wrapfix made: never followed.
         if !std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
-            crate::term::warn(&format!(
+            crate::report::term::warn(&format!(
                 "skipping {}: not a directory (a change set is one)",
                 dir.display()
             ));
@@ -435,7 +435,9 @@ fn list_manifests(root: &Root, backup_dir: &Path) -> Result<Vec<(ChangeSetInfo, 
         match read_manifest(&dir) {
             Ok(Some(m)) => found.push((key, dir, m)),
             Ok(None) => {}
-            Err(e) => crate::term::warn(&format!("skipping change set {}: {e}", dir.display())),
+            Err(e) => {
+                crate::report::term::warn(&format!("skipping change set {}: {e}", dir.display()))
+            }
         }
     }
     found.sort_by(|a, b| a.0.cmp(&b.0));

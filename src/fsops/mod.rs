@@ -17,6 +17,7 @@
 //! made again on the new bytes (bounded), or stop the change with nothing changed.
 
 mod manifest;
+pub mod rootfs;
 mod sys;
 mod trust;
 mod write;
@@ -29,7 +30,7 @@ pub use manifest::{ChangeSet, ChangeSetInfo, SetFile, list, load, new_id};
 pub use sys::Meta;
 
 use crate::error::Error;
-use crate::rootfs::Root;
+use crate::fsops::rootfs::Root;
 use manifest::{SetWriter, sha256_hex};
 use sys::Snapshot;
 use write::{Desired, Failed, Pending, Written};
@@ -195,7 +196,7 @@ pub fn rollback(
         backup_dir,
         exact,
         revert,
-        derive: &|before, after| crate::edits::between(before, after, "rollback"),
+        derive: &|before, after| crate::repair::edits::between(before, after, "rollback"),
         allow_in_place: false,
         command: &plain_command,
     })

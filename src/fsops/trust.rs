@@ -9,8 +9,8 @@ use std::path::Path;
 
 use super::sys::Meta;
 use crate::error::Error;
-use crate::rootfs::Root;
-use crate::tables::Role;
+use crate::fsops::rootfs::Root;
+use crate::model::tables::Role;
 
 /// The only files a change set may name.
 pub(super) const TABLES: [&str; 2] = [Role::Allow.system_path(), Role::Deny.system_path()];

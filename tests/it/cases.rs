@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use serde::Deserialize;
-use wrapfix::client::Client;
+use wrapfix::model::client::Client;
 
 use crate::support::oracle::{self, OracleCase};
 use crate::support::{self, Outcome, describe_ours, escape, show_table};

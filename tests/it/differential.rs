@@ -11,8 +11,8 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use wrapfix::client::Client;
 use wrapfix::eval::Verdict;
+use wrapfix::model::client::Client;
 
 use crate::support::oracle::{self, OracleCase};
 use crate::support::{self, Outcome, describe_ours, escape, show_table};

@@ -1,12 +1,12 @@
 //! The flavour table (docs/semantics.md §8): the same bytes mean different things to Debian's,
 //! RHEL 7's and CentOS 6's libwrap. One test per row.
 
-use wrapfix::accounts::FileAccounts;
-use wrapfix::client::Client;
 use wrapfix::eval::{Access, Env, How, Mode, evaluate};
-use wrapfix::flavor::Flavor::{self, Debian, Rhel6, Rhel7};
-use wrapfix::rootfs::Root;
-use wrapfix::tables::Tables;
+use wrapfix::fsops::rootfs::Root;
+use wrapfix::model::accounts::FileAccounts;
+use wrapfix::model::client::Client;
+use wrapfix::model::flavor::Flavor::{self, Debian, Rhel6, Rhel7};
+use wrapfix::model::tables::Tables;
 
 /// Evaluate `sshd` for `client` as the daemon's libwrap of `flavor` would.
 fn access(flavor: Flavor, allow: &[u8], deny: &[u8], client: &str) -> (Access, How) {
@@ -53,7 +53,7 @@ fn an_overlong_line_stops_debian_hangs_rhel7_and_is_skipped_by_centos6() {
         (
             Access::Denied,
             How::DenyTableError(wrapfix::eval::TableProblem::Unterminated(
-                wrapfix::syntax::Unterminated::TooLong
+                wrapfix::model::syntax::Unterminated::TooLong
             ))
         )
     );

@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use serde_json::{Value, json};
 use wrapfix::error::Error;
+use wrapfix::fsops::rootfs::Root;
 use wrapfix::fsops::{self, Applied, ChangeRequest, Target};
-use wrapfix::rootfs::Root;
 
 /// A scratch system: `ROOT/etc`, and a backup directory inside the root as by default.
 pub struct Scratch {

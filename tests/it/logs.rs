@@ -7,9 +7,9 @@ use std::path::Path;
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use wrapfix::detect::{Kind, Severity};
-use wrapfix::logs::{self, Refusal};
-use wrapfix::rootfs::Root;
+use wrapfix::diagnose::detect::{Kind, Severity};
+use wrapfix::diagnose::logs::{self, Refusal};
+use wrapfix::fsops::rootfs::Root;
 
 /// A scratch root with an empty `/var/log`.
 fn root() -> tempfile::TempDir {

@@ -4,14 +4,14 @@
 //! the targets and the generic client before and after (`plan::verify_full`) must agree.
 //! Knobs: `WRAPFIX_PLAN_CASES` (rule sets per seed), `WRAPFIX_DIFF_SEED`.
 
-use wrapfix::accounts::FileAccounts;
-use wrapfix::analysis::Context;
 use wrapfix::cli::Strategy;
-use wrapfix::client::Client;
-use wrapfix::flavor::Flavor;
-use wrapfix::plan::{self, Outcome};
-use wrapfix::rootfs::Root;
-use wrapfix::tables::Tables;
+use wrapfix::diagnose::analysis::Context;
+use wrapfix::fsops::rootfs::Root;
+use wrapfix::model::accounts::FileAccounts;
+use wrapfix::model::client::Client;
+use wrapfix::model::flavor::Flavor;
+use wrapfix::model::tables::Tables;
+use wrapfix::repair::plan::{self, Outcome};
 
 use crate::differential::{Gen, env_number, seeds};
 use crate::support::show_table;

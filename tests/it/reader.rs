@@ -1,12 +1,12 @@
 //! The reader never loses a byte and never panics, whatever the file holds.
 
 use proptest::prelude::*;
-use wrapfix::client::Client;
 use wrapfix::eval::{Env, Mode, evaluate};
-use wrapfix::flavor::Flavor;
-use wrapfix::rootfs::Root;
-use wrapfix::syntax::{Document, Entry};
-use wrapfix::tables::Tables;
+use wrapfix::fsops::rootfs::Root;
+use wrapfix::model::client::Client;
+use wrapfix::model::flavor::Flavor;
+use wrapfix::model::syntax::{Document, Entry};
+use wrapfix::model::tables::Tables;
 
 /// Bytes that stress the reader: rule-ish text, separators, CR, backslashes, NULs,
 /// brackets, and the odd long run.
@@ -58,7 +58,7 @@ fn check(bytes: &[u8]) {
             }
         }
         let root = Root::new("/nonexistent-wrapfix-root");
-        let accounts = wrapfix::accounts::FileAccounts::default();
+        let accounts = wrapfix::model::accounts::FileAccounts::default();
         let env = Env {
             flavor,
             mode: Mode::Daemon,

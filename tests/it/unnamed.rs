@@ -20,12 +20,12 @@ use std::fmt::Write as _;
 use std::time::Instant;
 
 use rustc_hash::FxHashMap as HashMap;
-use wrapfix::client::Client;
+use wrapfix::model::client::Client;
 
 use wrapfix::eval::{self, Access, Assumption, Env, Fate, Mode, Pred, Verdict};
-use wrapfix::flavor::Flavor;
-use wrapfix::rootfs::Root;
-use wrapfix::tables::Tables;
+use wrapfix::fsops::rootfs::Root;
+use wrapfix::model::flavor::Flavor;
+use wrapfix::model::tables::Tables;
 
 use crate::differential::{ADDRS, Gen, RuleSet, USERS, describe_lists, env_number, seeds};
 use crate::support::oracle::{self, OracleCase, OracleVerdict};

@@ -6,9 +6,9 @@ use std::os::unix::fs::symlink;
 use std::path::Path;
 
 use proptest::prelude::*;
-use wrapfix::detect::{Kind, Severity};
-use wrapfix::rootfs::Root;
-use wrapfix::wrapped::{self, Binary, Linkage, Unknown};
+use wrapfix::diagnose::detect::{Kind, Severity};
+use wrapfix::diagnose::wrapped::{self, Binary, Linkage, Unknown};
+use wrapfix::fsops::rootfs::Root;
 
 use crate::support;
 

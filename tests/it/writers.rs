@@ -3,10 +3,10 @@
 use std::os::unix::fs::symlink;
 use std::path::Path;
 
-use wrapfix::detect::{Finding, Kind, Severity};
-use wrapfix::rootfs::Root;
-use wrapfix::tables::{Role, Tables};
-use wrapfix::writers;
+use wrapfix::diagnose::detect::{Finding, Kind, Severity};
+use wrapfix::diagnose::writers;
+use wrapfix::fsops::rootfs::Root;
+use wrapfix::model::tables::{Role, Tables};
 
 /// Debian's stock hosts.deny header: it must not read as a config-management header.
 const DEBIAN_DENY: &str = "\

@@ -10,13 +10,13 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use wrapfix::accounts::FileAccounts;
-use wrapfix::client::Client;
 use wrapfix::eval::{Access, How, Verdict, evaluate};
 use wrapfix::eval::{Env, Mode};
-use wrapfix::flavor::Flavor;
-use wrapfix::rootfs::Root;
-use wrapfix::tables::Tables;
+use wrapfix::fsops::rootfs::Root;
+use wrapfix::model::accounts::FileAccounts;
+use wrapfix::model::client::Client;
+use wrapfix::model::flavor::Flavor;
+use wrapfix::model::tables::Tables;
 
 /// CI sets this so that a missing tool fails the run instead of silently skipping.
 pub const REQUIRE_ENV: &str = "WRAPFIX_REQUIRE_SYSTEM_TESTS";

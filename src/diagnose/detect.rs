@@ -3,12 +3,12 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use crate::analysis::TargetVerdict;
+use crate::diagnose::analysis::TargetVerdict;
 use crate::eval::{Access, Env, Pred, RuleLoc};
-use crate::flavor::Flavor;
-use crate::options::{self, Cause, Op};
-use crate::syntax::{self, Document, Entry, Rule, Unterminated};
-use crate::tables::{FileState, Role, TableFile, Tables};
+use crate::model::flavor::Flavor;
+use crate::model::options::{self, Cause, Op};
+use crate::model::syntax::{self, Document, Entry, Rule, Unterminated};
+use crate::model::tables::{FileState, Role, TableFile, Tables};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
@@ -414,7 +414,7 @@ fn group(findings: Vec<Finding>) -> Vec<Finding> {
         let more = if ls.len() > 8 { ", …" } else { "" };
         f.message = format!(
             "{} rules like this one (lines {}{more}); the first: {}",
-            crate::explain::count(ls.len()),
+            crate::diagnose::explain::count(ls.len()),
             shown.join(", "),
             f.message
         );

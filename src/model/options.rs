@@ -2,8 +2,8 @@
 //! `process_options()` does (docs/semantics.md §6). Every problem it finds is what libwrap calls
 //! `tcpd_jump()`: the connection is refused, even from hosts.allow.
 
-use crate::flavor::Flavor;
-use crate::syntax;
+use crate::model::flavor::Flavor;
+use crate::model::syntax;
 
 /// One option that matters to the verdict, in the order libwrap runs them.
 #[derive(Debug, Clone, PartialEq, Eq)]

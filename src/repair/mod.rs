@@ -1,23 +1,31 @@
-//! The repair modes: repair (and `--dry-run`). Planning is [`crate::plan`]'s, writing is
+//! The repair modes: repair (and `--dry-run`). Planning is [`crate::repair::plan`]'s, writing is
 //! [`crate::fsops`]'s; this is the conversation with the admin around them: show what is
 //! wrong, ask who should get in (when the command line does not say), show the change on one
-//! screen ([`crate::screen`]), ask (or not), apply, verify on disk, say what happened and what
-//! else to do. Rollback and the list of change sets are in [`crate::history`].
+//! screen ([`crate::report::screen`]), ask (or not), apply, verify on disk, say what happened and what
+//! else to do. Rollback and the list of change sets are in [`crate::repair::history`].
+
+pub mod diff;
+pub mod edits;
+pub mod history;
+pub mod menu;
+pub mod plan;
+pub mod prompt;
 
 use std::io::Write;
 
 use serde_json::{Value, json};
 
-use crate::analysis::{Analysis, Context};
 use crate::cli::Strategy;
 use crate::config::{ClientSource, Config};
-use crate::detect::Kind;
+use crate::diagnose::analysis::{Analysis, Context};
+use crate::diagnose::detect::Kind;
 use crate::error::{Error, Result, exit};
-use crate::menu::{self, Choice};
-use crate::plan::{self, EditKind, Outcome, Plan};
+use crate::model::tables::{Role, Tables};
 use crate::report::{self, Paint, wrap};
-use crate::tables::{Role, Tables};
-use crate::{fsops, load, prompt, screen, term, write_out};
+use crate::report::{screen, term};
+use crate::{fsops, load, write_out};
+use menu::Choice;
+use plan::{EditKind, Outcome, Plan};
 
 /// May we go ahead? `--yes`, or a yes typed on a terminal. Says why not on stderr, with
 /// the command (`with_yes`) that would go ahead.
@@ -46,7 +54,11 @@ pub(crate) fn approved(config: &Config, question: &str, with_yes: &str) -> bool 
 }
 
 /// The analysis of `tables` for `ctx`'s clients, with the findings from beyond the tables.
-fn analyse(ctx: &Context, tables: Tables, diagnostics: &[crate::detect::Finding]) -> Analysis {
+fn analyse(
+    ctx: &Context,
+    tables: Tables,
+    diagnostics: &[crate::diagnose::detect::Finding],
+) -> Analysis {
     let mut a = ctx.analyse(tables);
     a.findings.extend(diagnostics.iter().cloned());
     a
@@ -378,7 +390,7 @@ fn clean_append(then: &[u8], now: &[u8]) -> bool {
 /// After a fix: what keeps it fixed (the writers that would put the lockout back), again,
 /// since the details scrolled away before the question.
 fn advise(config: &Config, before: &Analysis) -> Result<()> {
-    let writers: Vec<&crate::detect::Finding> = before
+    let writers: Vec<&crate::diagnose::detect::Finding> = before
         .findings
         .iter()
         .filter(|f| f.kind == Kind::Writer)
@@ -568,7 +580,7 @@ fn apply_plan(
     Ok((exit::OK, change_set))
 }
 
-fn who(tv: &crate::analysis::TargetVerdict) -> String {
+fn who(tv: &crate::diagnose::analysis::TargetVerdict) -> String {
     tv.target
         .client
         .as_ref()

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
 
-use crate::flavor::Flavor;
+use crate::model::flavor::Flavor;
 
 /// A client as the daemon's libwrap sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

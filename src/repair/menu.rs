@@ -5,12 +5,12 @@
 //! The most recently refused client is often an attacker, so it is never the default, and a
 //! client that a ban line names (DenyHosts, fail2ban, sshguard wrote it on purpose) says so.
 
-use crate::client::Client;
 use crate::config::{ClientSource, Config};
-use crate::flavor::Flavor;
-use crate::prompt;
-use crate::syntax::{self, Entry, escape};
-use crate::tables::{Role, Tables};
+use crate::model::client::Client;
+use crate::model::flavor::Flavor;
+use crate::model::syntax::{self, Entry, escape};
+use crate::model::tables::{Role, Tables};
+use crate::repair::prompt;
 
 /// What the admin chose.
 pub enum Choice {
@@ -33,7 +33,7 @@ pub fn choose(config: &Config, tables: &Tables) -> Choice {
         items.push(format!("{} (your SSH connection)", c.addr));
         clients.push(c.clone());
     }
-    let refused = crate::logs::scan(&config.root).unwrap_or_default();
+    let refused = crate::diagnose::logs::scan(&config.root).unwrap_or_default();
     let mut offered: Vec<(Client, String)> = Vec::new();
     for r in refused.iter().filter(|r| r.addr != "unknown") {
         if offered.len() == MENU_REFUSED {
@@ -104,7 +104,7 @@ pub fn choose(config: &Config, tables: &Tables) -> Choice {
                 // Broken between words like the menu; the typed text shown, not obeyed.
                 let width = terminal_size::terminal_size_of(std::io::stderr())
                     .map(|(w, _)| usize::from(w.0));
-                let text = crate::term::escape(&format!("{e}; try again")).into_owned();
+                let text = crate::report::term::escape(&format!("{e}; try again")).into_owned();
                 let line = crate::report::wrap(&text, width, "", "  ");
                 let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
             }

@@ -1,16 +1,16 @@
 //! Everything wrapfix knows about a system before it plans: the tables, the (daemon, client)
 //! targets with their verdicts, and the findings.
 
-use crate::accounts::FileAccounts;
-use crate::client::Client;
 use crate::config::Config;
-use crate::detect::{self, Finding};
+use crate::diagnose::detect::{self, Finding};
+use crate::diagnose::scan;
 use crate::eval::{self, Access, Candidates, Env, Mode, Verdict};
-use crate::flavor::Flavor;
-use crate::plan::Edit;
-use crate::rootfs::Root;
-use crate::scan;
-use crate::tables::{Role, Tables};
+use crate::fsops::rootfs::Root;
+use crate::model::accounts::FileAccounts;
+use crate::model::client::Client;
+use crate::model::flavor::Flavor;
+use crate::model::tables::{Role, Tables};
+use crate::repair::plan::Edit;
 
 /// One (daemon, client) question.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -289,7 +289,7 @@ impl Context {
 fn move_candidates(
     list: &[(usize, u32)],
     edits: &[&Edit],
-    planned: Option<&crate::syntax::Document>,
+    planned: Option<&crate::model::syntax::Document>,
     flavor: Flavor,
 ) -> Vec<(usize, u32)> {
     let mut edits: Vec<&Edit> = edits.to_vec();
@@ -382,9 +382,9 @@ const MAX_REFUSED: usize = 20;
 /// Findings from beyond the two tables: is the daemon linked with libwrap at all, which
 /// clients the logs show refused, which tools will write the tables again.
 pub fn diagnostics(root: &Root, daemons: &[String], tables: &Tables) -> Vec<Finding> {
-    let mut out = crate::wrapped::findings(root, daemons);
-    out.extend(crate::writers::findings(root, tables));
-    if let Ok(logs) = crate::logs::scan_logs(root) {
+    let mut out = crate::diagnose::wrapped::findings(root, daemons);
+    out.extend(crate::diagnose::writers::findings(root, tables));
+    if let Ok(logs) = crate::diagnose::logs::scan_logs(root) {
         out.extend(logs.findings(MAX_REFUSED));
     }
     out

@@ -18,11 +18,11 @@ use std::collections::BTreeMap;
 
 use memchr::memmem;
 
-use crate::detect::{Finding, Kind, Severity};
-use crate::rootfs::Root;
-use crate::syntax::escape;
-use crate::tables::{Role, Tables};
-use crate::wrapped::dir_files;
+use crate::diagnose::detect::{Finding, Kind, Severity};
+use crate::diagnose::wrapped::dir_files;
+use crate::fsops::rootfs::Root;
+use crate::model::syntax::escape;
+use crate::model::tables::{Role, Tables};
 
 /// Every `writer` finding for the system under `root` whose tables are `tables`.
 pub fn findings(root: &Root, tables: &Tables) -> Vec<Finding> {
@@ -491,8 +491,8 @@ mod fail2ban {
     use std::collections::BTreeMap;
 
     use super::{At, Severity, dir_files, escape, line_number, read_text, writer};
-    use crate::detect::Finding;
-    use crate::rootfs::Root;
+    use crate::diagnose::detect::Finding;
+    use crate::fsops::rootfs::Root;
 
     const DIR: &str = "/etc/fail2ban";
     const DEFAULT: &str = "DEFAULT";

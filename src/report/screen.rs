@@ -4,13 +4,13 @@
 //! it. The details (every verdict, findings, advice for the tools that write the files)
 //! come before it and may scroll away.
 
-use crate::analysis::{Analysis, TargetVerdict};
 use crate::cli::Strategy;
 use crate::config::Config;
+use crate::diagnose::analysis::{Analysis, TargetVerdict};
 use crate::eval::{Access, How, TableProblem};
-use crate::plan::{EditKind, Plan};
+use crate::model::syntax::Unterminated;
+use crate::repair::plan::{EditKind, Plan};
 use crate::report::{self, Paint, wrap};
-use crate::syntax::Unterminated;
 
 /// The verdicts of the generic client (no client given, or the stand-in evaluated for
 /// verification): whether the daemon is open to the world at large.

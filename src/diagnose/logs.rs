@@ -11,7 +11,7 @@
 //! and every rotated copy logrotate leaves (`X.1`, `X.2.gz`, `X-20261115`, `X-20261115.gz`).
 //!
 //! Where no syslog daemon writes those files (Debian 12 and 13 by default), the refusals
-//! are only in the systemd journal, read through journalctl ([`crate::journal`]).
+//! are only in the systemd journal, read through journalctl ([`crate::diagnose::journal`]).
 //!
 //! Speed matters (issue 4: at least half of `zgrep -c` on the same files): each file is read
 //! in large chunks (gzip decompressed as a stream), candidate lines are found with one
@@ -25,9 +25,9 @@ use flate2::read::MultiGzDecoder;
 use memchr::memmem;
 use rustc_hash::FxHashMap;
 
-use crate::detect::{Finding, Kind, Severity};
-use crate::rootfs::Root;
-use crate::syntax::escape;
+use crate::diagnose::detect::{Finding, Kind, Severity};
+use crate::fsops::rootfs::Root;
+use crate::model::syntax::escape;
 
 /// The directory the logs live in, on the repaired system.
 const LOG_DIR: &str = "/var/log";
@@ -134,14 +134,15 @@ pub fn scan_logs(root: &Root) -> io::Result<Scan> {
     // does (a current auth.log, secure or messages), it got the same lines from journald,
     // and counting both would count every refusal twice.
     let syslog = files.iter().any(|f| f.age == Age::Current);
-    if let Some(dir) = crate::journal::find(root).filter(|_| !syslog) {
+    if let Some(dir) = crate::diagnose::journal::find(root).filter(|_| !syslog) {
         let rank = files.len();
         let mut lines = Lines::new(rank, &mut tally);
-        if let Some(problem) = crate::journal::read(&dir, &mut |out| lines.read_all(out)) {
+        if let Some(problem) = crate::diagnose::journal::read(&dir, &mut |out| lines.read_all(out))
+        {
             problems.push(problem);
         }
         files.push(LogFile {
-            system: crate::journal::DIR.to_string(),
+            system: crate::diagnose::journal::DIR.to_string(),
             host: dir,
             compression: Compression::Plain,
             family: 0,
@@ -199,7 +200,7 @@ fn refusal_finding(r: &Refusal) -> Finding {
         .map(|t| format!(", last at {}", escape(t.as_bytes())))
         .unwrap_or_default();
     // A line of journalctl's output is no place in the journal's files.
-    let line = (r.file != crate::journal::DIR).then_some(r.line);
+    let line = (r.file != crate::diagnose::journal::DIR).then_some(r.line);
     Finding {
         kind: Kind::RefusedClient,
         severity: Severity::Warning,
@@ -397,7 +398,7 @@ fn scan_file(file: &LogFile, rank: usize, tally: &mut Tally) -> Option<Problem> 
     }
     // Without blocking, and only a regular file: it may have been swapped for a FIFO since
     // the directory was listed.
-    let opened = match crate::rootfs::open_regular(&file.host) {
+    let opened = match crate::fsops::rootfs::open_regular(&file.host) {
         Ok(f) => f,
         // Rotated away since the directory was listed: nothing lost, it has a new name.
         Err(e) if e.kind() == io::ErrorKind::NotFound => return None,

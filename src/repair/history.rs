@@ -6,8 +6,10 @@ use serde_json::{Value, json};
 use crate::config::Config;
 use crate::error::{Error, Result, exit};
 use crate::repair::{approved, change_set_json};
+use crate::repair::{diff, plan};
+use crate::report::term;
 use crate::report::{self, Paint, wrap};
-use crate::{diff, fsops, plan, term, write_out};
+use crate::{fsops, write_out};
 
 /// What rolling back one file does, planned before asking.
 struct Restore {
@@ -36,7 +38,7 @@ pub fn rollback(config: &Config, id: Option<&str>, exact: bool) -> Result<i32> {
     for f in &set.files {
         let current = config
             .root
-            .read_bounded(&f.system_path, crate::tables::TABLE_LIMIT)
+            .read_bounded(&f.system_path, crate::model::tables::TABLE_LIMIT)
             .map_err(|e| {
                 Error::read(
                     "read",
@@ -147,7 +149,7 @@ pub fn rollback(config: &Config, id: Option<&str>, exact: bool) -> Result<i32> {
         backup_dir: &config.backup_dir,
         exact,
         revert: &plan::revert,
-        derive: &|before, after| crate::edits::between(before, after, "rollback"),
+        derive: &|before, after| crate::repair::edits::between(before, after, "rollback"),
         allow_in_place: config.in_place,
         command: &command,
     })?;

@@ -7,15 +7,15 @@
 
 use std::collections::BTreeSet;
 
-use crate::analysis::{Analysis, Context};
 use crate::cli::Strategy;
-use crate::client::Client;
+use crate::diagnose::analysis::{Analysis, Context};
 use crate::eval::{Access, How, Probe, Prober, RuleLoc, TableProblem};
-use crate::flavor::Flavor;
-use crate::options::Op;
-use crate::pattern;
-use crate::syntax::{self, Document, Entry, Unterminated};
-use crate::tables::{FileState, Role, TableFile, Tables};
+use crate::model::client::Client;
+use crate::model::flavor::Flavor;
+use crate::model::options::Op;
+use crate::model::pattern;
+use crate::model::syntax::{self, Document, Entry, Unterminated};
+use crate::model::tables::{FileState, Role, TableFile, Tables};
 
 /// One edit: at byte `at` of the original file, `before` (whole lines, possibly empty)
 /// becomes `after`.
@@ -234,7 +234,7 @@ fn always_refuses(r: &syntax::Rule<'_>, role: Role, ctx: &Context) -> bool {
     let Some(field) = r.options_field() else {
         return role == Role::Deny;
     };
-    let opts = crate::options::parse(field, ctx.flavor, &ctx.accounts);
+    let opts = crate::model::options::parse(field, ctx.flavor, &ctx.accounts);
     if opts
         .ops
         .iter()
@@ -761,7 +761,7 @@ fn client_of(tok: &[u8], flavor: Flavor) -> Option<Client> {
         .unwrap_or(net);
     if let Ok(ip) = inner.parse::<std::net::IpAddr>() {
         return Some(Client {
-            addr: crate::client::libwrap_text(ip, flavor),
+            addr: crate::model::client::libwrap_text(ip, flavor),
             name: None,
             user: None,
         });
@@ -912,7 +912,7 @@ pub fn revert(path: &str, current: &[u8], edits: &serde_json::Value) -> Result<V
             .and_then(serde_json::Value::as_str)
             .unwrap_or("")
             .to_string();
-        // A rollback's edit that removed lines: where they go back (see `crate::edits`).
+        // A rollback's edit that removed lines: where they go back (see `crate::repair::edits`).
         let next = match e.get("next") {
             None | Some(serde_json::Value::Null) => None,
             Some(v) => Some(
@@ -934,7 +934,7 @@ pub fn revert(path: &str, current: &[u8], edits: &serde_json::Value) -> Result<V
             at.ok_or_else(|| {
                 format!("the line next to the lines wrapfix removed near {path}:{line} is no longer there")
             })?
-        } else if kind == crate::edits::KIND && !after.ends_with(b"\n") {
+        } else if kind == crate::repair::edits::KIND && !after.ends_with(b"\n") {
             // A last line without a newline: only ever at the end of the file.
             let at = out.len().saturating_sub(after.len());
             let whole = at == 0 || out[at - 1] == b'\n';

@@ -1,17 +1,17 @@
 //! The edit list of a rollback: what it changed in a file, as whole-line replacements, so
-//! that the rollback can itself be undone by [`crate::plan::revert`] when the file changed
+//! that the rollback can itself be undone by [`crate::repair::plan::revert`] when the file changed
 //! again since (docs/write-protocol.md: any history of fixes and rollbacks unwinds by repeated
 //! `--rollback`). A fix records the edits it planned; a rollback records the line diff
 //! between what it read and what it wrote.
 //!
 //! An edit whose new side is empty (the rollback removed lines, e.g. wrapfix's allow entry)
 //! has nothing of its own to find later, so it also records the line that followed it
-//! (`next`; `null`: the end of the file), where [`crate::plan::revert`] puts the lines back.
+//! (`next`; `null`: the end of the file), where [`crate::repair::plan::revert`] puts the lines back.
 
 use serde_json::{Value, json};
 use similar::{Algorithm, DiffTag};
 
-use crate::diff::{common_head, common_tail, lines};
+use crate::repair::diff::{common_head, common_tail, lines};
 use crate::report::bytes_json;
 
 /// The kind name of a derived edit in the manifest.
@@ -79,7 +79,7 @@ pub fn between(old: Option<&[u8]>, new: Option<&[u8]>, why: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::revert;
+    use crate::repair::plan::revert;
 
     /// Undoing the derived edits on the new bytes gives the old bytes back.
     fn round_trip(old: &[u8], new: &[u8]) {

@@ -7,8 +7,8 @@ use rustc_hash::FxHashSet;
 use crate::eval::{
     Access, Assumption, Decision, Fate, How, Outcome, Pred, TableProblem, Token, Verdict,
 };
-use crate::syntax::{self, Unterminated};
-use crate::tables::Role;
+use crate::model::syntax::{self, Unterminated};
+use crate::model::tables::Role;
 
 /// Patterns named in a summary before "…".
 const EXAMPLES: usize = 3;

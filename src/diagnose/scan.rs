@@ -8,18 +8,18 @@
 //! addresses (the shape ban lists have) are matched by looking their tokens up among the
 //! clients, not by matching every client against every token.
 //!
-//! The same pass collects the per-line findings ([`crate::detect`]) and which stand-in
+//! The same pass collects the per-line findings ([`crate::diagnose::detect`]) and which stand-in
 //! addresses and names the rules mention (for the generic client).
 
 use rustc_hash::FxHashMap;
 
-use crate::client::Client;
-use crate::detect::{self, Pending, Refusal};
+use crate::diagnose::detect::{self, Pending, Refusal};
 use crate::eval::{Candidates, Env, Probe, Prober, RuleLoc};
-use crate::flavor::Flavor;
-use crate::pattern::{self, eq_nocase};
-use crate::syntax::{self, Document, Entry, Rule};
-use crate::tables::{FileState, Role, Tables};
+use crate::model::client::Client;
+use crate::model::flavor::Flavor;
+use crate::model::pattern::{self, eq_nocase};
+use crate::model::syntax::{self, Document, Entry, Rule};
+use crate::model::tables::{FileState, Role, Tables};
 
 /// Everything one pass learns.
 pub struct Scan {

@@ -1,24 +1,27 @@
 //! What wrapfix prints: the human report and the JSON document (docs/json.md).
 
+pub mod screen;
+pub mod term;
+
 use std::io::{self, IsTerminal, Write};
 
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::analysis::{Analysis, TargetVerdict};
 use crate::cli::Strategy;
 use crate::config::Config;
-use crate::detect::{Finding, Severity};
-use crate::diff;
+use crate::diagnose::analysis::{Analysis, TargetVerdict};
+use crate::diagnose::detect::{Finding, Severity};
+use crate::diagnose::explain;
 use crate::eval::{Access, Fate, RuleRef};
-use crate::explain;
-use crate::plan::{EditKind, Plan};
-use crate::syntax::Document;
-use crate::tables::{Role, Tables};
+use crate::model::syntax::Document;
+use crate::model::tables::{Role, Tables};
+use crate::repair::diff;
+use crate::repair::plan::{EditKind, Plan};
 
 /// Bytes from a file as text a terminal shows safely.
 pub fn show(bytes: &[u8]) -> String {
-    crate::syntax::escape(bytes)
+    crate::model::syntax::escape(bytes)
 }
 
 /// Rule text in a report line: [`show`], cut after [`SHOWN_BYTES`] bytes (a 2048-byte line
@@ -30,7 +33,7 @@ fn show_rule(bytes: &[u8]) -> String {
     format!(
         "{}… ({} bytes)",
         show(&bytes[..SHOWN_BYTES]),
-        crate::explain::count(bytes.len())
+        crate::diagnose::explain::count(bytes.len())
     )
 }
 
@@ -146,7 +149,7 @@ fn rule_at(r: &RuleRef) -> String {
     format!("{}:{}", r.loc.role, r.loc.line)
 }
 
-pub use crate::explain::reason;
+pub use crate::diagnose::explain::reason;
 
 /// The human report of an analysis.
 pub fn human(out: &mut dyn Write, config: &Config, a: &Analysis) -> io::Result<()> {
@@ -156,9 +159,9 @@ pub fn human(out: &mut dyn Write, config: &Config, a: &Analysis) -> io::Result<(
     let header = format!(
         "{} {} (flavor {}: {})",
         p.bold("wrapfix:"),
-        crate::term::escape(&root),
+        crate::report::term::escape(&root),
         config.flavor.flavor,
-        crate::term::escape(&config.flavor.why)
+        crate::report::term::escape(&config.flavor.why)
     );
     write!(out, "{}", wrap(&header, config.width, "", "  "))?;
     for file in a.tables.both() {
@@ -214,17 +217,22 @@ fn verdict(
         (Access::Depends, Some(plain)) => format!(
             "{} {}: {}",
             explain::fate_word(v.plain().fate()),
-            crate::term::escape(&plain),
-            crate::term::escape(&reason(d))
+            crate::report::term::escape(&plain),
+            crate::report::term::escape(&reason(d))
         ),
-        _ => crate::term::escape(&reason(d)).into_owned(),
+        _ => crate::report::term::escape(&reason(d)).into_owned(),
     };
     write!(out, "{}", wrap(&why, width, "  why   ", "        "))?;
     for u in explain::unless(v) {
         write!(
             out,
             "{}",
-            wrap(&crate::term::escape(&u), width, "  but   ", "        ")
+            wrap(
+                &crate::report::term::escape(&u),
+                width,
+                "  but   ",
+                "        "
+            )
         )?;
     }
     if v.access == Access::Depends {
@@ -255,7 +263,7 @@ fn verdict(
             .unwrap_or_default();
         let maybe = if o.proven { "" } else { " (may be impossible)" };
         let plain = if o.plain { " [plain world]" } else { "" };
-        let when = crate::term::escape(&when);
+        let when = crate::report::term::escape(&when);
         writeln!(out, "  - {word} {when}{maybe}{plain}{rule}")?;
     }
     if v.outcomes.len() > RUNS_SHOWN {
@@ -288,14 +296,19 @@ fn finding(out: &mut dyn Write, p: Paint, f: &Finding, width: Option<usize>) -> 
     let head = format!(
         "{sev} {:<14} {}{text}",
         f.kind.name(),
-        crate::term::escape(&wher)
+        crate::report::term::escape(&wher)
     );
     write!(out, "{}", wrap(&head, width, "  ", "          "))?;
     let indent = "          ";
     write!(
         out,
         "{}",
-        wrap(&crate::term::escape(&f.message), width, indent, indent)
+        wrap(
+            &crate::report::term::escape(&f.message),
+            width,
+            indent,
+            indent
+        )
     )
 }
 

@@ -6,7 +6,7 @@
 
 use std::net::Ipv6Addr;
 
-use crate::flavor::Flavor;
+use crate::model::flavor::Flavor;
 
 /// `strcasecmp(a, b) == 0`.
 pub fn eq_nocase(a: &[u8], b: &[u8]) -> bool {

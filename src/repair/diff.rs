@@ -3,8 +3,8 @@
 
 use similar::{Algorithm, DiffTag};
 
+use crate::model::syntax::escape;
 use crate::report::Paint;
-use crate::syntax::escape;
 
 /// Lines as libwrap sees them: split after each `\n` only (similar's own line splitter
 /// would also split at a bare CR).

@@ -4,16 +4,16 @@
 //!
 //! The journal is read through this machine's `journalctl --directory=DIR` (never a program
 //! of the repaired system), as `short-iso` text: `2026-11-24T00:50:12+0000 HOST TAG[PID]:
-//! MESSAGE`, the syslog shape [`crate::logs`] parses. Without journalctl, or when it fails,
+//! MESSAGE`, the syslog shape [`crate::diagnose::logs`] parses. Without journalctl, or when it fails,
 //! the journal is not read and a finding says so and why.
 
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::detect::Severity;
-use crate::logs::Problem;
-use crate::rootfs::Root;
+use crate::diagnose::detect::Severity;
+use crate::diagnose::logs::Problem;
+use crate::fsops::rootfs::Root;
 
 /// Where the persistent journal lives, on the repaired system.
 pub const DIR: &str = "/var/log/journal";

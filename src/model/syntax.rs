@@ -14,7 +14,7 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
-use crate::flavor::Flavor;
+use crate::model::flavor::Flavor;
 
 /// libwrap's line buffer, including the terminating NUL (`BUFLEN` in hosts_access.c).
 pub const BUFLEN: usize = 2048;
