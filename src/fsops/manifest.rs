@@ -11,6 +11,9 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use crate::model::bytes::{hex, unhex};
+use crate::model::edit::EditRecord;
 use sha2::{Digest, Sha256};
 
 use super::sys::{self, Meta, Snapshot, TEMP_PREFIX, TEMP_SUFFIX, io_err};
@@ -70,7 +73,10 @@ struct FileEntry {
     salvaged: String,
     /// Written in place (a bind-mounted file), not by rename.
     in_place: bool,
-    edits: Value,
+    /// What the change did to the file; `None` in change sets of older versions, which
+    /// only `--exact` can roll back.
+    #[serde(default)]
+    edits: Option<Vec<EditRecord>>,
 }
 
 /// One change set as `--list-backups` shows it.
@@ -102,7 +108,7 @@ pub struct SetFile {
     pub size: u64,
     /// Mode, owner and extended attributes before the change; `None` if it did not exist.
     pub meta: Option<Meta>,
-    pub edits: Value,
+    pub edits: Option<Vec<EditRecord>>,
     /// The backed-up bytes (checked against `sha256_before` on load).
     pub backup: Option<Vec<u8>>,
     pub salvaged: Vec<u8>,
@@ -120,24 +126,6 @@ pub struct ChangeSet {
 
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 /// `/etc/hosts.deny` → `etc/hosts.deny`; refuses anything that could climb out of the set.
@@ -255,7 +243,7 @@ impl SetWriter {
         system_path: &str,
         snap: &Snapshot,
         after: Option<&[u8]>,
-        edits: &Value,
+        edits: &[EditRecord],
     ) -> Result<usize, Error> {
         self.manifest.files.push(FileEntry {
             path: system_path.to_string(),
@@ -271,7 +259,7 @@ impl SetWriter {
             xattr_values: BTreeMap::new(),
             salvaged: String::new(),
             in_place: false,
-            edits: edits.clone(),
+            edits: Some(edits.to_vec()),
         });
         let i = self.manifest.files.len() - 1;
         self.set_before(i, snap.bytes.as_deref(), snap.meta.as_ref(), after)?;
@@ -325,8 +313,8 @@ impl SetWriter {
 
     /// The edits recorded for file `i` (a rollback's: its line diff, made again after a
     /// rebase or a salvage).
-    pub fn set_edits(&mut self, i: usize, edits: Value) {
-        self.manifest.files[i].edits = edits;
+    pub fn set_edits(&mut self, i: usize, edits: Vec<EditRecord>) {
+        self.manifest.files[i].edits = Some(edits);
     }
 
     /// What file `i` holds after wrapfix wrote it, the bytes salvaged into it, and how.
@@ -619,7 +607,7 @@ fn set_file(dir: &Path, f: &FileEntry, owners: &Owners) -> Result<SetFile, Error
         meta,
         edits: f.edits.clone(),
         backup,
-        salvaged: unhex(&f.salvaged).unwrap_or_default(),
+        salvaged: unhex(&f.salvaged).ok_or_else(|| damaged("has bad salvaged bytes"))?,
         in_place: f.in_place,
     })
 }
@@ -646,8 +634,7 @@ mod tests {
     }
 
     #[test]
-    fn hex_round_trips_and_mirrors_stay_inside() {
-        assert_eq!(unhex(&hex(b"\x00\xffa")), Some(b"\x00\xffa".to_vec()));
+    fn mirrors_stay_inside() {
         assert_eq!(
             mirrored("/etc/hosts.deny").unwrap(),
             PathBuf::from("etc/hosts.deny")

@@ -26,6 +26,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::model::edit::EditRecord;
+
 pub use manifest::{ChangeSet, ChangeSetInfo, SetFile, list, load, new_id};
 pub use sys::Meta;
 
@@ -42,14 +44,14 @@ pub struct Target {
     pub system_path: String,
     /// The edits the plan makes to it, recorded verbatim in the manifest for a later
     /// rollback (which hands them back to [`Revert`]).
-    pub edits: Value,
+    pub edits: Vec<EditRecord>,
     /// When the file does not exist and is created: copy mode and owner from this file
     /// (system path, e.g. the sibling `/etc/hosts.deny`) if it exists; else 0644 root:root.
     pub create_like: Option<String>,
 }
 
 impl Target {
-    pub fn new(system_path: impl Into<String>, edits: Value) -> Target {
+    pub fn new(system_path: impl Into<String>, edits: Vec<EditRecord>) -> Target {
         Target {
             system_path: system_path.into(),
             edits,
@@ -64,11 +66,11 @@ pub type Rebase<'a> = &'a dyn Fn(&str, Option<&[u8]>) -> Result<Vec<u8>, String>
 
 /// Undo only wrapfix's own `edits` in a file that other programs changed since: given the
 /// path, its current bytes and the recorded edits, the bytes to write, or `Err(reason)`.
-pub type Revert<'a> = &'a dyn Fn(&str, &[u8], &Value) -> Result<Vec<u8>, String>;
+pub type Revert<'a> = &'a dyn Fn(&str, &[u8], Option<&[EditRecord]>) -> Result<Vec<u8>, String>;
 
 /// The edit list a rollback records for one file, from the bytes it replaced and the bytes
 /// it wrote (`None`: absent), so that [`Revert`] can undo the rollback in turn.
-pub type Derive<'a> = &'a dyn Fn(Option<&[u8]>, Option<&[u8]>) -> Value;
+pub type Derive<'a> = &'a dyn Fn(Option<&[u8]>, Option<&[u8]>) -> Vec<EditRecord>;
 
 /// A wrapfix command line for the system being changed, with these arguments (`--root`
 /// and `--backup-dir` included as the run had them), for the commands messages suggest.
@@ -241,7 +243,7 @@ pub fn rollback_with(req: &RollbackRequest) -> Result<Option<Applied>, Error> {
         .map(|f| Target {
             system_path: f.system_path.clone(),
             // Replaced by the line diff of what the rollback really writes.
-            edits: Value::Array(Vec::new()),
+            edits: Vec::new(),
             create_like: None,
         })
         .collect();
@@ -354,7 +356,7 @@ fn restore_plan(
     let Some(current) = current else {
         return Err("the file was removed since wrapfix changed it".into());
     };
-    let bytes = revert(&f.system_path, current, &f.edits)?;
+    let bytes = revert(&f.system_path, current, f.edits.as_deref())?;
     // A file wrapfix created, with nothing left in it, goes away again.
     let bytes = if !f.existed && bytes.is_empty() {
         None
@@ -392,7 +394,12 @@ struct Job<'a> {
 
 impl Job<'_> {
     /// The edits to record for a file going from `before` to `after`.
-    fn edits(&self, target: &Target, before: Option<&[u8]>, after: Option<&[u8]>) -> Value {
+    fn edits(
+        &self,
+        target: &Target,
+        before: Option<&[u8]>,
+        after: Option<&[u8]>,
+    ) -> Vec<EditRecord> {
         match self.derive {
             Some(derive) => derive(before, after),
             None => target.edits.clone(),

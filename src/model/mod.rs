@@ -3,7 +3,9 @@
 //! the accounts options may name. Nothing here evaluates or writes.
 
 pub mod accounts;
+pub mod bytes;
 pub mod client;
+pub mod edit;
 pub mod flavor;
 pub mod options;
 pub mod pattern;

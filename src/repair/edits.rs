@@ -8,22 +8,19 @@
 //! has nothing of its own to find later, so it also records the line that followed it
 //! (`next`; `null`: the end of the file), where [`crate::repair::plan::revert`] puts the lines back.
 
-use serde_json::{Value, json};
 use similar::{Algorithm, DiffTag};
 
+use crate::model::bytes::Bytes;
+use crate::model::edit::{EditRecord, RecordKind};
 use crate::repair::diff::{common_head, common_tail, lines};
-use crate::report::bytes_json;
-
-/// The kind name of a derived edit in the manifest.
-pub const KIND: &str = "lines";
 
 /// The edits that turn `old` into `new` (`None`: the file is absent), as the manifest
 /// records them: `{kind, line, before, after, next, why}`, `line` being the 1-based line of
 /// `new` where `after` starts.
-pub fn between(old: Option<&[u8]>, new: Option<&[u8]>, why: &str) -> Value {
+pub fn between(old: Option<&[u8]>, new: Option<&[u8]>, why: &str) -> Vec<EditRecord> {
     let (old, new) = (old.unwrap_or_default(), new.unwrap_or_default());
     if old == new {
-        return json!([]);
+        return Vec::new();
     }
     // Only what lies between the common head and tail is split into lines: a rollback
     // touches a few lines of what may be a million-line ban list.
@@ -52,7 +49,7 @@ pub fn between(old: Option<&[u8]>, new: Option<&[u8]>, why: &str) -> Value {
             Some(*at)
         }))
         .collect();
-    let edits: Vec<Value> = hunks
+    hunks
         .into_iter()
         .map(|(o, n)| {
             let before: Vec<u8> = a[o].concat();
@@ -61,19 +58,18 @@ pub fn between(old: Option<&[u8]>, new: Option<&[u8]>, why: &str) -> Value {
             let next = (after.is_empty() && end < new.len()).then(|| {
                 let rest = &new[end..];
                 let len = memchr::memchr(b'\n', rest).map_or(rest.len(), |i| i + 1);
-                bytes_json(&rest[..len])
+                Bytes::from(&rest[..len])
             });
-            json!({
-                "kind": KIND,
-                "line": head_lines + n.start + 1,
-                "before": bytes_json(&before),
-                "after": bytes_json(&after),
-                "next": next,
-                "why": why,
-            })
+            EditRecord {
+                kind: RecordKind::Lines,
+                line: (head_lines + n.start + 1) as u64,
+                before: Bytes(before),
+                after: Bytes(after),
+                next,
+                why: why.to_string(),
+            }
         })
-        .collect();
-    Value::Array(edits)
+        .collect()
 }
 
 #[cfg(test)]
@@ -85,9 +81,9 @@ mod tests {
     fn round_trip(old: &[u8], new: &[u8]) {
         let edits = between(Some(old), Some(new), "test");
         assert_eq!(
-            revert("/etc/hosts.allow", new, &edits).as_deref(),
+            revert("/etc/hosts.allow", new, Some(&edits)).as_deref(),
             Ok(old),
-            "{edits}"
+            "{edits:?}"
         );
     }
 
@@ -111,18 +107,18 @@ mod tests {
         let edits = between(Some(old), Some(b"ALL: ALL: DENY\n"), "test");
         let now = b"ALL: 192.0.2.9: DENY\nALL: ALL: DENY\n";
         assert_eq!(
-            revert("/etc/hosts.allow", now, &edits).unwrap(),
+            revert("/etc/hosts.allow", now, Some(&edits)).unwrap(),
             b"ALL: 192.0.2.9: DENY\nsshd: 10.0.0.1\nALL: ALL: DENY\n"
         );
         // Lines removed at the end go back at the end.
         let edits = between(Some(b"a\nb\n"), Some(b"a\n"), "test");
-        assert_eq!(revert("/x", b"", &edits).unwrap(), b"b\n");
+        assert_eq!(revert("/x", b"", Some(&edits)).unwrap(), b"b\n");
         // Their neighbour gone: refused, not guessed.
         assert!(
             revert(
                 "/x",
                 b"z\n",
-                &between(Some(old), Some(b"ALL: ALL: DENY\n"), "t")
+                Some(&between(Some(old), Some(b"ALL: ALL: DENY\n"), "t"))
             )
             .is_err()
         );

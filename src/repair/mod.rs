@@ -435,7 +435,7 @@ fn apply_plan(
         .into_iter()
         .filter(|r| plan.new[*r as usize].is_some())
         .map(|r| {
-            let mut t = fsops::Target::new(r.system_path(), plan::edits_json(&plan.edits, r));
+            let mut t = fsops::Target::new(r.system_path(), plan::records(&plan.edits, r));
             if r == Role::Allow {
                 t.create_like = Some(Role::Deny.system_path().into());
             }
@@ -614,7 +614,7 @@ pub(crate) fn change_set_json(
                 a.files
                     .iter()
                     .filter(|f| !f.salvaged.is_empty())
-                    .map(|f| json!({"file": f.system_path, "bytes": report::bytes_json(&f.salvaged)}))
+                    .map(|f| json!({"file": f.system_path, "bytes": crate::model::bytes::json(&f.salvaged)}))
                     .collect::<Vec<_>>()
             })
             .unwrap_or_default(),

@@ -10,7 +10,9 @@ use std::collections::BTreeSet;
 use crate::cli::Strategy;
 use crate::diagnose::analysis::{Analysis, Context};
 use crate::eval::{Access, How, Probe, Prober, RuleLoc, TableProblem};
+use crate::model::bytes::Bytes;
 use crate::model::client::Client;
+use crate::model::edit::{EditRecord, RecordKind};
 use crate::model::flavor::Flavor;
 use crate::model::options::Op;
 use crate::model::pattern;
@@ -44,10 +46,15 @@ pub enum EditKind {
 
 impl EditKind {
     pub fn name(self) -> &'static str {
+        self.record().name()
+    }
+
+    /// How a change set records an edit of this kind.
+    pub fn record(self) -> RecordKind {
         match self {
-            EditKind::Insert => "insert",
-            EditKind::Comment => "comment",
-            EditKind::FinalNewline => "final-newline",
+            EditKind::Insert => RecordKind::Insert,
+            EditKind::Comment => RecordKind::Comment,
+            EditKind::FinalNewline => RecordKind::FinalNewline,
         }
     }
 }
@@ -853,110 +860,68 @@ pub fn rebase(
     apply_at(current, &at)
 }
 
-/// The edits of one file as the manifest records them (what [`revert`] reads back).
-pub fn edits_json(edits: &[Edit], role: Role) -> serde_json::Value {
-    use crate::report::bytes_json;
-    serde_json::Value::Array(
-        edits
-            .iter()
-            .filter(|e| e.role == role)
-            .map(|e| {
-                serde_json::json!({
-                    "kind": e.kind.name(),
-                    "line": e.line,
-                    "before": bytes_json(&e.before),
-                    "after": bytes_json(&e.after),
-                    "why": e.why,
-                })
-            })
-            .collect(),
-    )
-}
-
-/// Bytes from [`crate::report::bytes_json`]'s form.
-fn bytes_of(v: &serde_json::Value) -> Option<Vec<u8>> {
-    if let Some(s) = v.as_str() {
-        return Some(s.as_bytes().to_vec());
-    }
-    let hex = v.get("hex")?.as_str()?;
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+/// The edits of one file as the change set records them (what [`revert`] reads back).
+pub fn records(edits: &[Edit], role: Role) -> Vec<EditRecord> {
+    edits
+        .iter()
+        .filter(|e| e.role == role)
+        .map(|e| EditRecord {
+            kind: e.kind.record(),
+            line: u64::from(e.line),
+            before: Bytes::from(e.before.as_slice()),
+            after: Bytes::from(e.after.as_slice()),
+            next: None,
+            why: e.why.clone(),
+        })
         .collect()
 }
 
 /// Undo wrapfix's own edits in `current`, keeping whatever other programs changed since:
 /// each edit's `after` bytes, found at a line start (the occurrence nearest the recorded
 /// line), become its `before` bytes again. A final newline wrapfix added is only taken
-/// back while nothing follows it. Fails, saying why, when an edit cannot be found intact.
-pub fn revert(path: &str, current: &[u8], edits: &serde_json::Value) -> Result<Vec<u8>, String> {
-    let list = edits
-        .as_array()
-        .ok_or_else(|| format!("the manifest has no edit list for {path}"))?;
+/// back while nothing follows it. Fails, saying why, when an edit cannot be found intact;
+/// `None`: the change set recorded no edit list for the file (made by an older wrapfix).
+pub fn revert(path: &str, current: &[u8], edits: Option<&[EditRecord]>) -> Result<Vec<u8>, String> {
+    let list = edits.ok_or_else(|| format!("the manifest has no edit list for {path}"))?;
     let mut out = current.to_vec();
     // Last edits first, so earlier positions stay valid.
-    let mut parsed = Vec::new();
-    for e in list {
-        let (Some(before), Some(after)) = (
-            e.get("before").and_then(bytes_of),
-            e.get("after").and_then(bytes_of),
-        ) else {
-            return Err(format!("the manifest's edit record for {path} is damaged"));
-        };
-        let line = e
-            .get("line")
-            .and_then(serde_json::Value::as_u64)
-            .unwrap_or(1);
-        let kind = e
-            .get("kind")
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        // A rollback's edit that removed lines: where they go back (see `crate::repair::edits`).
-        let next = match e.get("next") {
-            None | Some(serde_json::Value::Null) => None,
-            Some(v) => Some(
-                bytes_of(v)
-                    .ok_or_else(|| format!("the manifest's edit record for {path} is damaged"))?,
-            ),
-        };
-        parsed.push((line, kind, before, after, next));
-    }
-    parsed.sort_by_key(|p| std::cmp::Reverse(p.0));
-    for (line, kind, before, after, next) in parsed {
+    let mut parsed: Vec<&EditRecord> = list.iter().collect();
+    parsed.sort_by_key(|e| std::cmp::Reverse(e.line));
+    for e in parsed {
+        let (line, kind, before, after) = (e.line, e.kind, e.before.as_slice(), e.after.as_slice());
         let at = if after.is_empty() {
             // Nothing of the edit's own is left to find: its lines go back before the line
             // that followed them, or at the end.
-            let at = match &next {
-                Some(next) => find_at_line_start(&out, next, line),
+            let at = match &e.next {
+                Some(next) => find_at_line_start(&out, next.as_slice(), line),
                 None => (out.is_empty() || out.ends_with(b"\n")).then_some(out.len()),
             };
             at.ok_or_else(|| {
                 format!("the line next to the lines wrapfix removed near {path}:{line} is no longer there")
             })?
-        } else if kind == crate::repair::edits::KIND && !after.ends_with(b"\n") {
+        } else if kind == RecordKind::Lines && !after.ends_with(b"\n") {
             // A last line without a newline: only ever at the end of the file.
             let at = out.len().saturating_sub(after.len());
             let whole = at == 0 || out[at - 1] == b'\n';
-            if !(out.ends_with(&after) && whole) {
+            if !(out.ends_with(after) && whole) {
                 return Err(format!(
                     "the last line of {path} is no longer as wrapfix left it"
                 ));
             }
             at
-        } else if kind == EditKind::FinalNewline.name() {
-            if !out.ends_with(&after) {
+        } else if kind == RecordKind::FinalNewline {
+            if !out.ends_with(after) {
                 return Err(format!(
                     "lines were added after the final newline wrapfix gave {path}; taking it back would join them onto the last line"
                 ));
             }
             out.len() - after.len()
         } else {
-            find_at_line_start(&out, &after, line).ok_or_else(|| {
+            find_at_line_start(&out, after, line).ok_or_else(|| {
                 format!("the lines wrapfix changed near {path}:{line} are no longer there as wrapfix left them")
             })?
         };
-        out.splice(at..at + after.len(), before);
+        out.splice(at..at + after.len(), before.iter().copied());
     }
     Ok(out)
 }
@@ -1005,7 +970,7 @@ mod tests {
 
     #[test]
     fn revert_undoes_only_our_edits_and_keeps_appended_bans() {
-        let edits = edits_json(
+        let edits = records(
             &[edit(
                 EditKind::Comment,
                 2,
@@ -1016,14 +981,14 @@ mod tests {
         );
         let now = b"a\n# wrapfix X: m\n#ALL: ALL\nALL: 192.0.2.9\n";
         assert_eq!(
-            revert("/etc/hosts.deny", now, &edits).unwrap(),
+            revert("/etc/hosts.deny", now, Some(&edits)).unwrap(),
             b"a\nALL: ALL\nALL: 192.0.2.9\n"
         );
     }
 
     #[test]
     fn revert_refuses_when_our_lines_are_gone() {
-        let edits = edits_json(
+        let edits = records(
             &[edit(
                 EditKind::Insert,
                 1,
@@ -1032,12 +997,12 @@ mod tests {
             )],
             Role::Deny,
         );
-        assert!(revert("/etc/hosts.allow", b"sshd: 10.0.0.2\n", &edits).is_err());
+        assert!(revert("/etc/hosts.allow", b"sshd: 10.0.0.2\n", Some(&edits)).is_err());
         assert_eq!(
             revert(
                 "/etc/hosts.allow",
                 b"# wrapfix X: m\nsshd: 10.0.0.1\nx\n",
-                &edits
+                Some(&edits)
             )
             .unwrap(),
             b"x\n"
@@ -1046,15 +1011,22 @@ mod tests {
 
     #[test]
     fn a_final_newline_is_taken_back_only_while_it_is_last() {
-        let edits = edits_json(
+        let edits = records(
             &[edit(EditKind::FinalNewline, 3, b"ALL: ALL", b"ALL: ALL\n")],
             Role::Deny,
         );
         assert_eq!(
-            revert("/etc/hosts.deny", b"a\nALL: ALL\n", &edits).unwrap(),
+            revert("/etc/hosts.deny", b"a\nALL: ALL\n", Some(&edits)).unwrap(),
             b"a\nALL: ALL"
         );
-        assert!(revert("/etc/hosts.deny", b"a\nALL: ALL\nALL: 1.2.3.4\n", &edits).is_err());
+        assert!(
+            revert(
+                "/etc/hosts.deny",
+                b"a\nALL: ALL\nALL: 1.2.3.4\n",
+                Some(&edits)
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -1143,7 +1115,7 @@ mod tests {
 
     #[test]
     fn non_utf8_edits_round_trip_through_the_manifest() {
-        let edits = edits_json(
+        let recorded = records(
             &[edit(
                 EditKind::Comment,
                 1,
@@ -1152,9 +1124,33 @@ mod tests {
             )],
             Role::Deny,
         );
+        let json = serde_json::to_string(&recorded).unwrap();
+        assert!(json.contains(r#""after":{"hex":"#), "{json}");
+        let edits: Vec<EditRecord> = serde_json::from_str(&json).unwrap();
+        assert_eq!(edits, recorded);
         assert_eq!(
-            revert("/etc/hosts.deny", b"# m\n#ALL: \xff\n", &edits).unwrap(),
+            revert("/etc/hosts.deny", b"# m\n#ALL: \xff\n", Some(&edits)).unwrap(),
             b"ALL: \xff\n"
+        );
+    }
+
+    #[test]
+    fn a_damaged_edit_record_is_refused_not_guessed() {
+        // Before the records were typed, an unknown kind or a missing line number became
+        // kind "" or line 1 and was applied anyway.
+        let good = r#"{"kind":"insert","line":1,"before":"","after":"sshd: 10.0.0.1\n","why":"w"}"#;
+        assert!(serde_json::from_str::<EditRecord>(good).is_ok());
+        for bad in [
+            good.replace("insert", "rewrite"),
+            good.replace(r#""line":1,"#, ""),
+            good.replace(r#""before":"""#, r#""before":{"hex":"zz"}"#),
+            good.replace(r#""why":"w""#, r#""why":"w","extra":1"#),
+        ] {
+            assert!(serde_json::from_str::<EditRecord>(&bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            revert("/etc/hosts.allow", b"x\n", None),
+            Err("the manifest has no edit list for /etc/hosts.allow".to_string())
         );
     }
 }

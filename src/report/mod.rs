@@ -5,6 +5,7 @@ pub mod term;
 
 use std::io::{self, IsTerminal, Write};
 
+use crate::model::bytes;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -568,14 +569,6 @@ pub fn plan_human(
     Ok(())
 }
 
-/// Bytes in JSON: a string when they are UTF-8, else `{"hex": "…"}` (exact either way).
-pub fn bytes_json(b: &[u8]) -> Value {
-    match std::str::from_utf8(b) {
-        Ok(s) => Value::String(s.to_string()),
-        Err(_) => json!({"hex": b.iter().map(|x| format!("{x:02x}")).collect::<String>()}),
-    }
-}
-
 /// The `plan` object of the JSON document.
 pub fn plan_json(plan: &Plan, tables: &Tables) -> Value {
     let edits: Vec<Value> = plan
@@ -586,8 +579,8 @@ pub fn plan_json(plan: &Plan, tables: &Tables) -> Value {
                 "file": e.role.system_path(),
                 "line": e.line,
                 "kind": e.kind.name(),
-                "before": bytes_json(&e.before),
-                "after": bytes_json(&e.after),
+                "before": bytes::json(&e.before),
+                "after": bytes::json(&e.after),
                 "why": e.why,
             })
         })

@@ -12,6 +12,8 @@ use serde_json::{Value, json};
 use wrapfix::error::Error;
 use wrapfix::fsops::rootfs::Root;
 use wrapfix::fsops::{self, Applied, ChangeRequest, Target};
+use wrapfix::model::bytes::Bytes;
+use wrapfix::model::edit::{EditRecord, RecordKind};
 
 /// A scratch system: `ROOT/etc`, and a backup directory inside the root as by default.
 pub struct Scratch {
@@ -100,7 +102,7 @@ impl Scratch {
                 .iter()
                 .map(|p| Target {
                     system_path: p.to_string(),
-                    edits: json!({"test-edit": p}),
+                    edits: vec![test_edit(p)],
                     create_like: Some("/etc/hosts.deny".into()),
                 })
                 .collect(),
@@ -137,11 +139,27 @@ pub fn replace(
     }
 }
 
+/// The edit record a test change set keeps for `path` (stored and shown, never applied by
+/// these tests' own rebase and revert closures).
+fn test_edit(path: &str) -> EditRecord {
+    EditRecord {
+        kind: RecordKind::Insert,
+        line: 1,
+        before: Bytes::default(),
+        after: Bytes(format!("{path}\n").into_bytes()),
+        next: None,
+        why: "test-edit".into(),
+    }
+}
+
+/// What a revert closure gives back.
+type Reverted = Result<Vec<u8>, String>;
+
 /// Revert for [`replace`]: put `from` back where `to` is.
 pub fn unreplace(
     from: &'static [u8],
     to: &'static [u8],
-) -> impl Fn(&str, &[u8], &Value) -> Result<Vec<u8>, String> {
+) -> impl Fn(&str, &[u8], Option<&[EditRecord]>) -> Reverted {
     move |_, cur, _| {
         let at = find(cur, to).ok_or("wrapfix's line is gone")?;
         Ok([&cur[..at], from, &cur[at + to.len()..]].concat())
@@ -165,7 +183,7 @@ pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-fn no_revert(_: &str, _: &[u8], _: &Value) -> Result<Vec<u8>, String> {
+fn no_revert(_: &str, _: &[u8], _: Option<&[EditRecord]>) -> Result<Vec<u8>, String> {
     panic!("revert must not be called when the file still holds what wrapfix wrote")
 }
 
@@ -238,7 +256,10 @@ fn apply_then_rollback_restores_bytes_and_metadata_exactly() {
     assert_eq!(f["mode"], "0640");
     assert_eq!(f["size"], ODD.len());
     assert_eq!(f["xattr_names"], json!(["user.wrapfix-test"]));
-    assert_eq!(f["edits"], json!({"test-edit": "/etc/hosts.deny"}));
+    assert_eq!(
+        f["edits"],
+        json!([{"kind": "insert", "line": 1, "before": "", "after": "/etc/hosts.deny\n", "why": "test-edit"}])
+    );
     assert_eq!(f["sha256_before"].as_str().unwrap().len(), 64);
     if is_root() {
         assert_eq!(

@@ -17,7 +17,6 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use serde_json::Value;
 use wrapfix::fsops;
 
 use crate::fsops::{Scratch, find};
@@ -89,7 +88,11 @@ fn fix_plan(path: &str, cur: Option<&[u8]>) -> Result<Vec<u8>, String> {
     Ok([&cur[..at], b"\n#ALL: ALL\n", &cur[at + 10..]].concat())
 }
 
-fn revert_plan(path: &str, cur: &[u8], _: &Value) -> Result<Vec<u8>, String> {
+fn revert_plan(
+    path: &str,
+    cur: &[u8],
+    _: Option<&[wrapfix::model::edit::EditRecord]>,
+) -> Result<Vec<u8>, String> {
     if path.ends_with("allow") {
         let at = find(cur, NEW_ALLOW).ok_or("our line is gone")?;
         return Ok([&cur[..at], &cur[at + NEW_ALLOW.len()..]].concat());

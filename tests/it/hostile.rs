@@ -177,7 +177,7 @@ fn a_table_link_through_a_change_set_cannot_replace_a_file_outside_the_root() {
         backup_dir: &s.root.join("var/backups/wrapfix"),
         action: "fix",
         targets_json: Value::Null,
-        files: vec![Target::new("/etc/hosts.allow", Value::Null)],
+        files: vec![Target::new("/etc/hosts.allow", Vec::new())],
         rebase: &plan,
         allow_in_place: false,
         id: Some(id),

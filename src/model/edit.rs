@@ -1,0 +1,45 @@
+//! An edit as a change set records it (`manifest.json`, docs/write-protocol.md): enough to
+//! find it again in a file that other programs changed since, and to undo only it
+//! ([`crate::repair::plan::revert`]). Fixes record the edits they planned; rollbacks record
+//! the line diff they made ([`crate::repair::edits::between`]).
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::bytes::Bytes;
+
+/// What an edit did. The first three are a plan's; `lines` is a rollback's line diff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RecordKind {
+    Insert,
+    Comment,
+    FinalNewline,
+    Lines,
+}
+
+impl RecordKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            RecordKind::Insert => "insert",
+            RecordKind::Comment => "comment",
+            RecordKind::FinalNewline => "final-newline",
+            RecordKind::Lines => "lines",
+        }
+    }
+}
+
+/// One recorded edit: `before` became `after`, starting at 1-based physical line `line` of
+/// the file as written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EditRecord {
+    pub kind: RecordKind,
+    pub line: u64,
+    pub before: Bytes,
+    pub after: Bytes,
+    /// For an edit whose `after` is empty (a rollback removed lines): the line that followed
+    /// them, where they go back; `None` when they were at the end of the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<Bytes>,
+    pub why: String,
+}
