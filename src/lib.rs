@@ -23,11 +23,11 @@ use std::io::Write;
 
 use config::{Config, Mode};
 use diagnose::analysis::Context;
-use error::{Result, exit};
+use error::{Exit, Result};
 use model::tables::Tables;
 
 /// Run one invocation; returns the exit status.
-pub fn run(cli: cli::Cli) -> Result<i32> {
+pub fn run(cli: cli::Cli) -> Result<Exit> {
     if let Some(shell) = cli.completions {
         use clap::CommandFactory;
         let mut cmd = cli::Cli::command();
@@ -35,7 +35,7 @@ pub fn run(cli: cli::Cli) -> Result<i32> {
             clap_complete::generate(shell, &mut cmd, "wrapfix", out);
             Ok(())
         })?;
-        return Ok(exit::OK);
+        return Ok(Exit::Ok);
     }
     let config = Config::from_cli(cli, &|k| std::env::var(k).ok())?;
     match config.mode {
@@ -74,7 +74,7 @@ pub(crate) fn write_out(f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -
 }
 
 /// `--check`: verdicts and findings; exit 1 when any target is not granted.
-fn check(config: &Config) -> Result<i32> {
+fn check(config: &Config) -> Result<Exit> {
     let ctx = Context::from_config(config);
     let (analysis, _) = ctx.analyse_system(load(config)?);
     write_out(|out| {
@@ -91,8 +91,8 @@ fn check(config: &Config) -> Result<i32> {
         }
     })?;
     Ok(if analysis.all_granted() {
-        exit::OK
+        Exit::Ok
     } else {
-        exit::LOCKED_OUT
+        Exit::LockedOut
     })
 }

@@ -3,11 +3,11 @@ use clap::Parser;
 fn main() {
     let cli = wrapfix::cli::Cli::parse();
     let code = match wrapfix::run(cli) {
-        Ok(code) => code,
+        Ok(end) => end.code(),
         Err(e) => {
             // Escaped: error messages name paths and link targets from the repaired disk.
             wrapfix::report::term::say(&e.to_string());
-            e.exit_code()
+            e.exit().code()
         }
     };
     std::process::exit(code);

@@ -515,18 +515,17 @@ pub fn load(root: &Root, backup_dir: &Path, id: Option<&str>) -> Result<ChangeSe
         Some(id) => sets
             .into_iter()
             .find(|(info, _)| info.id == id)
-            .ok_or_else(|| {
-                Error::Usage(format!("no change set {id} in {}", backup_dir.display()))
+            .ok_or_else(|| Error::NoSuchChangeSet {
+                id: id.to_string(),
+                dir: backup_dir.to_path_buf(),
+                list: None,
             })?,
         None => sets
             .into_iter()
             .rev()
             .find(|(info, _)| info.rolls_back.is_none() && info.rolled_back_by.is_none())
-            .ok_or_else(|| {
-                Error::Usage(format!(
-                    "nothing to roll back: no change set in {} is still in effect",
-                    backup_dir.display()
-                ))
+            .ok_or_else(|| Error::NothingToRollBack {
+                dir: backup_dir.to_path_buf(),
             })?,
     };
     let (info, m) = found;

@@ -143,10 +143,9 @@ pub fn apply(req: &ChangeRequest) -> Result<Option<Applied>, Error> {
             meta: None,
         })
     };
-    let refuse = |path: &str, reason: String| {
-        Error::Unsafe(format!(
-            "the planned change no longer applies to {path}: {reason}"
-        ))
+    let refuse = |path: &str, reason: String| Error::PlanNoLongerApplies {
+        path: path.to_string(),
+        reason,
     };
     let job = Job {
         root: req.root,
@@ -232,10 +231,10 @@ pub fn rollback_with(req: &RollbackRequest) -> Result<Option<Applied>, Error> {
     };
     let id = set.info.id.as_str();
     let exact_cmd = (req.command)(&["--rollback", id, "--exact"]);
-    let refuse = |path: &str, reason: String| {
-        Error::Unsafe(format!(
-            "cannot undo only wrapfix's own edits in {path}: {reason}. `{exact_cmd}` restores the backup byte for byte, dropping what other programs changed in the file since"
-        ))
+    let refuse = |path: &str, reason: String| Error::CannotUndoOwnEdits {
+        path: path.to_string(),
+        reason,
+        exact: exact_cmd.clone(),
     };
     let files = set
         .files
@@ -267,11 +266,11 @@ pub fn rollback_with(req: &RollbackRequest) -> Result<Option<Applied>, Error> {
 
 /// The refusal to roll back a change set twice (a usage error: nothing is wrong on disk).
 pub fn already_rolled_back(set: &ChangeSet, by: &str, command: Command) -> Error {
-    Error::Usage(format!(
-        "change set {} was already rolled back by {by}; `{}` redoes it",
-        set.info.id,
-        command(&["--rollback", by])
-    ))
+    Error::AlreadyRolledBack {
+        id: set.info.id.clone(),
+        by: by.to_string(),
+        redo: command(&["--rollback", by]),
+    }
 }
 
 /// `--exact` restores a file as it was before the change set, which silently undoes every
@@ -310,13 +309,11 @@ fn check_exact(req: &RollbackRequest) -> Result<(), Error> {
         return Ok(());
     }
     let first = clobbered[clobbered.len() - 1];
-    Err(Error::Usage(format!(
-        "--exact would put the files back as they were before {id}, which also undoes the later change set{s} {list} without recording it. Nothing was changed. Roll back the later one{s} first (`{cmd}`), or roll back {id} without --exact",
-        id = set.info.id,
-        s = if clobbered.len() == 1 { "" } else { "s" },
-        list = clobbered.join(", "),
-        cmd = (req.command)(&["--rollback", first]),
-    )))
+    Err(Error::ExactWouldUndoLater {
+        id: set.info.id.clone(),
+        later: clobbered.iter().map(|s| s.to_string()).collect(),
+        first: (req.command)(&["--rollback", first]),
+    })
 }
 
 /// What the rollback of one file writes, given what the file holds now.
@@ -441,10 +438,8 @@ pub fn backups(root: &Root, backup_dir: &Path, create: bool) -> std::io::Result<
 fn run(job: &Job) -> Result<Option<Applied>, Error> {
     let tables_dir = resolve(job.root, TABLES_DIR)?;
     let backup_dir = backups(job.root, job.backup_dir, true).map_err(|e| {
-        with_state(
-            sys::io_err("create the backup directory", job.backup_dir, e),
-            "Nothing was changed (give another place with --backup-dir DIR)",
-        )
+        sys::io_err("create the backup directory", job.backup_dir, e)
+            .with_state("Nothing was changed (give another place with --backup-dir DIR)")
     })?;
     let _lock = sys::lock(&tables_dir, &backup_dir)?;
     manifest::clean_up(&backup_dir);
@@ -466,7 +461,7 @@ fn run(job: &Job) -> Result<Option<Applied>, Error> {
     let mut set = new_set(job)?;
     if let Err(e) = back_up(job, &mut set, &planned) {
         set.discard();
-        return Err(with_state(e, "Nothing was changed"));
+        return Err(e.with_state("Nothing was changed"));
     }
     write_all(job, set, planned)
 }
@@ -488,7 +483,7 @@ fn record_empty(job: &Job) -> Result<Applied, Error> {
     let mut set = new_set(job)?;
     if let Err(e) = set.save(true) {
         set.discard();
-        return Err(with_state(e, "Nothing was changed"));
+        return Err(e.with_state("Nothing was changed"));
     }
     Ok(Applied {
         id: set.id,
@@ -505,10 +500,7 @@ fn plan_all(job: &Job) -> Result<Vec<Planned>, Error> {
         sys::remove_stale_temps(sys::parent(&host)?);
         let snap = Snapshot::read(&host)?;
         let desired = (job.plan)(&target.system_path, snap.bytes.as_deref()).map_err(|reason| {
-            with_state(
-                (job.refuse)(&target.system_path, reason),
-                "Nothing was changed",
-            )
+            (job.refuse)(&target.system_path, reason).with_state("Nothing was changed")
         })?;
         if desired.is_noop(&snap) {
             continue;
@@ -634,7 +626,7 @@ fn write_all(
             "Every file was changed; the backups in {} are complete, but the manifest still marks the change set as incomplete",
             set.dir.display()
         );
-        return Err(with_state(e, &state));
+        return Err(e.with_state(&state));
     }
     Ok(Some(Applied {
         id: set.id,
@@ -690,7 +682,7 @@ fn fail(
     if !changed.iter().any(|&c| c) {
         // No target was touched: the change set would only be clutter.
         set.discard();
-        return with_state(error, "Nothing was changed");
+        return error.with_state("Nothing was changed");
     }
     let _ = set.save(false);
     let state: Vec<String> = planned
@@ -712,25 +704,5 @@ fn fail(
         set.dir.display(),
         (job.command)(&["--rollback", &set.id])
     );
-    with_state(error, &state)
-}
-
-/// Append a sentence about the state of the files to an error's message.
-fn with_state(error: Error, state: &str) -> Error {
-    match error {
-        Error::Io {
-            op,
-            path,
-            source,
-            detail,
-        } => Error::Io {
-            op,
-            path,
-            source,
-            detail: format!("{detail}. {state}."),
-        },
-        Error::Unsafe(msg) => Error::Unsafe(format!("{msg}. {state}.")),
-        Error::Busy(msg) => Error::Busy(msg),
-        other => Error::Unsafe(format!("{other}. {state}.")),
-    }
+    error.with_state(state)
 }

@@ -169,7 +169,7 @@ pub(crate) fn lock(tables_dir: &Path, backup_dir: &Path) -> Result<RunLock, Erro
     Ok(held)
 }
 
-fn lock_dir(dir: &Path, what: &str) -> Result<Flock<File>, Error> {
+fn lock_dir(dir: &Path, what: &'static str) -> Result<Flock<File>, Error> {
     let file = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
@@ -177,10 +177,10 @@ fn lock_dir(dir: &Path, what: &str) -> Result<Flock<File>, Error> {
         .map_err(|e| io_err("open for locking", dir, e))?;
     match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
         Ok(lock) => Ok(lock),
-        Err((_, Errno::EWOULDBLOCK)) => Err(Error::Busy(format!(
-            "another wrapfix run is busy changing files (it holds the lock on {what} {}); nothing was changed: try again later",
-            dir.display()
-        ))),
+        Err((_, Errno::EWOULDBLOCK)) => Err(Error::Busy {
+            what,
+            dir: dir.to_path_buf(),
+        }),
         Err((_, errno)) => Err(io_err("lock", dir, errno.into())),
     }
 }

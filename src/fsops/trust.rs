@@ -26,10 +26,11 @@ const XATTRS_RESTORED: [&str; 3] = [
 
 /// The error for a change set a rollback must not use. Nothing has been changed yet.
 pub(super) fn untrusted(dir: &Path, path: &str, why: &str) -> Error {
-    Error::Unsafe(format!(
-        "the change set in {} cannot be used: {path:?} {why}. Nothing was changed",
-        dir.display()
-    ))
+    Error::UntrustedChangeSet {
+        dir: dir.to_path_buf(),
+        path: path.to_string(),
+        why: why.to_string(),
+    }
 }
 
 /// A manifest path must be one of the tables.

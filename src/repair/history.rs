@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::config::Config;
-use crate::error::{Error, Result, exit};
+use crate::error::{Error, Exit, Result};
 use crate::repair::{approved, change_set_json};
 use crate::repair::{diff, plan};
 use crate::report::term;
@@ -20,13 +20,14 @@ struct Restore {
 }
 
 /// `--rollback [ID] [--exact]`: show what the restore does, ask, restore.
-pub fn rollback(config: &Config, id: Option<&str>, exact: bool) -> Result<i32> {
+pub fn rollback(config: &Config, id: Option<&str>, exact: bool) -> Result<Exit> {
     let command = |args: &[&str]| config.command(args);
     let set = fsops::load(&config.root, &config.backup_dir, id).map_err(|e| match e {
-        Error::Usage(m) if id.is_some() => Error::Usage(format!(
-            "{m}; `{}` lists the ones there are",
-            config.command(&["--list-backups"])
-        )),
+        Error::NoSuchChangeSet { id, dir, .. } => Error::NoSuchChangeSet {
+            id,
+            dir,
+            list: Some(config.command(&["--list-backups"])),
+        },
         other => other,
     })?;
     // Refused before anything is shown: a diff of a rollback that will not happen misleads.
@@ -56,11 +57,12 @@ pub fn rollback(config: &Config, id: Option<&str>, exact: bool) -> Result<i32> {
                 restored,
             }),
             Err(why) => {
-                return Err(Error::Unsafe(format!(
-                    "cannot undo only wrapfix's own edits in {}: {why}. Nothing was changed. `{}` restores the backup byte for byte, dropping what other programs changed since",
-                    f.system_path,
-                    config.command(&["--rollback", &set.info.id, "--exact"])
-                )));
+                return Err(Error::CannotUndoOwnEdits {
+                    path: f.system_path.clone(),
+                    reason: why,
+                    exact: config.command(&["--rollback", &set.info.id, "--exact"]),
+                }
+                .with_state("Nothing was changed"));
             }
         }
     }
@@ -141,7 +143,7 @@ pub fn rollback(config: &Config, id: Option<&str>, exact: bool) -> Result<i32> {
         if config.json {
             write_out(|out| report::write_json(out, &json_doc(Value::Null)))?;
         }
-        return Ok(exit::LOCKED_OUT);
+        return Ok(Exit::LockedOut);
     }
     let done = fsops::rollback_with(&fsops::RollbackRequest {
         set: &set,
@@ -156,7 +158,7 @@ pub fn rollback(config: &Config, id: Option<&str>, exact: bool) -> Result<i32> {
     if config.json {
         let cs = change_set_json(config, done.as_ref(), true, Some(&set.info.id));
         write_out(|out| report::write_json(out, &json_doc(cs)))?;
-        return Ok(exit::OK);
+        return Ok(Exit::Ok);
     }
     // What the files hold now, read back.
     let now = |r: &Restore| config.root.read_optional(&r.path).ok().flatten();
@@ -187,7 +189,7 @@ pub fn rollback(config: &Config, id: Option<&str>, exact: bool) -> Result<i32> {
             ),
         }
     })?;
-    Ok(exit::OK)
+    Ok(Exit::Ok)
 }
 
 /// The plain diff of one planned restore, for JSON.
@@ -199,7 +201,7 @@ fn diffs_one(r: &Restore, p: Paint) -> String {
 }
 
 /// `--list-backups`: the change sets, oldest first.
-pub fn list_backups(config: &Config) -> Result<i32> {
+pub fn list_backups(config: &Config) -> Result<Exit> {
     let sets = fsops::list(&config.root, &config.backup_dir)?;
     let (dir, in_root) = config.as_seen(&config.backup_dir);
     // A rollback only counts once it completed: one that stopped midway left its target in
@@ -253,5 +255,5 @@ pub fn list_backups(config: &Config) -> Result<i32> {
         }
         Ok(())
     })?;
-    Ok(exit::OK)
+    Ok(Exit::Ok)
 }

@@ -19,7 +19,7 @@ use crate::cli::Strategy;
 use crate::config::{ClientSource, Config};
 use crate::diagnose::analysis::{Analysis, Context};
 use crate::diagnose::detect::Kind;
-use crate::error::{Error, Result, exit};
+use crate::error::{Error, Exit, Result};
 use crate::model::tables::{Role, Tables};
 use crate::report::{self, Paint, wrap};
 use crate::report::{screen, term};
@@ -157,7 +157,7 @@ fn plan_json(
 }
 
 /// Repair (`apply`) or `--dry-run`: report, plan, verify, diff; then ask and apply.
-pub fn repair(config: &Config, apply: bool) -> Result<i32> {
+pub fn repair(config: &Config, apply: bool) -> Result<Exit> {
     let mut ctx = Context::from_config(config);
     let mut strategy = config.strategy;
     let tables = load(config)?;
@@ -187,7 +187,7 @@ pub fn repair(config: &Config, apply: bool) -> Result<i32> {
             }
             Choice::Cancel => {
                 term::say("nothing changed");
-                return Ok(exit::LOCKED_OUT);
+                return Ok(Exit::LockedOut);
             }
         }
     }
@@ -231,7 +231,7 @@ fn round(
     apply: bool,
     before: Analysis,
     details_shown: bool,
-) -> Result<Option<i32>> {
+) -> Result<Option<Exit>> {
     let strategy = strategy.unwrap_or(if ctx.clients.is_empty() {
         Strategy::Comment
     } else {
@@ -287,7 +287,7 @@ fn round(
                     show(out)
                 }
             })?;
-            return Ok(Some(exit::LOCKED_OUT));
+            return Ok(Some(Exit::LockedOut));
         }
         // Asked to repair, but no change passes verification: it cannot be made safely.
         Outcome::Impossible(_) => {
@@ -298,11 +298,7 @@ fn round(
                     show(out)
                 }
             })?;
-            return Ok(Some(if apply {
-                exit::UNSAFE
-            } else {
-                exit::LOCKED_OUT
-            }));
+            return Ok(Some(if apply { Exit::Unsafe } else { Exit::LockedOut }));
         }
         Outcome::NothingToDo => {
             write_out(|out| {
@@ -312,7 +308,7 @@ fn round(
                     show(out)
                 }
             })?;
-            return Ok(Some(exit::OK));
+            return Ok(Some(Exit::Ok));
         }
     };
     // Show everything before asking; in JSON mode the document comes once, at the end.
@@ -327,7 +323,7 @@ fn round(
         if config.json {
             write_out(|out| json_doc(Value::Null, out))?;
         }
-        return Ok(Some(exit::LOCKED_OUT));
+        return Ok(Some(Exit::LockedOut));
     }
     // The admin said yes to a diff of the bytes read before the question. If a table
     // changed since (other than by lines appended at its end, which the edit keeps), that
@@ -349,11 +345,11 @@ fn round(
     let applied = apply_plan(config, ctx, &before, plan, &id);
     let (code, change_set) = match &applied {
         Ok((code, set)) => (*code, set.clone()),
-        Err(_) => (exit::UNSAFE, Value::Null),
+        Err(_) => (Exit::Unsafe, Value::Null),
     };
     if config.json {
         write_out(|out| json_doc(change_set, out))?;
-    } else if code == exit::OK {
+    } else if code == Exit::Ok {
         advise(config, &before)?;
         if let Some(o) = &offer
             && !config.yes
@@ -430,7 +426,7 @@ fn apply_plan(
     before: &Analysis,
     plan: &Plan,
     id: &str,
-) -> Result<(i32, Value)> {
+) -> Result<(Exit, Value)> {
     let files: Vec<fsops::Target> = [Role::Allow, Role::Deny]
         .into_iter()
         .filter(|r| plan.new[*r as usize].is_some())
@@ -492,7 +488,7 @@ fn apply_plan(
     };
     let Some(applied) = fsops::apply(&request)? else {
         term::say("nothing to do: the files already hold the planned change");
-        return Ok((exit::OK, Value::Null));
+        return Ok((Exit::Ok, Value::Null));
     };
     // fsops read the files back: they hold the planned bytes, whose verdicts are known,
     // unless they were rebased on a change by another program or bytes were salvaged.
@@ -575,9 +571,9 @@ fn apply_plan(
             config.repeat_with(&["--check"]),
             config.command(&["--rollback", &applied.id])
         ));
-        return Ok((exit::UNSAFE, change_set));
+        return Ok((Exit::Unsafe, change_set));
     }
-    Ok((exit::OK, change_set))
+    Ok((Exit::Ok, change_set))
 }
 
 fn who(tv: &crate::diagnose::analysis::TargetVerdict) -> String {

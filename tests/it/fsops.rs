@@ -428,8 +428,8 @@ fn a_held_lock_means_busy_and_nothing_changes() {
     let err = s
         .apply(&["/etc/hosts.deny"], &append_line(b"# x\n"))
         .unwrap_err();
-    assert!(matches!(err, Error::Busy(_)), "{err}");
-    assert_eq!(err.exit_code(), 3);
+    assert!(matches!(err, Error::Busy { .. }), "{err}");
+    assert_eq!(err.exit().code(), 3);
     assert!(
         err.to_string().contains("another wrapfix run is busy")
             && err.to_string().contains("try again later"),
@@ -504,7 +504,7 @@ fn a_concurrent_rewrite_is_rebased_or_refused() {
         replace(b"ALL: ALL", b"#ALL: ALL")(p, cur)
     };
     let err = s.apply(&["/etc/hosts.deny"], &breaking).unwrap_err();
-    assert_eq!(err.exit_code(), 3);
+    assert_eq!(err.exit().code(), 3);
     assert!(
         err.to_string()
             .contains("no longer applies to /etc/hosts.deny"),
@@ -603,7 +603,7 @@ fn revert_keeps_later_lines_refuses_when_it_cannot_and_exact_overrides() {
     s.write("etc/hosts.deny", b"ALL: 192.0.2.9\n");
     let sets = s.change_sets();
     let err = s.rollback(None, false, &undo).unwrap_err();
-    assert_eq!(err.exit_code(), 3);
+    assert_eq!(err.exit().code(), 3);
     let msg = err.to_string();
     assert!(
         msg.contains("/etc/hosts.deny") && msg.contains("--exact") && msg.contains(&applied.id),
@@ -637,17 +637,17 @@ fn a_rollback_is_a_change_set_that_can_be_undone() {
 
     let err = s.rollback(None, false, &no_revert).unwrap_err();
     assert_eq!(
-        err.exit_code(),
+        err.exit().code(),
         2,
         "nothing to roll back is a usage error: {err}"
     );
     let err = s.rollback(Some(&fix.id), false, &no_revert).unwrap_err();
-    assert_eq!(err.exit_code(), 2, "{err}");
+    assert_eq!(err.exit().code(), 2, "{err}");
     assert!(err.to_string().contains(&undo.id), "{err}");
     let err = s
         .rollback(Some("20000101T000000Z"), false, &no_revert)
         .unwrap_err();
-    assert_eq!(err.exit_code(), 2, "{err}");
+    assert_eq!(err.exit().code(), 2, "{err}");
 
     // Undo the undo: the fix is back in effect and can be rolled back again.
     s.rollback(Some(&undo.id), false, &no_revert)
@@ -708,7 +708,7 @@ fn an_immutable_file_is_refused_with_advice_and_nothing_changes() {
         .unwrap();
     let err = err.unwrap_err();
     let msg = err.to_string();
-    assert_eq!(err.exit_code(), 3);
+    assert_eq!(err.exit().code(), 3);
     assert!(
         msg.contains("cannot replace") && msg.contains(&deny.display().to_string()),
         "{msg}"
@@ -784,7 +784,7 @@ fn a_rollback_with_nothing_left_to_do_still_marks_its_change_set() {
         "no backup directory yet"
     );
     let err = s.rollback(None, false, &no_revert).unwrap_err();
-    assert_eq!(err.exit_code(), 2, "{err}");
+    assert_eq!(err.exit().code(), 2, "{err}");
 
     s.write("etc/hosts.deny", b"ALL: ALL\n");
     let first = s

@@ -155,7 +155,7 @@ fn fault_driver() {
     match result {
         Ok(Some(a)) => println!("{REPORT} ok {}", a.id),
         Ok(None) => println!("{REPORT} nothing"),
-        Err(e) => println!("{REPORT} err {} {e}", e.exit_code()),
+        Err(e) => println!("{REPORT} err {} {e}", e.exit().code()),
     }
 }
 
@@ -435,7 +435,7 @@ fn recover(s: &Scratch, scenario: &str, what: &str) {
     } else {
         match do_rollback(s) {
             Ok(_) => {}
-            Err(e) if e.exit_code() == 2 => {} // the driver's rollback completed: nothing left
+            Err(e) if e.exit().code() == 2 => {} // the driver's rollback completed: nothing left
             Err(e) => panic!("{what}: recovery rollback: {e}"),
         }
         assert_eq!(

@@ -186,7 +186,7 @@ fn a_table_link_through_a_change_set_cannot_replace_a_file_outside_the_root() {
     let result = fsops::apply(&req);
     s.assert_outside_untouched();
     let err = result.expect_err("a link that leads nowhere inside the root is not written through");
-    assert_eq!(err.exit_code(), 3, "{err}");
+    assert_eq!(err.exit().code(), 3, "{err}");
 }
 
 // --- 4, 5. Kinds of file ----------------------------------------------------------------
