@@ -4,14 +4,33 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use crate::cli::{Cli, Color, FlavorArg, Strategy};
+use crate::cli::{self, Cli, Color, FlavorArg};
 use crate::error::{Error, Result};
 use crate::fsops::rootfs::Root;
 use crate::model::client::Client;
 use crate::model::flavor::{Flavor, FlavorChoice};
 
+/// How a repair gets the clients in (`--strategy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// Insert an allow entry for the client(s) into hosts.allow.
+    Allow,
+    /// Comment out the rules that refuse them.
+    Comment,
+}
+
+impl Strategy {
+    /// As `--strategy` and the JSON document spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::Allow => "allow",
+            Strategy::Comment => "comment",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Mode {
+pub enum Action {
     Repair,
     Check,
     DryRun,
@@ -19,15 +38,15 @@ pub enum Mode {
     ListBackups,
 }
 
-impl Mode {
+impl Action {
     /// The mode's name in the JSON document (`mode`).
     pub fn name(&self) -> &'static str {
         match self {
-            Mode::Repair => "repair",
-            Mode::Check => "check",
-            Mode::DryRun => "dry-run",
-            Mode::Rollback { .. } => "rollback",
-            Mode::ListBackups => "list-backups",
+            Action::Repair => "repair",
+            Action::Check => "check",
+            Action::DryRun => "dry-run",
+            Action::Rollback { .. } => "rollback",
+            Action::ListBackups => "list-backups",
         }
     }
 }
@@ -43,7 +62,7 @@ pub enum ClientSource {
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub mode: Mode,
+    pub mode: Action,
     pub yes: bool,
     /// `--in-place`: may overwrite a bind-mounted table in place.
     pub in_place: bool,
@@ -112,11 +131,7 @@ impl Config {
             }
         }
         if let Some(s) = self.strategy {
-            let name = match s {
-                Strategy::Allow => "allow",
-                Strategy::Comment => "comment",
-            };
-            args.extend(["--strategy".into(), name.into()]);
+            args.extend(["--strategy".into(), s.name().into()]);
         }
         let mut all: Vec<&str> = args.iter().map(String::as_str).collect();
         all.extend_from_slice(extra);
@@ -149,23 +164,23 @@ impl Config {
             ));
         }
         let mode = if cli.mode.check {
-            Mode::Check
+            Action::Check
         } else if cli.mode.dry_run {
-            Mode::DryRun
+            Action::DryRun
         } else if cli.mode.list_backups {
-            Mode::ListBackups
+            Action::ListBackups
         } else if let Some(id) = cli.mode.rollback {
             if id.as_deref().is_some_and(|id| id.trim().is_empty()) {
                 return Err(Error::Usage(
                     "--rollback '': the change-set ID is empty (an unset variable?); give an ID that `wrapfix --list-backups` shows, or --rollback alone for the latest".into(),
                 ));
             }
-            Mode::Rollback {
+            Action::Rollback {
                 id,
                 exact: cli.exact,
             }
         } else {
-            Mode::Repair
+            Action::Repair
         };
 
         let root_dir = std::fs::canonicalize(&cli.root)
@@ -282,7 +297,10 @@ impl Config {
             clients,
             client_source,
             daemons,
-            strategy: cli.strategy,
+            strategy: cli.strategy.map(|s| match s {
+                cli::Strategy::Allow => Strategy::Allow,
+                cli::Strategy::Comment => Strategy::Comment,
+            }),
             backup_dir,
             json: cli.json,
             color,

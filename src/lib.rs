@@ -21,7 +21,7 @@ pub mod report;
 
 use std::io::Write;
 
-use config::{Config, Mode};
+use config::{Action, Config};
 use diagnose::analysis::Context;
 use error::{Exit, Result};
 use model::tables::Tables;
@@ -39,13 +39,13 @@ pub fn run(cli: cli::Cli) -> Result<Exit> {
     }
     let config = Config::from_cli(cli, &|k| std::env::var(k).ok())?;
     match config.mode {
-        Mode::Check => check(&config),
-        Mode::DryRun => repair::repair(&config, false),
-        Mode::Repair => repair::repair(&config, true),
-        Mode::Rollback { ref id, exact } => {
+        Action::Check => check(&config),
+        Action::DryRun => repair::repair(&config, false),
+        Action::Repair => repair::repair(&config, true),
+        Action::Rollback { ref id, exact } => {
             repair::history::rollback(&config, id.as_deref(), exact)
         }
-        Mode::ListBackups => repair::history::list_backups(&config),
+        Action::ListBackups => repair::history::list_backups(&config),
     }
 }
 

@@ -9,6 +9,7 @@ use crate::fsops::rootfs::Root;
 use crate::model::accounts::FileAccounts;
 use crate::model::client::Client;
 use crate::model::flavor::Flavor;
+use crate::model::tables::PerTable;
 use crate::model::tables::{Role, Tables};
 use crate::repair::plan::Edit;
 
@@ -35,7 +36,7 @@ pub struct Analysis {
     pub verdicts: Vec<TargetVerdict>,
     pub findings: Vec<Finding>,
     /// Rules per table, as libwrap reads them (allow, deny).
-    pub rule_counts: [usize; 2],
+    pub rule_counts: PerTable<usize>,
     pub generic: Client,
     /// Verdicts for [`Context::extra`] and every stand-in client, per daemon, in a fixed
     /// order: what plan verification compares before and after a change.
@@ -221,7 +222,7 @@ impl Context {
         let env = self.env();
         let moved = |c: &Candidates| -> Option<Candidates> {
             let mut out: Candidates = Default::default();
-            for role in [Role::Allow, Role::Deny] {
+            for role in Role::BOTH {
                 let doc = planned.get(role).document();
                 if doc.is_some_and(|d| d.has_nul())
                     || before
@@ -233,7 +234,7 @@ impl Context {
                     return None;
                 }
                 let mine: Vec<&Edit> = edits.iter().filter(|e| e.role == role).collect();
-                out[role as usize] = move_candidates(&c[role as usize], &mine, doc, self.flavor);
+                out[role] = move_candidates(&c[role], &mine, doc, self.flavor);
             }
             Some(out)
         };

@@ -81,7 +81,7 @@ const MAX_NUL_LINES: usize = 10;
 /// A finding whose severity waits for the verdicts: `decides` if the rule decides a
 /// refusal for some target, `otherwise` if not.
 #[derive(Debug, Clone)]
-pub struct Pending {
+pub struct PendingFinding {
     pub finding: Finding,
     pub decides: Severity,
     pub otherwise: Severity,
@@ -89,7 +89,7 @@ pub struct Pending {
 
 /// A rule that refuses on a match, and a probe (daemon × client) it certainly matches.
 #[derive(Debug, Clone)]
-pub struct Refusal {
+pub struct RefusingRule {
     pub loc: RuleLoc,
     pub text: Vec<u8>,
     pub probe: usize,
@@ -102,21 +102,21 @@ pub struct RuleFacts {
     pub refuses: bool,
 }
 
-fn pending(finding: Finding, decides: Severity, otherwise: Severity) -> Pending {
-    Pending {
+fn pending(finding: Finding, decides: Severity, otherwise: Severity) -> PendingFinding {
+    PendingFinding {
         finding,
         decides,
         otherwise,
     }
 }
 
-fn fixed(finding: Finding) -> Pending {
+fn fixed(finding: Finding) -> PendingFinding {
     let s = finding.severity;
     pending(finding, s, s)
 }
 
 /// File-level problems: unreadable, a directory, NUL bytes.
-pub fn file_findings(file: &TableFile, out: &mut Vec<Pending>) {
+pub fn file_findings(file: &TableFile, out: &mut Vec<PendingFinding>) {
     let role = file.role;
     match &file.state {
         FileState::Missing => {}
@@ -137,7 +137,7 @@ pub fn file_findings(file: &TableFile, out: &mut Vec<Pending>) {
 }
 
 /// Findings for entries that are not rules.
-pub fn entry_findings(entry: &Entry<'_>, role: Role, out: &mut Vec<Pending>) {
+pub fn entry_findings(entry: &Entry<'_>, role: Role, out: &mut Vec<PendingFinding>) {
     let l = entry.logical();
     let text = || Some(trim_newline(&l.text));
     let f = match entry {
@@ -209,7 +209,7 @@ pub fn trim_newline(t: &[u8]) -> Vec<u8> {
     t.strip_suffix(b"\r").unwrap_or(t).to_vec()
 }
 
-fn nul_findings(doc: &Document, role: Role, out: &mut Vec<Pending>) {
+fn nul_findings(doc: &Document, role: Role, out: &mut Vec<PendingFinding>) {
     if !doc.has_nul() {
         return;
     }
@@ -245,7 +245,7 @@ pub fn rule_findings(
     rule: &Rule<'_>,
     role: Role,
     env: &Env<'_>,
-    out: &mut Vec<Pending>,
+    out: &mut Vec<PendingFinding>,
 ) -> RuleFacts {
     let line = rule.logical.line;
     let mut push = |kind, message: String| {
@@ -427,8 +427,8 @@ fn group(findings: Vec<Finding>) -> Vec<Finding> {
 /// `generic_probes` are the probes of the generic client (one per daemon); `probe_names`
 /// gives each probe's (daemon, client address) for messages.
 pub fn finish(
-    pending: Vec<Pending>,
-    refusals: &[Refusal],
+    pending: Vec<PendingFinding>,
+    refusals: &[RefusingRule],
     verdicts: &[TargetVerdict],
     generic_probes: &[usize],
     target_probes: &[(usize, String, String)],

@@ -13,12 +13,13 @@
 
 use rustc_hash::FxHashMap;
 
-use crate::diagnose::detect::{self, Pending, Refusal};
+use crate::diagnose::detect::{self, PendingFinding, RefusingRule};
 use crate::eval::{Candidates, Env, Probe, Prober, RuleLoc};
 use crate::model::client::Client;
 use crate::model::flavor::Flavor;
 use crate::model::pattern::{self, eq_nocase};
 use crate::model::syntax::{self, Document, Entry, Rule};
+use crate::model::tables::PerTable;
 use crate::model::tables::{FileState, Role, Tables};
 
 /// Everything one pass learns.
@@ -26,11 +27,11 @@ pub struct Scan {
     /// Per probe (daemon index × client index), the entries it must see.
     pub candidates: Vec<Candidates>,
     /// Rules per table, as libwrap reads them.
-    pub rule_counts: [usize; 2],
+    pub rule_counts: PerTable<usize>,
     /// Rules that refuse on a match, with each probe they certainly match.
-    pub refusals: Vec<Refusal>,
+    pub refusals: Vec<RefusingRule>,
     /// Findings about single lines and files, to be finished once verdicts are known.
-    pub pending: Vec<Pending>,
+    pub pending: Vec<PendingFinding>,
     /// Per client: some rule names its address or host name (not just ALL-like wildcards).
     pub mentioned: Vec<bool>,
 }
@@ -170,7 +171,7 @@ impl Scan {
     fn empty(probes: usize, clients: usize) -> Self {
         Scan {
             candidates: vec![Candidates::default(); probes],
-            rule_counts: [0, 0],
+            rule_counts: PerTable::default(),
             refusals: Vec::new(),
             pending: Vec::new(),
             mentioned: vec![false; clients],
@@ -180,7 +181,7 @@ impl Scan {
     /// Make the line numbers of a part that counted from 1 count from `by` + 1.
     fn shift_lines(&mut self, by: u32) {
         for c in &mut self.candidates {
-            for list in c.iter_mut() {
+            for list in [&mut c.allow, &mut c.deny] {
                 for (_, line) in list.iter_mut() {
                     *line += by;
                 }
@@ -198,12 +199,11 @@ impl Scan {
 
     fn append(&mut self, part: Scan) {
         for (mine, theirs) in self.candidates.iter_mut().zip(part.candidates) {
-            for (m, t) in mine.iter_mut().zip(theirs) {
-                m.extend(t);
-            }
+            mine.allow.extend(theirs.allow);
+            mine.deny.extend(theirs.deny);
         }
-        self.rule_counts[0] += part.rule_counts[0];
-        self.rule_counts[1] += part.rule_counts[1];
+        self.rule_counts.allow += part.rule_counts.allow;
+        self.rule_counts.deny += part.rule_counts.deny;
         self.refusals.extend(part.refusals);
         self.pending.extend(part.pending);
         for (m, t) in self.mentioned.iter_mut().zip(part.mentioned) {
@@ -293,7 +293,7 @@ fn scan_part(
             })
         {
             entries.skip_plain(text);
-            out.rule_counts[role as usize] += 1;
+            out.rule_counts[role] += 1;
             if !hit {
                 continue;
             }
@@ -322,13 +322,13 @@ fn scan_part(
             if matches!(entry, Entry::TableError(..) | Entry::Hang(_)) {
                 ended = true;
                 for c in &mut out.candidates {
-                    c[role as usize].push((pos, line));
+                    c[role].push((pos, line));
                 }
             }
             detect::entry_findings(&entry, role, &mut out.pending);
             continue;
         };
-        out.rule_counts[role as usize] += 1;
+        out.rule_counts[role] += 1;
         let facts = detect::rule_findings(rule, role, env, &mut out.pending);
         daemon_cache.probe(rule.daemon_list(), daemons, &mut prober, &mut daemon_hits);
         if daemon_hits.iter().all(|h| *h == Probe::No) {
@@ -393,9 +393,9 @@ fn record(
             if *dh == Probe::No || *ch == Probe::No {
                 continue;
             }
-            out.candidates[d * n + c][loc.role as usize].push((pos, loc.line));
+            out.candidates[d * n + c][loc.role].push((pos, loc.line));
             if refuses && *dh == Probe::Yes && *ch == Probe::Yes {
-                out.refusals.push(Refusal {
+                out.refusals.push(RefusingRule {
                     loc,
                     text: detect::trim_newline(text),
                     probe: d * n + c,

@@ -332,7 +332,7 @@ impl Explorer<'_, '_> {
                 }
             }
             Some(c) => {
-                for &(pos, line) in &c[role as usize] {
+                for &(pos, line) in &c[role] {
                     let Some(e) = doc.entries_from(flavor, pos, line).next() else {
                         continue;
                     };

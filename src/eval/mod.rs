@@ -21,6 +21,7 @@ use crate::model::flavor::Flavor;
 use crate::model::options::{Accounts, OptionError};
 use crate::model::pattern;
 use crate::model::syntax::{self, Rule, Unterminated};
+use crate::model::tables::PerTable;
 use crate::model::tables::{Role, Tables};
 use run::{FileCache, Request, Run};
 
@@ -372,7 +373,7 @@ pub use explore::Refuser;
 /// Entries of each table (byte offset, physical line) that a scan found this (daemon,
 /// client) may need: every rule that matches in some world, and any entry that ends the
 /// table.
-pub type Candidates = [Vec<(usize, u32)>; 2];
+pub type Candidates = PerTable<Vec<(usize, u32)>>;
 
 /// [`evaluate`], looking only at the candidate entries: the same verdict, since no other
 /// rule matches in any world. (A request whose strings an option's `%` expansion would

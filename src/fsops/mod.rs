@@ -16,6 +16,7 @@
 //! target while it is replaced are carried over (salvage); other changes make the plan be
 //! made again on the new bytes (bounded), or stop the change with nothing changed.
 
+pub mod edits;
 mod manifest;
 pub mod rootfs;
 mod sys;
@@ -35,11 +36,11 @@ use crate::error::Error;
 use crate::fsops::rootfs::Root;
 use manifest::{SetWriter, sha256_hex};
 use sys::Snapshot;
-use write::{Desired, Failed, Pending, Written};
+use write::{Desired, Failed, PendingWrite, Written};
 
 /// One file a change set will rewrite.
 #[derive(Debug, Clone)]
-pub struct Target {
+pub struct FileChange {
     /// Its path on the repaired system (`/etc/hosts.allow`).
     pub system_path: String,
     /// The edits the plan makes to it, recorded verbatim in the manifest for a later
@@ -50,9 +51,9 @@ pub struct Target {
     pub create_like: Option<String>,
 }
 
-impl Target {
-    pub fn new(system_path: impl Into<String>, edits: Vec<EditRecord>) -> Target {
-        Target {
+impl FileChange {
+    pub fn new(system_path: impl Into<String>, edits: Vec<EditRecord>) -> FileChange {
+        FileChange {
             system_path: system_path.into(),
             edits,
             create_like: None,
@@ -93,7 +94,7 @@ pub struct ChangeRequest<'a> {
     pub action: &'a str,
     /// Recorded verbatim in the manifest.
     pub targets_json: Value,
-    pub files: Vec<Target>,
+    pub files: Vec<FileChange>,
     pub rebase: Rebase<'a>,
     /// Only then, when rename fails with EBUSY/EXDEV (a bind-mounted file), overwrite the
     /// file in place (not atomic) after the backup.
@@ -197,7 +198,7 @@ pub fn rollback(
         backup_dir,
         exact,
         revert,
-        derive: &|before, after| crate::repair::edits::between(before, after, "rollback"),
+        derive: &|before, after| crate::fsops::edits::between(before, after, "rollback"),
         allow_in_place: false,
         command: &plain_command,
     })
@@ -239,7 +240,7 @@ pub fn rollback_with(req: &RollbackRequest) -> Result<Option<Applied>, Error> {
     let files = set
         .files
         .iter()
-        .map(|f| Target {
+        .map(|f| FileChange {
             system_path: f.system_path.clone(),
             // Replaced by the line diff of what the rollback really writes.
             edits: Vec::new(),
@@ -364,7 +365,7 @@ fn restore_plan(
 }
 
 /// What a file should become, given its current bytes (fix and rollback alike).
-type Plan<'a> = &'a dyn Fn(&str, Option<&[u8]>) -> Result<Desired, String>;
+type PlanFn<'a> = &'a dyn Fn(&str, Option<&[u8]>) -> Result<Desired, String>;
 
 /// A change to run through the write protocol: fixes and rollbacks alike.
 #[derive(Clone)]
@@ -375,8 +376,8 @@ struct Job<'a> {
     action: &'a str,
     targets: &'a Value,
     rolls_back: Option<&'a str>,
-    files: Vec<Target>,
-    plan: Plan<'a>,
+    files: Vec<FileChange>,
+    plan: PlanFn<'a>,
     /// The error for a plan that does not apply to a file (path, reason).
     refuse: &'a dyn Fn(&str, String) -> Error,
     allow_in_place: bool,
@@ -393,7 +394,7 @@ impl Job<'_> {
     /// The edits to record for a file going from `before` to `after`.
     fn edits(
         &self,
-        target: &Target,
+        target: &FileChange,
         before: Option<&[u8]>,
         after: Option<&[u8]>,
     ) -> Vec<EditRecord> {
@@ -406,8 +407,8 @@ impl Job<'_> {
 
 /// A file whose plan changes something.
 struct Planned {
-    target: Target,
-    pending: Pending,
+    target: FileChange,
+    pending: PendingWrite,
 }
 
 /// The directory holding the tables, where the run lock is taken.
@@ -506,7 +507,7 @@ fn plan_all(job: &Job) -> Result<Vec<Planned>, Error> {
             continue;
         }
         let create_meta = creation_meta(job.root, target);
-        let pending = Pending {
+        let pending = PendingWrite {
             system_path: target.system_path.clone(),
             host,
             snap,
@@ -533,7 +534,7 @@ fn resolve(root: &Root, system_path: &str) -> Result<PathBuf, Error> {
 
 /// Mode and owner for a file that does not exist yet: its sibling's (as the caller names
 /// it), else 0644 owned by root (or by us, when not running as root and chown would fail).
-fn creation_meta(root: &Root, target: &Target) -> Meta {
+fn creation_meta(root: &Root, target: &FileChange) -> Meta {
     let sibling = target
         .create_like
         .as_deref()
@@ -636,7 +637,14 @@ fn write_all(
 }
 
 /// Update file `i` of the manifest with what was really written (salvage included).
-fn record(job: &Job, set: &mut SetWriter, i: usize, target: &Target, p: &Pending, w: &Written) {
+fn record(
+    job: &Job,
+    set: &mut SetWriter,
+    i: usize,
+    target: &FileChange,
+    p: &PendingWrite,
+    w: &Written,
+) {
     // Failures here lose nothing: the backup written before the target was touched is
     // intact, and the final save reports its own error.
     if w.unchanged {
@@ -659,7 +667,7 @@ fn record(job: &Job, set: &mut SetWriter, i: usize, target: &Target, p: &Pending
     let _ = set.save(false);
 }
 
-fn applied_file(p: &Pending, w: Written) -> AppliedFile {
+fn applied_file(p: &PendingWrite, w: Written) -> AppliedFile {
     AppliedFile {
         system_path: p.system_path.clone(),
         existed: p.snap.bytes.is_some(),

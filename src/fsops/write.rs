@@ -41,7 +41,7 @@ impl Desired {
 }
 
 /// One file of a change, between planning and writing.
-pub(crate) struct Pending {
+pub(crate) struct PendingWrite {
     pub system_path: String,
     pub host: PathBuf,
     pub snap: Snapshot,
@@ -93,7 +93,7 @@ enum Step {
 /// Write `p` to disk. `rebase` plans again when the file changed underneath (and updates the
 /// backup to the new prior bytes); its error stops the change.
 pub(crate) fn commit(
-    p: &mut Pending,
+    p: &mut PendingWrite,
     rebase: &mut dyn FnMut(&Snapshot) -> Result<Desired, Error>,
     allow_in_place: bool,
 ) -> Result<Written, Failed> {
@@ -157,7 +157,7 @@ fn prepare_temp(dir: &Path, bytes: &[u8], meta: &Meta) -> Result<NamedTempFile, 
 }
 
 /// The metadata the new version gets: what the plan asks for, else the old file's.
-fn target_meta(p: &Pending) -> Meta {
+fn target_meta(p: &PendingWrite) -> Meta {
     p.desired
         .meta
         .clone()
@@ -165,7 +165,7 @@ fn target_meta(p: &Pending) -> Meta {
         .unwrap_or_else(|| p.create_meta.clone())
 }
 
-fn replace(p: &mut Pending, new: &[u8], allow_in_place: bool) -> Result<Step, Failed> {
+fn replace(p: &mut PendingWrite, new: &[u8], allow_in_place: bool) -> Result<Step, Failed> {
     let dir = sys::parent(&p.host).map_err(untouched)?.to_path_buf();
     let meta = target_meta(p);
     let mut temp = prepare_temp(&dir, new, &meta).map_err(untouched)?;
@@ -261,7 +261,7 @@ const CARRY_ROUNDS: usize = 20;
 /// Copy into `temp` what was appended to the old file (the held inode) since we read it,
 /// and sync it; repeat until a look finds nothing new, so that the rename follows the last
 /// look immediately.
-fn carry_over(p: &Pending, temp: &mut NamedTempFile, new: &[u8]) -> Result<Carried, Error> {
+fn carry_over(p: &PendingWrite, temp: &mut NamedTempFile, new: &[u8]) -> Result<Carried, Error> {
     let mut carried = Carried::default();
     let (Some(held), Some(read)) = (&p.snap.held, &p.snap.bytes) else {
         return Ok(carried);
@@ -302,7 +302,7 @@ fn tail_of(file: &File, from: u64) -> io::Result<Vec<u8>> {
 
 /// Other names of the old file keep its old bytes after the rename (a hard link made by
 /// a backup script, or by an attacker to keep a ban in place).
-fn hard_link_warning(p: &Pending) -> Vec<String> {
+fn hard_link_warning(p: &PendingWrite) -> Vec<String> {
     if p.snap.links <= 1 {
         return Vec::new();
     }
@@ -343,7 +343,7 @@ fn bind_mount_error(host: &Path, error: io::Error) -> Error {
 /// rollback) need the file cut, which no appender waits for: appends are moved down after
 /// the new bytes until a look finds none, and the cut follows that look at once; a line
 /// appended in the microseconds between them would be lost.
-fn write_in_place(p: &Pending, new: &[u8], meta: &Meta) -> Result<Written, Failed> {
+fn write_in_place(p: &PendingWrite, new: &[u8], meta: &Meta) -> Result<Written, Failed> {
     let open = |append: bool| {
         OpenOptions::new()
             .read(true)
@@ -461,7 +461,7 @@ fn write_in_place(p: &Pending, new: &[u8], meta: &Meta) -> Result<Written, Faile
 
 /// Rollback of a file wrapfix created: move it out of the way (atomically, to a temporary
 /// name), carry over anything appended to it meanwhile, then delete it.
-fn remove(p: &mut Pending) -> Result<Step, Failed> {
+fn remove(p: &mut PendingWrite) -> Result<Step, Failed> {
     let dir = sys::parent(&p.host).map_err(untouched)?.to_path_buf();
     let fresh = Snapshot::read(&p.host).map_err(untouched)?;
     if p.snap.compare(&fresh) == Drift::Changed {
@@ -492,7 +492,7 @@ fn remove(p: &mut Pending) -> Result<Step, Failed> {
     }
 }
 
-fn finish_removal(p: &mut Pending, dir: &Path) -> Result<Written, Error> {
+fn finish_removal(p: &mut PendingWrite, dir: &Path) -> Result<Written, Error> {
     sys::sync_dir(dir)?;
     let (salvaged, warnings) = salvage_bytes(p, 0)?;
     let mut after = None;
@@ -545,7 +545,7 @@ fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
 /// docs/write-protocol.md step 7: everything appended to the held old inode beyond what we read and
 /// the `carried` bytes already copied (a fail2ban `printf >>` between our last look and
 /// the rename), once no writer can add more.
-fn salvage_bytes(p: &mut Pending, carried: usize) -> Result<(Vec<u8>, Vec<String>), Error> {
+fn salvage_bytes(p: &mut PendingWrite, carried: usize) -> Result<(Vec<u8>, Vec<String>), Error> {
     if p.snap.held.is_none() {
         // The file did not exist: there is no old inode anyone could append to.
         return Ok((Vec::new(), Vec::new()));

@@ -1,7 +1,7 @@
 //! The two ways wrapfix writes bytes into JSON, in one place: lowercase hex (hashes, the
 //! manifest's salvaged bytes and xattr values), and [`Bytes`], a string when the bytes are
 //! UTF-8 and `{"hex": "…"}` otherwise (the report's `before`/`after`, the manifest's edit
-//! records; docs/json.md).
+//! records; docs/json.md). And bytes as lines, the way libwrap and the diffs split them.
 
 use std::fmt::Write;
 
@@ -88,6 +88,42 @@ impl<'de> Deserialize<'de> for Bytes {
                 .ok_or_else(|| de::Error::custom(format!("bad hex bytes {hex:?}"))),
         }
     }
+}
+
+/// Lines as libwrap sees them: split after each `\n` only (similar's own line splitter
+/// would also split at a bare CR).
+pub fn lines(bytes: &[u8]) -> Vec<&[u8]> {
+    bytes.split_inclusive(|&b| b == b'\n').collect()
+}
+
+/// Bytes of the whole lines both sides start with, and how many lines that is.
+pub fn common_head(a: &[u8], b: &[u8]) -> (usize, usize) {
+    let same = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let start = a[..same]
+        .iter()
+        .rposition(|&c| c == b'\n')
+        .map_or(0, |i| i + 1);
+    (start, memchr::memchr_iter(b'\n', &a[..start]).count())
+}
+
+/// Bytes of the whole lines both sides end with (after their common head).
+pub fn common_tail(a: &[u8], b: &[u8]) -> usize {
+    let mut same = a
+        .iter()
+        .rev()
+        .zip(b.iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    // The tail must start at a line start on both sides; else drop its first (partial) line.
+    let at_line_start = |s: &[u8], n: usize| n == s.len() || s[s.len() - n - 1] == b'\n';
+    while same > 0 && !(at_line_start(a, same) && at_line_start(b, same)) {
+        let tail = &a[a.len() - same..];
+        same = tail
+            .iter()
+            .position(|&c| c == b'\n')
+            .map_or(0, |i| same - i - 1);
+    }
+    same
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! An edit as a change set records it (`manifest.json`, docs/write-protocol.md): enough to
 //! find it again in a file that other programs changed since, and to undo only it
 //! ([`crate::repair::plan::revert`]). Fixes record the edits they planned; rollbacks record
-//! the line diff they made ([`crate::repair::edits::between`]).
+//! the line diff they made ([`crate::fsops::edits::between`]).
 
 use serde::{Deserialize, Serialize};
 

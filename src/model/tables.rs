@@ -34,6 +34,57 @@ impl Role {
     }
 }
 
+impl Role {
+    pub const BOTH: [Role; 2] = [Role::Allow, Role::Deny];
+
+    /// The table at `system_path`, if it is one.
+    pub fn of_system_path(system_path: &str) -> Option<Role> {
+        Role::BOTH
+            .into_iter()
+            .find(|r| r.system_path() == system_path)
+    }
+}
+
+/// One value per table, indexed by [`Role`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PerTable<T> {
+    pub allow: T,
+    pub deny: T,
+}
+
+impl<T> PerTable<T> {
+    pub fn new(mut f: impl FnMut(Role) -> T) -> Self {
+        PerTable {
+            allow: f(Role::Allow),
+            deny: f(Role::Deny),
+        }
+    }
+
+    /// Allow first, as libwrap reads them.
+    pub fn iter(&self) -> impl Iterator<Item = (Role, &T)> {
+        [(Role::Allow, &self.allow), (Role::Deny, &self.deny)].into_iter()
+    }
+}
+
+impl<T> std::ops::Index<Role> for PerTable<T> {
+    type Output = T;
+    fn index(&self, role: Role) -> &T {
+        match role {
+            Role::Allow => &self.allow,
+            Role::Deny => &self.deny,
+        }
+    }
+}
+
+impl<T> std::ops::IndexMut<Role> for PerTable<T> {
+    fn index_mut(&mut self, role: Role) -> &mut T {
+        match role {
+            Role::Allow => &mut self.allow,
+            Role::Deny => &mut self.deny,
+        }
+    }
+}
+
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.system_path())

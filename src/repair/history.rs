@@ -5,8 +5,9 @@ use serde_json::{Value, json};
 
 use crate::config::Config;
 use crate::error::{Error, Exit, Result};
+use crate::repair::plan;
 use crate::repair::{approved, change_set_json};
-use crate::repair::{diff, plan};
+use crate::report::diff;
 use crate::report::term;
 use crate::report::{self, Paint, wrap};
 use crate::{fsops, write_out};
@@ -151,7 +152,7 @@ pub fn rollback(config: &Config, id: Option<&str>, exact: bool) -> Result<Exit> 
         backup_dir: &config.backup_dir,
         exact,
         revert: &plan::revert,
-        derive: &|before, after| crate::repair::edits::between(before, after, "rollback"),
+        derive: &|before, after| crate::fsops::edits::between(before, after, "rollback"),
         allow_in_place: config.in_place,
         command: &command,
     })?;

@@ -124,7 +124,7 @@ fn ban_lines<'c>(
         .map(|c| c.addr.to_ascii_lowercase().into_bytes())
         .collect();
     let mut found: Vec<Option<String>> = vec![None; wanted.len()];
-    for role in [Role::Allow, Role::Deny] {
+    for role in Role::BOTH {
         let Some(doc) = tables.get(role).document() else {
             continue;
         };

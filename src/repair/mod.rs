@@ -4,8 +4,6 @@
 //! screen ([`crate::report::screen`]), ask (or not), apply, verify on disk, say what happened and what
 //! else to do. Rollback and the list of change sets are in [`crate::repair::history`].
 
-pub mod diff;
-pub mod edits;
 pub mod history;
 pub mod menu;
 pub mod plan;
@@ -15,17 +13,17 @@ use std::io::Write;
 
 use serde_json::{Value, json};
 
-use crate::cli::Strategy;
+use crate::config::Strategy;
 use crate::config::{ClientSource, Config};
 use crate::diagnose::analysis::{Analysis, Context};
 use crate::diagnose::detect::Kind;
 use crate::error::{Error, Exit, Result};
-use crate::model::tables::{Role, Tables};
+use crate::model::tables::{PerTable, Role, Tables};
 use crate::report::{self, Paint, wrap};
 use crate::report::{screen, term};
 use crate::{fsops, load, write_out};
 use menu::Choice;
-use plan::{EditKind, Outcome, Plan};
+use plan::{EditKind, Plan, Proposal};
 
 /// May we go ahead? `--yes`, or a yes typed on a terminal. Says why not on stderr, with
 /// the command (`with_yes`) that would go ahead.
@@ -86,7 +84,7 @@ fn newline_offer(config: &Config, before: &Analysis, plan: &Plan) -> Result<Opti
     let fixed = ctx.analyse(tables);
     let id = fsops::new_id()?;
     Ok(match plan::make(&ctx, &fixed, Strategy::Comment, &id) {
-        Outcome::Plan(p) if p.edits.iter().all(|e| e.kind == EditKind::FinalNewline) => {
+        Proposal::Plan(p) if p.edits.iter().all(|e| e.kind == EditKind::FinalNewline) => {
             Some(Offer {
                 ctx,
                 before: fixed,
@@ -101,23 +99,23 @@ fn newline_offer(config: &Config, before: &Analysis, plan: &Plan) -> Result<Opti
 /// The `plan` object of the JSON document, with the same keys whatever the outcome.
 fn plan_json(
     config: &Config,
-    outcome: &Outcome,
+    outcome: &Proposal,
     before: &Analysis,
     offer: Option<&Offer>,
 ) -> Value {
     let mut v = match outcome {
-        Outcome::Plan(p) => report::plan_json(p, &before.tables),
-        Outcome::NothingToDo => json!({
+        Proposal::Plan(p) => report::plan_json(p, &before.tables),
+        Proposal::NothingToDo => json!({
             "strategy": null, "edits": [], "diff": "", "after": report::verdicts_json(before),
             "verified": true, "verification": "every target is already granted",
         }),
-        Outcome::Impossible(why) => json!({
+        Proposal::Impossible(why) => json!({
             "strategy": null, "edits": [], "diff": "", "after": [],
             "verified": false, "verification": why,
         }),
     };
     let (opens, still) = match outcome {
-        Outcome::Plan(p) => (
+        Proposal::Plan(p) => (
             screen::opens_to_everyone(before, &p.after),
             screen::still_refused_by_missing_newline(&p.after),
         ),
@@ -134,12 +132,12 @@ fn plan_json(
     if let Some(obj) = v.as_object_mut() {
         obj.insert(
             "nothing_to_do".into(),
-            json!(matches!(outcome, Outcome::NothingToDo)),
+            json!(matches!(outcome, Proposal::NothingToDo)),
         );
         obj.insert(
             "impossible".into(),
             match outcome {
-                Outcome::Impossible(why) => json!(why),
+                Proposal::Impossible(why) => json!(why),
                 _ => Value::Null,
             },
         );
@@ -240,7 +238,7 @@ fn round(
     let id = fsops::new_id()?;
     let outcome = plan::make(ctx, &before, strategy, &id);
     let offer = match &outcome {
-        Outcome::Plan(p) => newline_offer(config, &before, p)?,
+        Proposal::Plan(p) => newline_offer(config, &before, p)?,
         _ => None,
     };
     let json_doc = |change_set: Value, out: &mut dyn Write| -> std::io::Result<()> {
@@ -252,7 +250,7 @@ fn round(
             report::human(out, config, &before)?;
         }
         match &outcome {
-            Outcome::Plan(p) => {
+            Proposal::Plan(p) => {
                 report::plan_human(out, config, p, &before.tables, false)?;
                 write!(
                     out,
@@ -270,16 +268,16 @@ fn round(
                 }
                 Ok(())
             }
-            Outcome::NothingToDo => writeln!(out, "\nNothing to do: every target is granted."),
-            Outcome::Impossible(why) => {
+            Proposal::NothingToDo => writeln!(out, "\nNothing to do: every target is granted."),
+            Proposal::Impossible(why) => {
                 let text = format!("No safe change to offer: {why}.");
                 write!(out, "\n{}", wrap(&text, config.width, "", "  "))
             }
         }
     };
     let plan = match &outcome {
-        Outcome::Plan(p) if apply => p,
-        Outcome::Plan(_) => {
+        Proposal::Plan(p) if apply => p,
+        Proposal::Plan(_) => {
             write_out(|out| {
                 if config.json {
                     json_doc(Value::Null, out)
@@ -290,7 +288,7 @@ fn round(
             return Ok(Some(Exit::LockedOut));
         }
         // Asked to repair, but no change passes verification: it cannot be made safely.
-        Outcome::Impossible(_) => {
+        Proposal::Impossible(_) => {
             write_out(|out| {
                 if config.json {
                     json_doc(Value::Null, out)
@@ -300,7 +298,7 @@ fn round(
             })?;
             return Ok(Some(if apply { Exit::Unsafe } else { Exit::LockedOut }));
         }
-        Outcome::NothingToDo => {
+        Proposal::NothingToDo => {
             write_out(|out| {
                 if config.json {
                     json_doc(Value::Null, out)
@@ -363,7 +361,7 @@ fn round(
 /// The tables whose bytes differ between `then` and `now`, each with whether the only
 /// change is lines appended at the end (what fail2ban does).
 fn changed_since(then: &Tables, now: &Tables) -> Vec<(Role, bool)> {
-    [Role::Allow, Role::Deny]
+    Role::BOTH
         .into_iter()
         .filter_map(|role| {
             let bytes = |t: &Tables| t.get(role).document().map(|d| d.bytes().to_vec());
@@ -427,11 +425,11 @@ fn apply_plan(
     plan: &Plan,
     id: &str,
 ) -> Result<(Exit, Value)> {
-    let files: Vec<fsops::Target> = [Role::Allow, Role::Deny]
+    let files: Vec<fsops::FileChange> = Role::BOTH
         .into_iter()
-        .filter(|r| plan.new[*r as usize].is_some())
+        .filter(|r| plan.new[*r].is_some())
         .map(|r| {
-            let mut t = fsops::Target::new(r.system_path(), plan::records(&plan.edits, r));
+            let mut t = fsops::FileChange::new(r.system_path(), plan::records(&plan.edits, r));
             if r == Role::Allow {
                 t.create_like = Some(Role::Deny.system_path().into());
             }
@@ -449,11 +447,8 @@ fn apply_plan(
     // whether that was only lines appended at the end.
     let rebased: std::cell::RefCell<Vec<(Role, bool)>> = std::cell::RefCell::new(Vec::new());
     let rebase = |path: &str, current: Option<&[u8]>| -> std::result::Result<Vec<u8>, String> {
-        let role = if path == Role::Allow.system_path() {
-            Role::Allow
-        } else {
-            Role::Deny
-        };
+        // fsops asks only about the files it was given: the two tables.
+        let role = Role::of_system_path(path).ok_or("not one of the tables")?;
         let current = current.unwrap_or_default();
         let new = plan::rebase(&plan.edits, role, original(role), current)?;
         if current != original(role) {
@@ -463,10 +458,10 @@ fn apply_plan(
             }
             // The same edit on the new bytes must pass the same verification: every
             // target let in, and no one refused whom the file as it is now lets in.
-            let mut now = [None, None];
-            now[role as usize] = Some(current.to_vec());
+            let mut now = PerTable::default();
+            now[role] = Some(current.to_vec());
             let mut planned = plan.new.clone();
-            planned[role as usize] = Some(new.clone());
+            planned[role] = Some(new.clone());
             let now = plan::planned_tables(&before.tables, &now);
             let after = plan::planned_tables(&before.tables, &planned);
             plan::verify_rebased(ctx, &now, &after)

@@ -4,8 +4,8 @@
 //! it. The details (every verdict, findings, advice for the tools that write the files)
 //! come before it and may scroll away.
 
-use crate::cli::Strategy;
 use crate::config::Config;
+use crate::config::Strategy;
 use crate::diagnose::analysis::{Analysis, TargetVerdict};
 use crate::eval::{Access, How, TableProblem};
 use crate::model::syntax::Unterminated;

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use serde_json::{Value, json};
 use wrapfix::error::Error;
 use wrapfix::fsops::rootfs::Root;
-use wrapfix::fsops::{self, Applied, ChangeRequest, Target};
+use wrapfix::fsops::{self, Applied, ChangeRequest, FileChange};
 use wrapfix::model::bytes::Bytes;
 use wrapfix::model::edit::{EditRecord, RecordKind};
 
@@ -100,7 +100,7 @@ impl Scratch {
             targets_json: json!([{"daemon": "sshd", "client": "192.0.2.1"}]),
             files: files
                 .iter()
-                .map(|p| Target {
+                .map(|p| FileChange {
                     system_path: p.to_string(),
                     edits: vec![test_edit(p)],
                     create_like: Some("/etc/hosts.deny".into()),

@@ -160,7 +160,7 @@ fn backups_through_a_var_link_via_a_missing_component_stay_inside_the_root() {
 
 #[test]
 fn a_table_link_through_a_change_set_cannot_replace_a_file_outside_the_root() {
-    use wrapfix::fsops::{self, ChangeRequest, Target};
+    use wrapfix::fsops::{self, ChangeRequest, FileChange};
     let s = Sandbox::new();
     s.write("etc/hosts.deny", "ALL: ALL\n");
     std::fs::create_dir_all(s.root.join("var/backups/wrapfix")).expect("mkdir");
@@ -177,7 +177,7 @@ fn a_table_link_through_a_change_set_cannot_replace_a_file_outside_the_root() {
         backup_dir: &s.root.join("var/backups/wrapfix"),
         action: "fix",
         targets_json: Value::Null,
-        files: vec![Target::new("/etc/hosts.allow", Vec::new())],
+        files: vec![FileChange::new("/etc/hosts.allow", Vec::new())],
         rebase: &plan,
         allow_in_place: false,
         id: Some(id),

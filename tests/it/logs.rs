@@ -8,7 +8,7 @@ use std::path::Path;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use wrapfix::diagnose::detect::{Kind, Severity};
-use wrapfix::diagnose::logs::{self, Refusal};
+use wrapfix::diagnose::logs::{self, Refused};
 use wrapfix::fsops::rootfs::Root;
 
 /// A scratch root with an empty `/var/log`.
@@ -30,12 +30,12 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     enc.finish().expect("gzip")
 }
 
-fn scan(dir: &Path) -> Vec<Refusal> {
+fn scan(dir: &Path) -> Vec<Refused> {
     logs::scan(&Root::new(dir)).expect("scan")
 }
 
 /// (daemon, addr, count, last, file) per refusal, in the order scan returns them.
-fn summary(found: &[Refusal]) -> Vec<(&str, &str, u64, Option<&str>, &str)> {
+fn summary(found: &[Refused]) -> Vec<(&str, &str, u64, Option<&str>, &str)> {
     found
         .iter()
         .map(|r| {

@@ -4,14 +4,14 @@
 //! the targets and the generic client before and after (`plan::verify_full`) must agree.
 //! Knobs: `WRAPFIX_PLAN_CASES` (rule sets per seed), `WRAPFIX_DIFF_SEED`.
 
-use wrapfix::cli::Strategy;
+use wrapfix::config::Strategy;
 use wrapfix::diagnose::analysis::Context;
 use wrapfix::fsops::rootfs::Root;
 use wrapfix::model::accounts::FileAccounts;
 use wrapfix::model::client::Client;
 use wrapfix::model::flavor::Flavor;
 use wrapfix::model::tables::Tables;
-use wrapfix::repair::plan::{self, Outcome};
+use wrapfix::repair::plan::{self, Proposal};
 
 use crate::differential::{Gen, env_number, seeds};
 use crate::support::show_table;
@@ -58,7 +58,7 @@ fn plans_vouched_for_by_construction_pass_the_full_verification_too() {
             ] {
                 let ctx = context(clients);
                 let before = ctx.analyse(tables.clone());
-                let Outcome::Plan(p) = plan::make(&ctx, &before, strategy, "20261201T000000Z")
+                let Proposal::Plan(p) = plan::make(&ctx, &before, strategy, "20261201T000000Z")
                 else {
                     continue;
                 };

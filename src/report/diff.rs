@@ -3,14 +3,9 @@
 
 use similar::{Algorithm, DiffTag};
 
+use crate::model::bytes::{common_head, common_tail, lines};
 use crate::model::syntax::escape;
-use crate::report::Paint;
-
-/// Lines as libwrap sees them: split after each `\n` only (similar's own line splitter
-/// would also split at a bare CR).
-pub(crate) fn lines(bytes: &[u8]) -> Vec<&[u8]> {
-    bytes.split_inclusive(|&b| b == b'\n').collect()
-}
+use crate::report::style::Paint;
 
 /// One line of output: the marker, then the text with its line ending removed and control
 /// characters escaped; a missing final newline is said, as diff(1) does.
@@ -42,36 +37,6 @@ impl<'a> std::ops::Index<usize> for Offset<'a> {
     fn index(&self, i: usize) -> &&'a [u8] {
         &self.lines[i - self.base]
     }
-}
-
-/// Bytes of the whole lines both sides start with, and how many lines that is.
-pub(crate) fn common_head(a: &[u8], b: &[u8]) -> (usize, usize) {
-    let same = a.iter().zip(b).take_while(|(x, y)| x == y).count();
-    let start = a[..same]
-        .iter()
-        .rposition(|&c| c == b'\n')
-        .map_or(0, |i| i + 1);
-    (start, memchr::memchr_iter(b'\n', &a[..start]).count())
-}
-
-/// Bytes of the whole lines both sides end with (after their common head).
-pub(crate) fn common_tail(a: &[u8], b: &[u8]) -> usize {
-    let mut same = a
-        .iter()
-        .rev()
-        .zip(b.iter().rev())
-        .take_while(|(x, y)| x == y)
-        .count();
-    // The tail must start at a line start on both sides; else drop its first (partial) line.
-    let at_line_start = |s: &[u8], n: usize| n == s.len() || s[s.len() - n - 1] == b'\n';
-    while same > 0 && !(at_line_start(a, same) && at_line_start(b, same)) {
-        let tail = &a[a.len() - same..];
-        same = tail
-            .iter()
-            .position(|&c| c == b'\n')
-            .map_or(0, |i| same - i - 1);
-    }
-    same
 }
 
 /// Up to `n` whole lines that end at byte `at`.

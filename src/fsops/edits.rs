@@ -11,8 +11,8 @@
 use similar::{Algorithm, DiffTag};
 
 use crate::model::bytes::Bytes;
+use crate::model::bytes::{common_head, common_tail, lines};
 use crate::model::edit::{EditRecord, RecordKind};
-use crate::repair::diff::{common_head, common_tail, lines};
 
 /// The edits that turn `old` into `new` (`None`: the file is absent), as the manifest
 /// records them: `{kind, line, before, after, next, why}`, `line` being the 1-based line of
