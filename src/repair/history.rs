@@ -5,8 +5,9 @@ use serde_json::{Value, json};
 
 use crate::config::Config;
 use crate::error::{Error, Exit, Result};
+use crate::repair::approved;
 use crate::repair::plan;
-use crate::repair::{approved, change_set_json};
+use crate::report::change_set_json;
 use crate::report::diff;
 use crate::report::term;
 use crate::report::{self, Paint, wrap};

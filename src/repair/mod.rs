@@ -11,7 +11,7 @@ pub mod prompt;
 
 use std::io::Write;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::config::Strategy;
 use crate::config::{ClientSource, Config};
@@ -94,64 +94,6 @@ fn newline_offer(config: &Config, before: &Analysis, plan: &Plan) -> Result<Opti
         }
         _ => None,
     })
-}
-
-/// The `plan` object of the JSON document, with the same keys whatever the outcome.
-fn plan_json(
-    config: &Config,
-    outcome: &Proposal,
-    before: &Analysis,
-    offer: Option<&Offer>,
-) -> Value {
-    let mut v = match outcome {
-        Proposal::Plan(p) => report::plan_json(p, &before.tables),
-        Proposal::NothingToDo => json!({
-            "strategy": null, "edits": [], "diff": "", "after": report::verdicts_json(before),
-            "verified": true, "verification": "every target is already granted",
-        }),
-        Proposal::Impossible(why) => json!({
-            "strategy": null, "edits": [], "diff": "", "after": [],
-            "verified": false, "verification": why,
-        }),
-    };
-    let (opens, still) = match outcome {
-        Proposal::Plan(p) => (
-            screen::opens_to_everyone(before, &p.after),
-            screen::still_refused_by_missing_newline(&p.after),
-        ),
-        _ => (Vec::new(), Vec::new()),
-    };
-    let offer = offer.map(|o| {
-        json!({
-            "why": "every other client is still refused: the last line of hosts.deny has no final newline",
-            "edits": report::plan_json(&o.plan, &o.before.tables)["edits"],
-            "diff": report::plan_diff(&o.plan, &o.before.tables, Paint(false)),
-            "command": config.command(&["--strategy", "comment", "--yes"]),
-        })
-    });
-    if let Some(obj) = v.as_object_mut() {
-        obj.insert(
-            "nothing_to_do".into(),
-            json!(matches!(outcome, Proposal::NothingToDo)),
-        );
-        obj.insert(
-            "impossible".into(),
-            match outcome {
-                Proposal::Impossible(why) => json!(why),
-                _ => Value::Null,
-            },
-        );
-        obj.insert("opens_to_everyone".into(), json!(opens));
-        obj.insert(
-            "still_refused".into(),
-            json!(still
-                .iter()
-                .map(|d| json!({"daemon": d, "reason": "the last line of hosts.deny has no final newline"}))
-                .collect::<Vec<_>>()),
-        );
-        obj.insert("offer".into(), offer.unwrap_or(Value::Null));
-    }
-    v
 }
 
 /// Repair (`apply`) or `--dry-run`: report, plan, verify, diff; then ask and apply.
@@ -242,7 +184,15 @@ fn round(
         _ => None,
     };
     let json_doc = |change_set: Value, out: &mut dyn Write| -> std::io::Result<()> {
-        let plan_value = plan_json(config, &outcome, &before, offer.as_ref());
+        let plan_value = report::proposal_json(
+            &outcome,
+            &before,
+            offer.as_ref().map(|o| report::NewlineOffer {
+                plan: &o.plan,
+                tables: &o.before.tables,
+                command: config.command(&["--strategy", "comment", "--yes"]),
+            }),
+        );
         report::json(config, &before, plan_value, change_set).write(out)
     };
     let show = |out: &mut dyn Write| -> std::io::Result<()> {
@@ -509,7 +459,7 @@ fn apply_plan(
         plan.after.clone()
     };
     let granted = after.all_granted();
-    let change_set = change_set_json(config, Some(&applied), granted, None);
+    let change_set = report::change_set_json(config, Some(&applied), granted, None);
     if !config.json {
         let p = Paint(config.color);
         let w = config.width;
@@ -576,38 +526,4 @@ fn who(tv: &crate::diagnose::analysis::TargetVerdict) -> String {
         .client
         .as_ref()
         .map_or_else(|| "any client".into(), ToString::to_string)
-}
-
-/// The `change_set` object of the JSON document, for fixes and rollbacks alike.
-pub(crate) fn change_set_json(
-    config: &Config,
-    applied: Option<&fsops::Applied>,
-    verified: bool,
-    rolls_back: Option<&str>,
-) -> Value {
-    let (dir, in_root) = match applied {
-        Some(a) => {
-            let (d, r) = config.as_seen(&a.dir);
-            (Some(d), r)
-        }
-        None => (None, true),
-    };
-    json!({
-        "id": applied.map(|a| a.id.clone()),
-        "backup_dir": dir,
-        "backup_dir_in_root": in_root,
-        "applied": applied.is_some(),
-        "verified": verified,
-        "rolls_back": rolls_back,
-        // Lines other programs appended while the file was replaced, carried over.
-        "salvaged": applied
-            .map(|a| {
-                a.files
-                    .iter()
-                    .filter(|f| !f.salvaged.is_empty())
-                    .map(|f| json!({"file": f.system_path, "bytes": crate::model::bytes::json(&f.salvaged)}))
-                    .collect::<Vec<_>>()
-            })
-            .unwrap_or_default(),
-    })
 }

@@ -1,6 +1,7 @@
 //! The JSON document (docs/json.md, docs/wrapfix.schema.json): targets, verdicts with their runs, findings.
 
 use super::*;
+use crate::fsops;
 
 /// The targets of a change as its manifest records them: who, and their access before it
 /// (not the runs: a ban list of globs gives thousands).
@@ -194,4 +195,38 @@ pub fn json<'a>(config: &Config, a: &'a Analysis, plan: Value, change_set: Value
         plan,
         change_set,
     }
+}
+
+/// The `change_set` object of the JSON document, for fixes and rollbacks alike.
+pub fn change_set_json(
+    config: &Config,
+    applied: Option<&fsops::Applied>,
+    verified: bool,
+    rolls_back: Option<&str>,
+) -> Value {
+    let (dir, in_root) = match applied {
+        Some(a) => {
+            let (d, r) = config.as_seen(&a.dir);
+            (Some(d), r)
+        }
+        None => (None, true),
+    };
+    json!({
+        "id": applied.map(|a| a.id.clone()),
+        "backup_dir": dir,
+        "backup_dir_in_root": in_root,
+        "applied": applied.is_some(),
+        "verified": verified,
+        "rolls_back": rolls_back,
+        // Lines other programs appended while the file was replaced, carried over.
+        "salvaged": applied
+            .map(|a| {
+                a.files
+                    .iter()
+                    .filter(|f| !f.salvaged.is_empty())
+                    .map(|f| json!({"file": f.system_path, "bytes": crate::model::bytes::json(&f.salvaged)}))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default(),
+    })
 }

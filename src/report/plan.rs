@@ -1,6 +1,8 @@
 //! A plan, shown: its diff file by file, the summary lines, and its JSON object.
 
 use super::*;
+use crate::repair::plan::Proposal;
+use crate::report::screen;
 
 /// The diff of a plan, file by file.
 pub fn plan_diff(plan: &Plan, tables: &Tables, p: Paint) -> String {
@@ -89,4 +91,67 @@ pub fn plan_json(plan: &Plan, tables: &Tables) -> Value {
         "verified": true,
         "verification": plan.verified,
     })
+}
+
+/// The final-newline fix offered alongside a plan that leaves everyone else refused.
+pub struct NewlineOffer<'a> {
+    pub plan: &'a Plan,
+    /// The tables it applies to (those the plan writes).
+    pub tables: &'a Tables,
+    /// The command that applies it.
+    pub command: String,
+}
+
+/// The `plan` object of the JSON document: what planning concluded, for `--dry-run` and
+/// repairs alike.
+pub fn proposal_json(outcome: &Proposal, before: &Analysis, offer: Option<NewlineOffer>) -> Value {
+    let mut v = match outcome {
+        Proposal::Plan(p) => plan_json(p, &before.tables),
+        Proposal::NothingToDo => json!({
+            "strategy": null, "edits": [], "diff": "", "after": verdicts_json(before),
+            "verified": true, "verification": "every target is already granted",
+        }),
+        Proposal::Impossible(why) => json!({
+            "strategy": null, "edits": [], "diff": "", "after": [],
+            "verified": false, "verification": why,
+        }),
+    };
+    let (opens, still) = match outcome {
+        Proposal::Plan(p) => (
+            screen::opens_to_everyone(before, &p.after),
+            screen::still_refused_by_missing_newline(&p.after),
+        ),
+        _ => (Vec::new(), Vec::new()),
+    };
+    let offer = offer.map(|o| {
+        json!({
+            "why": "every other client is still refused: the last line of hosts.deny has no final newline",
+            "edits": plan_json(o.plan, o.tables)["edits"],
+            "diff": plan_diff(o.plan, o.tables, Paint(false)),
+            "command": o.command,
+        })
+    });
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert(
+            "nothing_to_do".into(),
+            json!(matches!(outcome, Proposal::NothingToDo)),
+        );
+        obj.insert(
+            "impossible".into(),
+            match outcome {
+                Proposal::Impossible(why) => json!(why),
+                _ => Value::Null,
+            },
+        );
+        obj.insert("opens_to_everyone".into(), json!(opens));
+        obj.insert(
+            "still_refused".into(),
+            json!(still
+                .iter()
+                .map(|d| json!({"daemon": d, "reason": "the last line of hosts.deny has no final newline"}))
+                .collect::<Vec<_>>()),
+        );
+        obj.insert("offer".into(), offer.unwrap_or(Value::Null));
+    }
+    v
 }
