@@ -4,6 +4,7 @@
 
 pub mod oracle;
 pub mod pane;
+pub mod system;
 
 use std::fmt;
 use std::io::Write as _;
