@@ -22,14 +22,12 @@ use std::time::Instant;
 use rustc_hash::FxHashMap as HashMap;
 use wrapfix::model::client::Client;
 
-use wrapfix::eval::{self, Access, Assumption, Env, Fate, Mode, Pred, Verdict};
-use wrapfix::fsops::rootfs::Root;
+use wrapfix::eval::{self, Access, Assumption, Env, Fate, Pred, Verdict};
 use wrapfix::model::flavor::Flavor;
-use wrapfix::model::tables::Tables;
 
 use crate::differential::{ADDRS, Gen, RuleSet, USERS, describe_lists, env_number, seeds};
 use crate::support::oracle::{self, OracleCase, OracleVerdict};
-use crate::support::{self, show_table};
+use crate::support::{self, Eval, show_table};
 
 const DEFAULT_SETS: usize = 400;
 const CLIENTS_PER_SET: usize = 3;
@@ -46,21 +44,9 @@ const NAMES: &[&str] = &[
 const SHOW_AT_MOST: usize = 12;
 
 fn ours(set: &RuleSet, daemon: &str, client: &Client) -> Verdict {
-    let tables = Tables::from_bytes(set.allow.as_deref(), set.deny.as_deref());
-    let root = Root::new("/");
-    let env = daemon_env(&root);
-    eval::evaluate(&tables, daemon, client, &env)
-}
-
-fn daemon_env(root: &Root) -> Env<'_> {
-    Env {
-        flavor: Flavor::Debian,
-        mode: Mode::Daemon,
-        root,
-        accounts: support::test_accounts(),
-        // Tests write only /bin/true and /bin/false: wrapfix knows their status itself.
-        aclexec: None,
-    }
+    // Tests write only /bin/true and /bin/false: wrapfix knows their status itself, so the
+    // daemon's evaluator is told no aclexec outcome.
+    Eval::daemon(Flavor::Debian).evaluate(set.allow.as_deref(), set.deny.as_deref(), daemon, client)
 }
 
 fn fate_of(v: &OracleVerdict) -> Option<Fate> {
@@ -132,8 +118,8 @@ fn unnamed_clients_get_verdicts_that_hold_for_every_name_libwrap_may_see() {
         .prefix("wrapfix-unnamed-")
         .tempdir()
         .expect("temp dir");
-    let root = Root::new("/");
-    let env = daemon_env(&root);
+    let daemon_eval = Eval::daemon(Flavor::Debian);
+    let env = daemon_eval.env();
     let started = Instant::now();
     let (mut verdicts, mut depends, mut runs_checked, mut asked) = (0, 0, 0, 0);
     let (mut eval_time, mut oracle_time) = (0.0, 0.0);
