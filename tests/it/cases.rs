@@ -15,6 +15,7 @@ use serde::Deserialize;
 use wrapfix::model::client::Client;
 
 use crate::support::oracle::{self, OracleCase};
+use crate::support::system::System;
 use crate::support::{self, Outcome, describe_ours, escape, show_table};
 
 const CASES_JSON: &str = include_str!("../data/libwrap-cases.json");
@@ -46,24 +47,22 @@ fn load() -> CaseFile {
     serde_json::from_str(CASES_JSON).expect("tests/data/libwrap-cases.json parses")
 }
 
-/// The case's list files, written to a scratch directory that stands in for /srv/wrapfix-cases.
+/// The case's list files, written where the recorded cases kept them, under a scratch root.
 struct Scratch {
-    dir: tempfile::TempDir,
+    sys: System,
 }
 
 impl Scratch {
     fn new(file: &CaseFile) -> Scratch {
-        let dir = tempfile::Builder::new()
-            .prefix("wrapfix-cases-")
-            .tempdir()
-            .expect("temp dir");
+        let mut sys = System::bare();
         for (path, content) in &file.list_files {
-            let name = path
-                .strip_prefix("/srv/wrapfix-cases/")
-                .expect("list files live in /srv/wrapfix-cases");
-            std::fs::write(dir.path().join(name), content).expect("write list file");
+            assert!(
+                path.as_bytes().starts_with(CASE_DIR),
+                "list files live in /srv/wrapfix-cases: {path}"
+            );
+            sys = sys.file(path, content);
         }
-        Scratch { dir }
+        Scratch { sys }
     }
 
     /// A table's bytes, with list-file paths pointing into the scratch directory.
@@ -77,7 +76,7 @@ impl Scratch {
         } else {
             text.as_bytes().to_vec()
         };
-        let to = format!("{}/", self.dir.path().display());
+        let to = format!("{}/", self.sys.at("/srv/wrapfix-cases").display());
         Some(replace_all(&bytes, CASE_DIR, to.as_bytes()))
     }
 
@@ -90,7 +89,8 @@ impl Scratch {
 
     fn list_files(&self) -> String {
         let mut out = String::new();
-        for entry in std::fs::read_dir(self.dir.path()).expect("scratch dir") {
+        let dir = self.sys.at("/srv/wrapfix-cases");
+        for entry in std::fs::read_dir(dir).expect("scratch dir") {
             let path = entry.expect("dir entry").path();
             let content = std::fs::read(&path).expect("list file");
             out.push_str(&format!("\n    {}: {}", path.display(), escape(&content)));
@@ -356,8 +356,22 @@ fn the_real_library_agrees_with_the_recorded_cases() {
             asked.push((case, oc, want));
         }
     }
+    // Every request the evaluator test checks is put to the real library too (counted
+    // there, and the same here).
+    assert!(
+        asked.len() >= 75,
+        "only {} requests put to hosts_ctl()",
+        asked.len()
+    );
     let oracle_cases: Vec<OracleCase> = asked.iter().map(|(_, oc, _)| oc.clone()).collect();
     let verdicts = oracle::hosts_ctl_batch(&oracle_cases);
+    assert_eq!(
+        verdicts.len(),
+        asked.len(),
+        "hosts_ctl() answered {} of {} requests",
+        verdicts.len(),
+        asked.len()
+    );
     let failures: Vec<String> = asked
         .iter()
         .zip(&verdicts)

@@ -1,53 +1,14 @@
 //! `wrapfix --check` as an admin runs it: on scratch roots, never on this machine's /etc.
 
-use std::path::Path;
-
-use assert_cmd::Command;
-use predicates::prelude::*;
 use serde_json::Value;
 
-/// A scratch system with the given tables (None: file absent) and os-release, and an
-/// `etc/passwd` (wrapfix refuses a root whose `etc/` holds nothing a system has).
-pub fn system(
-    allow: Option<&str>,
-    deny: Option<&str>,
-    os_release: Option<&str>,
-) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let etc = dir.path().join("etc");
-    std::fs::create_dir_all(&etc).expect("etc");
-    std::fs::write(etc.join("passwd"), "root:x:0:0:root:/root:/bin/sh\n").expect("passwd");
-    for (name, content) in [
-        ("hosts.allow", allow),
-        ("hosts.deny", deny),
-        ("os-release", os_release),
-    ] {
-        if let Some(c) = content {
-            std::fs::write(etc.join(name), c).expect("write");
-        }
-    }
-    dir
-}
+use crate::support::system::{System, wrapfix};
 
-/// The binary with a clean environment: no colour, no SSH_CONNECTION from the test runner.
-pub fn wrapfix(root: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("wrapfix").expect("binary");
-    cmd.env_remove("SSH_CONNECTION")
-        .env_remove("NO_COLOR")
-        .arg("--root")
-        .arg(root)
-        .arg("--color")
-        .arg("never");
-    cmd
-}
-
-fn json(root: &Path, args: &[&str]) -> Value {
-    let out = wrapfix(root)
-        .args(["--check", "--json"])
-        .args(args)
-        .output()
-        .expect("run");
-    serde_json::from_slice(&out.stdout).expect("one JSON document on stdout")
+/// `--check --json ARGS`: the document, with nothing on stderr.
+fn json(sys: &System, args: &[&str]) -> Value {
+    let mut all = vec!["--check", "--json"];
+    all.extend_from_slice(args);
+    sys.run(all).stderr_empty().json()
 }
 
 /// The `kind` of every finding in a JSON report.
@@ -62,29 +23,49 @@ fn kinds(doc: &Value) -> Vec<&str> {
 
 #[test]
 fn blanket_deny_locks_the_client_out_and_names_the_line() {
-    let sys = system(Some(""), Some("# hardening\nALL: ALL\n"), None);
-    wrapfix(sys.path())
-        .args(["--check", "--client", "198.51.100.7"])
-        .assert()
+    System::new()
+        .allow("")
+        .deny("# hardening\nALL: ALL\n")
+        .run(["--check", "--client", "198.51.100.7"])
         .code(1)
-        .stdout(predicate::str::contains("sshd from 198.51.100.7: denied"))
-        .stdout(predicate::str::contains("/etc/hosts.deny:2  ALL: ALL"))
-        .stdout(predicate::str::contains("blanket-deny"));
+        .stdout_has("sshd from 198.51.100.7: denied")
+        .stdout_has("/etc/hosts.deny:2  ALL: ALL")
+        .stdout_has("blanket-deny")
+        .stderr_empty();
 }
 
 #[test]
 fn an_allow_entry_above_the_blanket_rule_lets_the_client_in() {
-    let sys = system(Some("sshd: 198.51.100.7\n"), Some("ALL: ALL\n"), None);
-    wrapfix(sys.path())
-        .args(["--check", "--client", "198.51.100.7"])
-        .assert()
-        .code(0);
+    let sys = System::new()
+        .allow("sshd: 198.51.100.7\n")
+        .deny("ALL: ALL\n");
+    sys.run(["--check", "--client", "198.51.100.7"])
+        .code(0)
+        .stdout_has("sshd from 198.51.100.7: granted")
+        .stdout_has("/etc/hosts.allow:1  sshd: 198.51.100.7")
+        .stdout_lacks("denied")
+        .stderr_empty()
+        .file("/etc/hosts.allow", "sshd: 198.51.100.7\n")
+        .file("/etc/hosts.deny", "ALL: ALL\n");
+    let doc = json(&sys, &["--client", "198.51.100.7"]);
+    assert_eq!(doc["verdicts"][0]["access"], "granted", "{doc}");
+    assert_eq!(
+        doc["verdicts"][0]["rule"]["file"], "/etc/hosts.allow",
+        "{doc}"
+    );
+    assert_eq!(doc["verdicts"][0]["rule"]["line"], 1, "{doc}");
+    assert!(
+        !sys.exists("/var/backups/wrapfix"),
+        "--check wrote a backup"
+    );
 }
 
 #[test]
 fn deny_option_in_hosts_allow_is_the_seed_reports_lockout() {
-    let sys = system(Some("all:all:deny\n"), None, Some("NAME=CentOS\n"));
-    let doc = json(sys.path(), &["--client", "10.0.0.1"]);
+    let sys = System::new()
+        .allow("all:all:deny\n")
+        .os_release("NAME=CentOS\n");
+    let doc = json(&sys, &["--client", "10.0.0.1"]);
     assert_eq!(doc["verdicts"][0]["access"], "denied");
     assert_eq!(doc["verdicts"][0]["rule"]["file"], "/etc/hosts.allow");
     let kinds = kinds(&doc);
@@ -93,15 +74,10 @@ fn deny_option_in_hosts_allow_is_the_seed_reports_lockout() {
 
 #[test]
 fn json_report_has_the_documented_shape() {
-    let sys = system(
-        None,
-        Some("ALL: ALL\n"),
-        Some("ID=centos\nVERSION_ID=\"7\"\n"),
-    );
-    let doc = json(
-        sys.path(),
-        &["--client", "root@2001:DB8::1=admin.example.com"],
-    );
+    let sys = System::new()
+        .deny("ALL: ALL\n")
+        .os_release("ID=centos\nVERSION_ID=\"7\"\n");
+    let doc = json(&sys, &["--client", "root@2001:DB8::1=admin.example.com"]);
     assert_eq!(doc["version"], 1);
     assert_eq!(doc["mode"], "check");
     assert_eq!(doc["flavor"]["name"], "rhel7");
@@ -138,79 +114,86 @@ fn json_report_has_the_documented_shape() {
 
 #[test]
 fn json_is_the_only_thing_on_stdout_even_when_locked_out() {
-    let sys = system(None, Some("ALL: ALL\n"), None);
-    let out = wrapfix(sys.path())
-        .args(["--check", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    serde_json::from_slice::<Value>(&out.stdout).expect("stdout is exactly one JSON document");
+    let run = System::new()
+        .deny("ALL: ALL\n")
+        .run(["--check", "--json"])
+        .code(1)
+        .stderr_empty();
+    // stdout is exactly one JSON document
+    run.json();
 }
 
 #[test]
 fn bad_input_is_one_line_naming_the_value_and_exit_2() {
-    let sys = system(None, None, None);
+    let sys = System::new();
     for (args, needle) in [
         (vec!["--client", "10.0.0.300"], "'10.0.0.300'"),
         (vec!["--client", "host.example.com"], "'host.example.com'"),
         (vec!["--daemon", "ss hd"], "'ss hd'"),
     ] {
-        let out = wrapfix(sys.path())
-            .arg("--check")
-            .args(&args)
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
-        let err = String::from_utf8_lossy(&out.stderr);
+        let run = sys
+            .run(["--check"].iter().chain(&args))
+            .code(2)
+            .stderr_has(needle)
+            .stdout_empty();
+        let err = run.stderr();
         assert_eq!(err.trim_end().lines().count(), 1, "{err}");
-        assert!(err.contains(needle), "{err}");
-        assert!(out.stdout.is_empty());
     }
-    wrapfix(Path::new("/nonexistent/wrapfix-root"))
+    let missing = wrapfix(std::path::Path::new("/nonexistent/wrapfix-root"))
         .arg("--check")
-        .assert()
+        .output()
+        .expect("run");
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(missing.stdout.is_empty());
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(err.contains("/nonexistent/wrapfix-root"), "{err}");
+    // An unknown flavour is refused by name, with the ones there are.
+    sys.run(["--check", "--flavor", "suse"])
         .code(2)
-        .stderr(predicate::str::contains("/nonexistent/wrapfix-root"));
-    wrapfix(sys.path())
-        .args(["--check", "--flavor", "suse"])
-        .assert()
-        .code(2);
+        .stdout_empty()
+        .stderr_has("'suse'")
+        .stderr_has("debian")
+        .stderr_has("rhel7")
+        .stderr_has("rhel6");
 }
 
 #[test]
 fn ssh_connection_gives_the_default_client() {
-    let sys = system(Some("sshd: 192.0.2.9\n"), Some("ALL: ALL\n"), None);
-    wrapfix(sys.path())
-        .arg("--check")
+    System::new()
+        .allow("sshd: 192.0.2.9\n")
+        .deny("ALL: ALL\n")
         .env("SSH_CONNECTION", "192.0.2.9 50000 192.0.2.1 22")
-        .assert()
+        .run(["--check"])
         .code(0)
-        .stdout(predicate::str::contains("sshd from 192.0.2.9: granted"));
+        .stdout_has("sshd from 192.0.2.9: granted")
+        .stderr_empty();
 }
 
 #[test]
 fn without_a_client_the_generic_client_says_whether_the_world_gets_in() {
-    let sys = system(None, Some("sshd: 203.0.113.77\n"), None);
+    let sys = System::new().deny("sshd: 203.0.113.77\n");
     // The stand-in skips the address the ban list mentions.
-    let doc = json(sys.path(), &[]);
+    let doc = json(&sys, &[]);
     assert_eq!(doc["verdicts"][0]["client"], Value::Null);
     assert_eq!(doc["verdicts"][0]["access"], "granted");
 }
 
 #[test]
 fn a_rule_on_host_names_makes_the_verdict_depend_until_the_name_is_given() {
-    let sys = system(Some("sshd: .example.com\n"), Some("ALL: ALL\n"), None);
-    let doc = json(sys.path(), &["--client", "10.0.0.9"]);
+    let sys = System::new()
+        .allow("sshd: .example.com\n")
+        .deny("ALL: ALL\n");
+    let doc = json(&sys, &["--client", "10.0.0.9"]);
     assert_eq!(doc["verdicts"][0]["access"], "depends");
     assert_eq!(doc["verdicts"][0]["runs"].as_array().unwrap().len(), 2);
     let kinds = kinds(&doc);
     assert!(kinds.contains(&"dns-dependent"), "{kinds:?}");
     assert_eq!(
-        json(sys.path(), &["--client", "10.0.0.9=a.example.com"])["verdicts"][0]["access"],
+        json(&sys, &["--client", "10.0.0.9=a.example.com"])["verdicts"][0]["access"],
         "granted"
     );
     assert_eq!(
-        json(sys.path(), &["--client", "10.0.0.9=unknown"])["verdicts"][0]["access"],
+        json(&sys, &["--client", "10.0.0.9=unknown"])["verdicts"][0]["access"],
         "denied"
     );
 }
@@ -219,8 +202,8 @@ fn a_rule_on_host_names_makes_the_verdict_depend_until_the_name_is_given() {
 fn findings_name_the_quirks_an_admin_trips_over() {
     let allow = "sshd: 10.0.0.1 # trusted: admin box\nsshd 10.0.0.2\n  # ALL: ALL\nin.ftpd: ALL: twist /bin/echo no\n";
     let deny = "sshd: 10.9.9.9\nALL: 10.0.0.5:\nsshd: 10.0.0.1, ::1\r\nALL: ALL";
-    let sys = system(Some(allow), Some(deny), None);
-    let doc = json(sys.path(), &["--client", "10.0.0.1"]);
+    let sys = System::new().allow(allow).deny(deny);
+    let doc = json(&sys, &["--client", "10.0.0.1"]);
     let found: Vec<(String, String, u64)> = doc["findings"]
         .as_array()
         .unwrap()
@@ -252,55 +235,46 @@ fn findings_name_the_quirks_an_admin_trips_over() {
 
 #[test]
 fn crlf_files_and_control_characters_are_shown_not_obeyed() {
-    let sys = system(None, Some("sshd: 10.0.0.1\r\nALL: ALL\r\n"), None);
-    wrapfix(sys.path())
-        .args(["--check", "--client", "10.0.0.1"])
-        .assert()
+    System::new()
+        .deny("sshd: 10.0.0.1\r\nALL: ALL\r\n")
+        .run(["--check", "--client", "10.0.0.1"])
         .code(1)
-        .stdout(predicate::str::contains(
-            "/etc/hosts.deny:1  sshd: 10.0.0.1\n",
-        ));
-    let sys = system(None, Some("sshd: 10.0.0.1\x1b[2J\n"), None);
-    let out = wrapfix(sys.path())
-        .args(["--check", "--client", "10.0.0.1"])
-        .output()
-        .unwrap();
+        .stdout_has("/etc/hosts.deny:1  sshd: 10.0.0.1\n")
+        .stderr_empty();
+    let run = System::new()
+        .deny("sshd: 10.0.0.1\x1b[2J\n")
+        .run(["--check", "--client", "10.0.0.1"])
+        .stderr_empty();
     assert!(
-        !out.stdout.contains(&0x1b),
+        !run.output.stdout.contains(&0x1b),
         "an escape sequence from the file reached the terminal"
     );
 }
 
 #[test]
 fn flavour_comes_from_the_root_and_the_report_says_why() {
-    let c6 = system(None, None, None);
-    std::fs::write(
-        c6.path().join("etc/redhat-release"),
-        "CentOS release 6.5 (Final)\n",
-    )
-    .unwrap();
-    let doc = json(c6.path(), &[]);
+    let c6 = System::new().file("/etc/redhat-release", "CentOS release 6.5 (Final)\n");
+    let doc = json(&c6, &[]);
     assert_eq!(doc["flavor"]["name"], "rhel6");
     assert_eq!(doc["flavor"]["source"], "/etc/redhat-release");
-    let none = system(None, None, None);
-    let doc = json(none.path(), &[]);
+    let none = System::new();
+    let doc = json(&none, &[]);
     assert_eq!(doc["flavor"]["name"], "debian");
     assert_eq!(doc["flavor"]["source"], "default");
-    let doc = json(none.path(), &["--flavor", "rhel7"]);
+    let doc = json(&none.flavor("rhel7"), &[]);
+    assert_eq!(doc["flavor"]["name"], "rhel7");
     assert_eq!(doc["flavor"]["source"], "--flavor");
 }
 
 #[test]
 fn dry_run_shows_the_plan_and_its_diff_and_changes_nothing() {
-    let sys = system(None, Some("ALL: ALL\n"), None);
-    let deny = sys.path().join("etc/hosts.deny");
-    let before = std::fs::read(&deny).unwrap();
-    wrapfix(sys.path())
-        .args(["--dry-run", "--client", "10.0.0.1"])
-        .assert()
+    System::new()
+        .deny("ALL: ALL\n")
+        .run(["--dry-run", "--client", "10.0.0.1"])
         .code(1)
-        .stdout(predicate::str::contains("+++ /etc/hosts.allow (planned)"))
-        .stdout(predicate::str::contains("+sshd: 10.0.0.1"));
-    assert_eq!(std::fs::read(&deny).unwrap(), before);
-    assert!(!sys.path().join("etc/hosts.allow").exists());
+        .stdout_has("+++ /etc/hosts.allow (planned)")
+        .stdout_has("+sshd: 10.0.0.1")
+        .stderr_empty()
+        .file("/etc/hosts.deny", "ALL: ALL\n")
+        .no_file("/etc/hosts.allow");
 }

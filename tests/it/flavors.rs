@@ -1,31 +1,23 @@
 //! The flavour table (docs/semantics.md §8): the same bytes mean different things to Debian's,
 //! RHEL 7's and CentOS 6's libwrap. One test per row.
 
-use wrapfix::eval::{Access, Env, How, Mode, evaluate};
-use wrapfix::fsops::rootfs::Root;
-use wrapfix::model::accounts::FileAccounts;
+use wrapfix::eval::{Access, How};
 use wrapfix::model::client::Client;
 use wrapfix::model::flavor::Flavor::{self, Debian, Rhel6, Rhel7};
-use wrapfix::model::tables::Tables;
+
+use crate::support::Eval;
 
 /// Evaluate `sshd` for `client` as the daemon's libwrap of `flavor` would.
 fn access(flavor: Flavor, allow: &[u8], deny: &[u8], client: &str) -> (Access, How) {
-    let root = Root::new("/nonexistent-wrapfix-root");
-    let accounts = FileAccounts::from_names(&["root", "nobody"], &["root", "nogroup"]);
-    let env = Env {
-        flavor,
-        mode: Mode::Daemon,
-        root: &root,
-        accounts: &accounts,
-        aclexec: None,
-    };
-    let tables = Tables::from_bytes(Some(allow), Some(deny));
-    let v = evaluate(
-        &tables,
-        "sshd",
-        &Client::parse(client, flavor).expect("client"),
-        &env,
-    );
+    let v = Eval::daemon(flavor)
+        .root("/nonexistent-wrapfix-root")
+        .accounts(&["root", "nobody"], &["root", "nogroup"])
+        .evaluate(
+            Some(allow),
+            Some(deny),
+            "sshd",
+            &Client::parse(client, flavor).expect("client"),
+        );
     (v.access, v.decision().how.clone())
 }
 

@@ -15,21 +15,24 @@ use wrapfix::fsops::{self, Applied, ChangeRequest, FileChange};
 use wrapfix::model::bytes::Bytes;
 use wrapfix::model::edit::{EditRecord, RecordKind};
 
+use crate::support;
+use crate::support::system::System;
+
 /// A scratch system: `ROOT/etc`, and a backup directory inside the root as by default.
 pub struct Scratch {
     /// Deleted on drop, unless this is a view of another process's scratch root.
-    _tmp: Option<tempfile::TempDir>,
+    _sys: Option<System>,
     pub base: PathBuf,
     pub root: Root,
     pub backup: PathBuf,
 }
 
 impl Scratch {
+    /// A [`System::bare`] root with an empty `etc/`.
     pub fn new() -> Scratch {
-        let tmp = tempfile::tempdir().expect("temp dir");
-        std::fs::create_dir_all(tmp.path().join("etc")).expect("etc");
-        let mut s = Scratch::at(tmp.path().to_path_buf());
-        s._tmp = Some(tmp);
+        let sys = System::bare().dir("/etc");
+        let mut s = Scratch::at(sys.path().to_path_buf());
+        s._sys = Some(sys);
         s
     }
 
@@ -38,7 +41,7 @@ impl Scratch {
         let root = Root::new(&base);
         let backup = base.join("var/backups/wrapfix");
         Scratch {
-            _tmp: None,
+            _sys: None,
             base,
             root,
             backup,
@@ -61,10 +64,13 @@ impl Scratch {
         }
     }
 
-    /// Names of change-set directories (anything but the lock).
+    /// Names of change-set directories (anything but the lock); none when the backup
+    /// directory does not exist. Any other error reading it fails the test.
     pub fn change_sets(&self) -> Vec<String> {
-        let Ok(entries) = std::fs::read_dir(&self.backup) else {
-            return Vec::new();
+        let entries = match std::fs::read_dir(&self.backup) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
+            Err(e) => panic!("read {}: {e}", self.backup.display()),
         };
         let mut names: Vec<String> = entries
             .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
@@ -217,9 +223,9 @@ fn apply_then_rollback_restores_bytes_and_metadata_exactly() {
     if is_root() {
         std::os::unix::fs::chown(&deny, Some(1234), Some(1234)).unwrap();
     } else {
-        eprintln!(
-            "SKIPPED part of {}: not root, so the owner 1234:1234 is not tested",
-            module_path!()
+        support::skip(
+            "root privileges",
+            "part of the test: the owner 1234:1234 is not tested",
         );
     }
     xattr::set(&deny, "user.wrapfix-test", b"v\x00\xff")
@@ -679,10 +685,10 @@ fn stale_temp_files_of_a_killed_run_are_removed() {
 #[test]
 fn an_immutable_file_is_refused_with_advice_and_nothing_changes() {
     if !is_root() {
-        eprintln!("SKIPPED {}: chattr +i needs root", module_path!());
+        support::skip("root privileges", "chattr +i needs root");
         return;
     }
-    if !crate::support::require_tool("chattr", "immutable-file test") {
+    if !support::require_tool("chattr", "immutable-file test") {
         return;
     }
     let s = Scratch::new();
@@ -694,9 +700,9 @@ fn an_immutable_file_is_refused_with_advice_and_nothing_changes() {
         .status()
         .unwrap();
     if !set.success() {
-        eprintln!(
-            "SKIPPED {}: this filesystem does not support chattr +i",
-            module_path!()
+        support::skip(
+            "chattr +i on the temp file system",
+            "makes the table immutable",
         );
         return;
     }

@@ -10,8 +10,8 @@ use std::time::Duration;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::check::wrapfix;
 use crate::support;
+use crate::support::system::wrapfix;
 
 /// Long enough for a debug build on a busy machine, short enough to call a hang a hang.
 pub const TIMEOUT: Duration = Duration::from_secs(30);

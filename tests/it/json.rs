@@ -6,9 +6,9 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use crate::check::{system, wrapfix};
 use crate::support;
 use crate::support::pane::Pane;
+use crate::support::system::{System, wrapfix};
 
 /// Validate each (label, document) against the schema with Draft 2020-12; panics naming
 /// every violation. `false` (after a loud skip) without python3's jsonschema.
@@ -103,11 +103,9 @@ fn every_mode_prints_one_document_of_the_one_contract() {
         doc
     };
     let c = "198.51.100.7";
-    let locked = system(
-        None,
-        Some("ALL: ALL\nsshd: 203.0.113.9\n"),
-        Some("ID=debian\n"),
-    );
+    let locked = System::new()
+        .deny("ALL: ALL\nsshd: 203.0.113.9\n")
+        .os_release("ID=debian\n");
     let l = locked.path();
     add(
         "check locked out",
@@ -168,7 +166,9 @@ fn every_mode_prints_one_document_of_the_one_contract() {
     assert_eq!(rolled["change_set"]["applied"], true);
 
     // A verdict that depends on the client's host name lists its runs.
-    let dns = system(None, Some("sshd: .example.com\n"), Some("ID=debian\n"));
+    let dns = System::new()
+        .deny("sshd: .example.com\n")
+        .os_release("ID=debian\n");
     let depends = add(
         "check depends",
         run(dns.path(), &["--check", "--json", "--client", c]),
@@ -176,7 +176,9 @@ fn every_mode_prints_one_document_of_the_one_contract() {
     );
     assert_eq!(depends["verdicts"][0]["access"], "depends", "{depends}");
     assert!(depends["verdicts"][0]["runs"].is_array(), "{depends}");
-    let newline = system(None, Some("sshd: 203.0.113.9"), Some("ID=debian\n"));
+    let newline = System::new()
+        .deny("sshd: 203.0.113.9")
+        .os_release("ID=debian\n");
     let offer = add(
         "dry-run with the newline offer",
         run(newline.path(), &["--dry-run", "--json", "--client", c]),
@@ -184,7 +186,7 @@ fn every_mode_prints_one_document_of_the_one_contract() {
     );
     assert!(offer["plan"]["offer"]["command"].is_string(), "{offer}");
     let long = format!("ALL: {}\n", "x".repeat(3000));
-    let impossible = system(None, Some(&long), Some("ID=debian\n"));
+    let impossible = System::new().deny(&long).os_release("ID=debian\n");
     add(
         "impossible",
         run(
@@ -194,7 +196,7 @@ fn every_mode_prints_one_document_of_the_one_contract() {
         1,
     );
     let elsewhere = tempfile::tempdir().expect("backup dir");
-    let outside = system(None, Some("ALL: ALL\n"), None);
+    let outside = System::new().deny("ALL: ALL\n");
     let out_doc = add(
         "backup dir outside the root",
         wrapfix(outside.path())
@@ -229,7 +231,7 @@ fn every_mode_prints_one_document_of_the_one_contract() {
 
 #[test]
 fn an_interactive_repair_prints_its_document_after_the_answer() {
-    let sys = system(None, Some("ALL: ALL\n"), None);
+    let sys = System::new().deny("ALL: ALL\n");
     let mut docs = Vec::new();
     for (answer, code, applied) in [("n", 1, false), ("y", 0, true)] {
         let file = sys.path().join(format!("out-{answer}.json"));

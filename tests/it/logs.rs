@@ -11,17 +11,11 @@ use wrapfix::diagnose::detect::{Kind, Severity};
 use wrapfix::diagnose::logs::{self, Refused};
 use wrapfix::fsops::rootfs::Root;
 
-/// A scratch root with an empty `/var/log`.
-fn root() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::create_dir_all(dir.path().join("var/log")).expect("var/log");
-    dir
-}
+use crate::support::system::System;
 
-fn write(dir: &Path, rel: &str, bytes: &[u8]) {
-    let path = dir.join(rel);
-    std::fs::create_dir_all(path.parent().expect("parent")).expect("dirs");
-    std::fs::write(path, bytes).expect("write");
+/// A scratch root with an empty `/var/log`.
+fn root() -> System {
+    System::bare().dir("/var/log")
 }
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
@@ -66,7 +60,7 @@ fn classic_and_rfc3339_timestamps() {
         "sshd",
         "203.0.113.9 (203.0.113.9)",
     );
-    write(dir.path(), "var/log/auth.log", log.as_bytes());
+    dir.write("var/log/auth.log", log.as_bytes());
     let found = scan(dir.path());
     assert_eq!(
         summary(&found),
@@ -114,7 +108,7 @@ fn name_user_and_pseudo_host_forms() {
         "vsftpd",
         "bob@ftp.example.net (2001:db8::5)",
     );
-    write(dir.path(), "var/log/secure", log.as_bytes());
+    dir.write("var/log/secure", log.as_bytes());
     let found = scan(dir.path());
     let fields: Vec<_> = found
         .iter()
@@ -171,19 +165,18 @@ fn rotated_plain_and_gzipped_copies_sum_and_the_newest_time_wins() {
     let ip = "198.51.100.7 (198.51.100.7)";
     let mut current = refusal("Nov 24 00:40:00", "sshd", "192.0.2.1 (192.0.2.1)");
     current += &refusal("Nov 24 00:50:12", "sshd", ip);
-    write(dir.path(), "var/log/auth.log", current.as_bytes());
+    dir.write("var/log/auth.log", current.as_bytes());
     let one = refusal("Nov 23 10:00:00", "sshd", ip).repeat(3);
-    write(dir.path(), "var/log/auth.log.1", one.as_bytes());
+    dir.write("var/log/auth.log.1", one.as_bytes());
     // A .gz of two members, as `cat a.gz b.gz` makes: both are read.
     let mut two = gzip(refusal("Nov 22 10:00:00", "sshd", ip).repeat(10).as_bytes());
     two.extend(gzip(refusal("Nov 22 11:00:00", "sshd", ip).as_bytes()));
-    write(dir.path(), "var/log/auth.log.2.gz", &two);
+    dir.write("var/log/auth.log.2.gz", &two);
     let mut three = refusal("Nov 21 10:00:00", "sshd", ip).repeat(27);
     three += &refusal("Nov 21 09:00:00", "in.ftpd", "192.0.2.200");
-    write(dir.path(), "var/log/auth.log.3.gz", &gzip(three.as_bytes()));
+    dir.write("var/log/auth.log.3.gz", gzip(three.as_bytes()));
     // Not a rotation of ours: never read.
-    write(
-        dir.path(),
+    dir.write(
         "var/log/auth.log.old",
         refusal("Dec 31 23:59:59", "sshd", ip).as_bytes(),
     );
@@ -235,9 +228,9 @@ fn rotated_plain_and_gzipped_copies_sum_and_the_newest_time_wins() {
 fn a_gz_twin_of_a_plain_copy_is_not_counted_twice() {
     let dir = root();
     let line = refusal("Nov 22 10:00:00", "sshd", "192.0.2.1");
-    write(dir.path(), "var/log/auth.log.2", line.as_bytes());
+    dir.write("var/log/auth.log.2", line.as_bytes());
     // logrotate caught between writing X.2.gz and removing X.2: the .gz may be partial.
-    write(dir.path(), "var/log/auth.log.2.gz", &gzip(line.as_bytes()));
+    dir.write("var/log/auth.log.2.gz", gzip(line.as_bytes()));
     let found = scan(dir.path());
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].count, 1);
@@ -248,29 +241,24 @@ fn a_gz_twin_of_a_plain_copy_is_not_counted_twice() {
 fn rhel_dateext_names_newest_date_first() {
     let dir = root();
     let ip = "198.51.100.7";
-    write(
-        dir.path(),
+    dir.write(
         "var/log/secure-20261108",
         refusal("Nov  8 03:00:00", "sshd", ip).as_bytes(),
     );
-    write(
-        dir.path(),
+    dir.write(
         "var/log/secure-20261115.gz",
-        &gzip(refusal("Nov 15 03:00:00", "sshd", ip).repeat(2).as_bytes()),
+        gzip(refusal("Nov 15 03:00:00", "sshd", ip).repeat(2).as_bytes()),
     );
-    write(
-        dir.path(),
+    dir.write(
         "var/log/secure-20261122",
         refusal("Nov 22 03:00:00", "sshd", ip).as_bytes(),
     );
-    write(
-        dir.path(),
+    dir.write(
         "var/log/secure",
         b"Nov 24 00:00:01 web1 sshd[1]: Accepted publickey for root from 192.0.2.1\n",
     );
     // messages on RHEL holds tcpd's refusals (authpriv is excluded from it by default).
-    write(
-        dir.path(),
+    dir.write(
         "var/log/messages-20261122",
         refusal("Nov 20 03:00:00", "in.telnetd", "192.0.2.77").as_bytes(),
     );
@@ -300,27 +288,21 @@ fn rhel_dateext_names_newest_date_first() {
 fn corrupt_and_truncated_gzip_are_reported_not_fatal() {
     let dir = root();
     let ip = "198.51.100.7 (198.51.100.7)";
-    write(
-        dir.path(),
+    dir.write(
         "var/log/auth.log",
         refusal("Nov 24 00:50:12", "sshd", ip).as_bytes(),
     );
     // Not gzip at all.
-    write(
-        dir.path(),
+    dir.write(
         "var/log/auth.log.2.gz",
         b"\x1f\x8b\x08\x00garbage garbage garbage",
     );
     // A real gzip cut in half: what decompresses before the cut is still counted.
     let body = refusal("Nov 20 10:00:00", "sshd", "192.0.2.3 (192.0.2.3)").repeat(4000);
     let whole = gzip(body.as_bytes());
-    write(
-        dir.path(),
-        "var/log/auth.log.3.gz",
-        &whole[..whole.len() / 2],
-    );
+    dir.write("var/log/auth.log.3.gz", &whole[..whole.len() / 2]);
     // Unsupported compression: a note, not a failure.
-    write(dir.path(), "var/log/auth.log.4.xz", b"\xfd7zXZ\0");
+    dir.write("var/log/auth.log.4.xz", b"\xfd7zXZ\0");
     let scan = logs::scan_logs(&Root::new(dir.path())).expect("scan");
     let files: Vec<_> = scan
         .problems
@@ -359,7 +341,7 @@ fn non_utf8_bytes_are_read_and_escaped() {
     let mut log: Vec<u8> = b"\xff\xfe garbage \x80 refused connect from \xff\n".to_vec();
     log.extend_from_slice(b"Nov 24 00:50:12 web1 sshd[9]: refused connect from h\xffst\x1bc\x07.example (192.0.2.9)\n");
     log.extend_from_slice(b"Nov 24 00:50:13 web1 s\xe9hd[9]: refused connect from 192.0.2.10\n");
-    write(dir.path(), "var/log/auth.log", &log);
+    dir.write("var/log/auth.log", &log);
     let found = scan(dir.path());
     assert_eq!(found.len(), 2);
     assert_eq!(found[0].daemon, "s\u{fffd}hd");
@@ -394,9 +376,8 @@ Nov 24 00:50:06 web1 sshd[9]: error: kex_exchange_identification: refused connec
 Nov 24 00:50:07 web1 sshd[10]: Received disconnect from 198.51.100.7: refused connect from x
 refused connect from 198.51.100.7 (198.51.100.7)
 ";
-    write(dir.path(), "var/log/auth.log", log.as_bytes());
-    write(
-        dir.path(),
+    dir.write("var/log/auth.log", log.as_bytes());
+    dir.write(
         "var/log/syslog",
         refusal("Nov 24 00:50:08", "sshd", "192.0.2.1").as_bytes(),
     );
@@ -405,18 +386,17 @@ refused connect from 198.51.100.7 (198.51.100.7)
 
 #[test]
 fn a_missing_log_directory_is_an_empty_result() {
-    let dir = tempfile::tempdir().expect("temp dir");
+    let dir = System::bare();
     assert_eq!(scan(dir.path()), []);
-    write(dir.path(), "var", b"not a directory");
+    dir.write("var", b"not a directory");
     assert_eq!(scan(dir.path()), []);
 }
 
 #[test]
 fn symlinked_logs_resolve_inside_the_root() {
-    let dir = tempfile::tempdir().expect("temp dir");
+    let dir = System::bare();
     // /var/log itself is a link (to a separate log volume), and auth.log is a link too.
-    write(
-        dir.path(),
+    dir.write(
         "data/log/real-auth",
         refusal("Nov 24 00:50:12", "sshd", "192.0.2.1").as_bytes(),
     );
@@ -424,8 +404,7 @@ fn symlinked_logs_resolve_inside_the_root() {
     symlink("/data/log", dir.path().join("var/log")).expect("link");
     symlink("/data/log/real-auth", dir.path().join("data/log/auth.log")).expect("link");
     // An absolute link means the root's /etc, not this machine's; a dangling one is no log.
-    write(
-        dir.path(),
+    dir.write(
         "etc/secure-copy",
         refusal("Nov 24 00:50:13", "sshd", "192.0.2.2").as_bytes(),
     );
@@ -477,7 +456,7 @@ fn findings_are_limited_with_a_count_of_the_rest() {
             )
         })
         .collect();
-    write(dir.path(), "var/log/auth.log", log.as_bytes());
+    dir.write("var/log/auth.log", log.as_bytes());
     let findings = logs::findings(&scan(dir.path()), 2);
     assert_eq!(findings.len(), 3);
     assert!(findings[0].message.contains("192.0.2.5"));
@@ -611,13 +590,11 @@ fn refusals_only_in_the_systemd_journal_are_read_through_journalctl() {
         ]
     );
     // Through the binary: findings, and no problem reported.
-    let sys = crate::check::system(None, Some("ALL: ALL\n"), Some("ID=debian\nVERSION_ID=13\n"));
+    let sys = System::new()
+        .deny("ALL: ALL\n")
+        .os_release("ID=debian\nVERSION_ID=13\n");
     journal(sys.path(), &DEBIAN_13_JOURNAL);
-    let out = crate::check::wrapfix(sys.path())
-        .args(["--check", "--json"])
-        .output()
-        .expect("run");
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let doc = sys.run(["--check", "--json"]).code(1).stderr_empty().json();
     let refused: Vec<&str> = doc["findings"]
         .as_array()
         .expect("findings")
@@ -641,8 +618,7 @@ fn the_journal_is_not_counted_twice_when_syslog_writes_auth_log() {
     if journal(dir.path(), &DEBIAN_13_JOURNAL).is_none() {
         return;
     }
-    write(
-        dir.path(),
+    dir.write(
         "var/log/auth.log",
         refusal("Nov 24 00:50:12", "sshd", "203.0.113.45 (203.0.113.45)").as_bytes(),
     );
@@ -661,18 +637,16 @@ fn the_journal_is_not_counted_twice_when_syslog_writes_auth_log() {
 
 #[test]
 fn without_journalctl_a_finding_says_the_journal_was_not_read_and_why() {
-    let sys = crate::check::system(None, Some("ALL: ALL\n"), Some("ID=debian\n"));
+    // A PATH with no journalctl on it (wrapfix itself needs no other program).
+    let empty = tempfile::tempdir().expect("empty dir");
+    let sys = System::new()
+        .deny("ALL: ALL\n")
+        .os_release("ID=debian\n")
+        .env("PATH", empty.path());
     if journal(sys.path(), &DEBIAN_13_JOURNAL).is_none() {
         return;
     }
-    // A PATH with no journalctl on it (wrapfix itself needs no other program).
-    let empty = tempfile::tempdir().expect("empty dir");
-    let out = crate::check::wrapfix(sys.path())
-        .args(["--check", "--json"])
-        .env("PATH", empty.path())
-        .output()
-        .expect("run");
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let doc = sys.run(["--check", "--json"]).code(1).stderr_empty().json();
     let journal = doc["findings"]
         .as_array()
         .expect("findings")

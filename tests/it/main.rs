@@ -20,6 +20,7 @@ mod pipeline;
 mod plans;
 mod reader;
 mod real_writers;
+mod regression;
 mod repair;
 mod rescue;
 mod screens;

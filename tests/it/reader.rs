@@ -1,12 +1,13 @@
 //! The reader never loses a byte and never panics, whatever the file holds.
 
 use proptest::prelude::*;
-use wrapfix::eval::{Env, Mode, evaluate};
-use wrapfix::fsops::rootfs::Root;
+use wrapfix::eval::evaluate;
 use wrapfix::model::client::Client;
 use wrapfix::model::flavor::Flavor;
 use wrapfix::model::syntax::{Document, Entry};
 use wrapfix::model::tables::Tables;
+
+use crate::support::Eval;
 
 /// Bytes that stress the reader: rule-ish text, separators, CR, backslashes, NULs,
 /// brackets, and the odd long run.
@@ -57,15 +58,10 @@ fn check(bytes: &[u8]) {
                 let _ = (r.daemon_list(), r.client_list(), r.options_field());
             }
         }
-        let root = Root::new("/nonexistent-wrapfix-root");
-        let accounts = wrapfix::model::accounts::FileAccounts::default();
-        let env = Env {
-            flavor,
-            mode: Mode::Daemon,
-            root: &root,
-            accounts: &accounts,
-            aclexec: None,
-        };
+        let eval = Eval::daemon(flavor)
+            .root("/nonexistent-wrapfix-root")
+            .no_accounts();
+        let env = eval.env();
         let tables = Tables::from_bytes(Some(bytes), Some(bytes));
         for spec in ["10.0.0.1", "::1", "::ffff:10.0.0.1=a.example.com"] {
             let client = Client::parse(spec, flavor).expect("client");

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::check::wrapfix;
+use crate::support::system::{System, wrapfix};
 use crate::support::{find_tool, require_tool, skip};
 
 /// The admin wrapfix lets in. No ban below is for this address.
@@ -386,7 +386,10 @@ fn a_real_fail2ban_banning_during_repairs_loses_no_ban() {
         return;
     }
     let began = Instant::now();
-    let sys = crate::check::system(Some(ALLOW), Some(DENY), Some("ID=debian\n"));
+    let sys = System::new()
+        .allow(ALLOW)
+        .deny(DENY)
+        .os_release("ID=debian\n");
     let root = sys.path();
     let deny = root.join("etc/hosts.deny");
     let watched = root.join("var/log/refused.log");

@@ -2,129 +2,119 @@
 //! binary; the prompt through a real terminal (tmux).
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::Path;
 use std::time::Duration;
 
-use predicates::prelude::*;
-
-use crate::check::{system, wrapfix};
 use crate::support;
 use crate::support::pane::Pane;
-
-fn read(root: &Path, file: &str) -> Vec<u8> {
-    std::fs::read(root.join("etc").join(file)).unwrap_or_default()
-}
-
-fn change_sets(root: &Path) -> usize {
-    std::fs::read_dir(root.join("var/backups/wrapfix"))
-        .map(|d| {
-            d.filter_map(Result::ok)
-                .filter(|e| e.path().join("manifest.json").exists())
-                .count()
-        })
-        .unwrap_or(0)
-}
+use crate::support::system::System;
 
 #[test]
 fn yes_inserts_an_allow_entry_and_rollback_restores_the_files_exactly() {
-    let sys = system(None, Some("ALL: ALL\n"), None);
-    wrapfix(sys.path())
-        .args(["--yes", "--client", "198.51.100.7"])
-        .assert()
-        .code(0);
-    let allow = String::from_utf8(read(sys.path(), "hosts.allow")).unwrap();
+    let sys = System::new().deny("ALL: ALL\n");
+    sys.run(["--yes", "--client", "198.51.100.7"])
+        .code(0)
+        .stdout_has("Applied change set ")
+        .stdout_has("now: sshd from 198.51.100.7: granted")
+        .stderr_empty()
+        .file("/etc/hosts.deny", "ALL: ALL\n");
+    let allow = sys.text("/etc/hosts.allow");
     assert!(allow.contains("sshd: 198.51.100.7\n"), "{allow}");
     assert!(allow.starts_with("# wrapfix "), "{allow}");
-    wrapfix(sys.path())
-        .args(["--check", "--client", "198.51.100.7"])
-        .assert()
-        .code(0);
-    assert_eq!(change_sets(sys.path()), 1);
+    sys.run(["--check", "--client", "198.51.100.7"])
+        .code(0)
+        .stdout_has("sshd from 198.51.100.7: granted")
+        .stderr_empty();
+    assert_eq!(sys.change_sets(), 1);
 
-    wrapfix(sys.path())
-        .args(["--rollback", "--yes"])
-        .assert()
-        .code(0);
+    sys.run(["--rollback", "--yes"])
+        .code(0)
+        .stdout_has("/etc/hosts.allow: removed (wrapfix had created it)")
+        .stderr_empty()
+        .file("/etc/hosts.deny", "ALL: ALL\n");
     assert!(
-        !sys.path().join("etc/hosts.allow").exists(),
+        !sys.exists("/etc/hosts.allow"),
         "the file wrapfix created is removed"
     );
-    wrapfix(sys.path())
-        .args(["--check", "--client", "198.51.100.7"])
-        .assert()
-        .code(1);
+    sys.run(["--check", "--client", "198.51.100.7"])
+        .code(1)
+        .stdout_has("sshd from 198.51.100.7: denied")
+        .stderr_empty();
     // The rollback is a change set too, and the first one is marked as rolled back.
-    wrapfix(sys.path())
-        .arg("--list-backups")
-        .assert()
+    sys.run(["--list-backups"])
         .code(0)
-        .stdout(predicate::str::contains("rolled back by"));
+        .stdout_has("rolled back by")
+        .stderr_empty();
+    assert_eq!(sys.change_sets(), 2);
 }
 
 #[test]
 fn nothing_to_do_writes_nothing() {
-    let sys = system(Some("sshd: 10.0.0.1\n"), Some("ALL: ALL\n"), None);
-    wrapfix(sys.path())
-        .args(["--yes", "--client", "10.0.0.1"])
-        .assert()
+    System::new()
+        .allow("sshd: 10.0.0.1\n")
+        .deny("ALL: ALL\n")
+        .run(["--yes", "--client", "10.0.0.1"])
         .code(0)
-        .stdout(predicate::str::contains("Nothing to do"));
-    assert!(!sys.path().join("var/backups/wrapfix").exists());
+        .stdout_has("Nothing to do")
+        .stderr_empty()
+        .no_file("/var/backups/wrapfix")
+        .file("/etc/hosts.allow", "sshd: 10.0.0.1\n")
+        .file("/etc/hosts.deny", "ALL: ALL\n");
 }
 
 #[test]
 fn without_a_terminal_and_without_yes_nothing_changes_and_it_says_how() {
-    let sys = system(None, Some("ALL: ALL\n"), None);
-    wrapfix(sys.path())
-        .args(["--client", "198.51.100.7"])
-        .write_stdin("y\n")
-        .timeout(Duration::from_secs(20))
-        .assert()
+    let sys = System::new()
+        .deny("ALL: ALL\n")
+        .stdin("y\n")
+        .timeout(Duration::from_secs(20));
+    sys.run(["--client", "198.51.100.7"])
         .code(1)
-        .stderr(predicate::str::contains("--yes"));
-    assert!(!sys.path().join("etc/hosts.allow").exists());
-    assert_eq!(change_sets(sys.path()), 0);
+        .stderr_has("no terminal to ask on: nothing changed")
+        .stderr_has("--yes")
+        .no_file("/etc/hosts.allow")
+        .file("/etc/hosts.deny", "ALL: ALL\n");
+    assert_eq!(sys.change_sets(), 0);
 }
 
 #[test]
 fn comment_strategy_comments_every_line_of_the_refusing_rule() {
     let deny = "# keep\nALL: \\\n ALL\nsshd: 192.0.2.1\n";
-    let sys = system(None, Some(deny), None);
-    wrapfix(sys.path())
-        .args(["--yes", "--strategy", "comment"])
-        .assert()
-        .code(0);
-    let now = String::from_utf8(read(sys.path(), "hosts.deny")).unwrap();
+    let sys = System::new().deny(deny);
+    sys.run(["--yes", "--strategy", "comment"])
+        .code(0)
+        .stderr_empty();
+    let now = sys.text("/etc/hosts.deny");
     assert!(now.contains("\n#ALL: \\\n# ALL\n"), "{now}");
     assert!(now.contains("sshd: 192.0.2.1\n"), "the ban stays: {now}");
-    wrapfix(sys.path())
-        .args(["--rollback", "--yes"])
-        .assert()
-        .code(0);
-    assert_eq!(read(sys.path(), "hosts.deny"), deny.as_bytes());
+    sys.run(["--rollback", "--yes"])
+        .code(0)
+        .stderr_empty()
+        .file("/etc/hosts.deny", deny);
 }
 
 #[test]
 fn a_missing_final_newline_that_locks_everyone_out_is_fixed() {
-    let sys = system(None, Some("sshd: 192.0.2.1\n# end"), Some("ID=debian\n"));
-    wrapfix(sys.path()).args(["--check"]).assert().code(1);
-    wrapfix(sys.path())
-        .args(["--yes", "--strategy", "comment"])
-        .assert()
-        .code(0);
-    assert_eq!(read(sys.path(), "hosts.deny"), b"sshd: 192.0.2.1\n# end\n");
+    let sys = System::new()
+        .deny("sshd: 192.0.2.1\n# end")
+        .os_release("ID=debian\n");
+    sys.run(["--check"])
+        .code(1)
+        .stdout_has("table-error")
+        .stderr_empty();
+    sys.run(["--yes", "--strategy", "comment"])
+        .code(0)
+        .stderr_empty()
+        .file("/etc/hosts.deny", "sshd: 192.0.2.1\n# end\n");
 }
 
 #[test]
 fn crlf_and_latin1_bytes_survive_a_repair_and_its_rollback() {
     let deny: &[u8] = b"# caf\xe9\r\nALL: ALL\r\nsshd: 192.0.2.1\r\n";
-    let sys = system(None, None, None);
-    std::fs::write(sys.path().join("etc/hosts.deny"), deny).unwrap();
-    wrapfix(sys.path())
-        .args(["--yes", "--strategy", "comment"])
-        .assert()
-        .code(0);
-    let now = read(sys.path(), "hosts.deny");
+    let sys = System::new().deny(deny);
+    sys.run(["--yes", "--strategy", "comment"])
+        .code(0)
+        .stderr_empty();
+    let now = sys.read("/etc/hosts.deny");
     assert!(
         now.starts_with(b"# caf\xe9\r\n# wrapfix "),
         "{}",
@@ -135,28 +125,24 @@ fn crlf_and_latin1_bytes_survive_a_repair_and_its_rollback() {
         "{}",
         String::from_utf8_lossy(&now)
     );
-    wrapfix(sys.path())
-        .args(["--rollback", "--yes"])
-        .assert()
-        .code(0);
-    assert_eq!(read(sys.path(), "hosts.deny"), deny);
+    sys.run(["--rollback", "--yes"])
+        .code(0)
+        .stderr_empty()
+        .file("/etc/hosts.deny", deny);
 }
 
 #[test]
 fn mode_owner_xattr_and_symlink_are_kept() {
-    let sys = system(None, None, None);
-    let real = sys.path().join("etc/tcpd/deny.real");
-    std::fs::create_dir_all(real.parent().unwrap()).unwrap();
-    std::fs::write(&real, "ALL: ALL\n").unwrap();
-    std::os::unix::fs::symlink("/etc/tcpd/deny.real", sys.path().join("etc/hosts.deny")).unwrap();
+    let sys = System::new()
+        .file("/etc/tcpd/deny.real", "ALL: ALL\n")
+        .link("/etc/hosts.deny", "/etc/tcpd/deny.real");
+    let real = sys.at("/etc/tcpd/deny.real");
     std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o640)).unwrap();
     let root = nix::unistd::geteuid().is_root();
     if root {
         std::os::unix::fs::chown(&real, Some(1234), Some(4321)).unwrap();
     } else {
-        eprintln!(
-            "SKIPPED part of mode_owner_xattr_and_symlink_are_kept: not root, owner not changed"
-        );
+        support::skip("root privileges", "checks that the owner is kept");
     }
     let xattr_ok = xattr::set(&real, "user.wrapfix-test", b"label").is_ok();
     if !xattr_ok {
@@ -165,11 +151,10 @@ fn mode_owner_xattr_and_symlink_are_kept() {
             "checks that extended attributes are kept",
         );
     }
-    wrapfix(sys.path())
-        .args(["--yes", "--strategy", "comment"])
-        .assert()
-        .code(0);
-    let link = std::fs::symlink_metadata(sys.path().join("etc/hosts.deny")).unwrap();
+    sys.run(["--yes", "--strategy", "comment"])
+        .code(0)
+        .stderr_empty();
+    let link = std::fs::symlink_metadata(sys.at("/etc/hosts.deny")).unwrap();
     assert!(link.file_type().is_symlink(), "the link is still a link");
     let meta = std::fs::metadata(&real).unwrap();
     assert_eq!(meta.permissions().mode() & 0o7777, 0o640);
@@ -182,60 +167,57 @@ fn mode_owner_xattr_and_symlink_are_kept() {
             Some(&b"label"[..])
         );
     }
-    assert!(
-        String::from_utf8(std::fs::read(&real).unwrap())
-            .unwrap()
-            .contains("#ALL: ALL")
-    );
+    assert!(sys.text("/etc/tcpd/deny.real").contains("#ALL: ALL"));
 }
 
 #[test]
 fn rollback_keeps_bans_added_since_unless_exact() {
-    let sys = system(None, Some("ALL: ALL\n"), None);
-    wrapfix(sys.path())
-        .args(["--yes", "--strategy", "comment"])
-        .assert()
-        .code(0);
-    let deny = sys.path().join("etc/hosts.deny");
-    let mut now = std::fs::read(&deny).unwrap();
+    // A ban appended after the fix stays when the fix is rolled back...
+    let sys = System::new().deny("ALL: ALL\n");
+    sys.run(["--yes", "--strategy", "comment"])
+        .code(0)
+        .stderr_empty();
+    let mut now = sys.read("/etc/hosts.deny");
     now.extend_from_slice(b"ALL: 192.0.2.99\n");
-    std::fs::write(&deny, &now).unwrap();
-    wrapfix(sys.path())
-        .args(["--rollback", "--yes"])
-        .assert()
-        .code(0);
-    assert_eq!(
-        read(sys.path(), "hosts.deny"),
-        b"ALL: ALL\nALL: 192.0.2.99\n"
-    );
-    // Undo the rollback, then roll back the fix exactly: the later ban goes too.
-    let sys2 = system(None, Some("ALL: ALL\n"), None);
-    wrapfix(sys2.path())
-        .args(["--yes", "--strategy", "comment"])
-        .assert()
-        .code(0);
-    let deny2 = sys2.path().join("etc/hosts.deny");
-    let mut now2 = std::fs::read(&deny2).unwrap();
+    sys.write("/etc/hosts.deny", &now);
+    sys.run(["--rollback", "--yes"])
+        .code(0)
+        .stderr_empty()
+        .file("/etc/hosts.deny", "ALL: ALL\nALL: 192.0.2.99\n");
+    // ...and goes too when the fix is rolled back exactly.
+    let sys2 = System::new().deny("ALL: ALL\n");
+    sys2.run(["--yes", "--strategy", "comment"])
+        .code(0)
+        .stderr_empty();
+    let mut now2 = sys2.read("/etc/hosts.deny");
     now2.extend_from_slice(b"ALL: 192.0.2.99\n");
-    std::fs::write(&deny2, &now2).unwrap();
-    wrapfix(sys2.path())
-        .args(["--rollback", "--exact", "--yes"])
-        .assert()
-        .code(0);
-    assert_eq!(read(sys2.path(), "hosts.deny"), b"ALL: ALL\n");
+    sys2.write("/etc/hosts.deny", &now2);
+    sys2.run(["--rollback", "--exact", "--yes"])
+        .code(0)
+        .stderr_empty()
+        .file("/etc/hosts.deny", "ALL: ALL\n");
 }
 
 #[test]
 fn nothing_to_roll_back_is_a_usage_error() {
-    let sys = system(None, Some("ALL: ALL\n"), None);
-    wrapfix(sys.path())
-        .args(["--rollback", "--yes"])
-        .assert()
-        .code(2);
+    let sys = System::new().deny("ALL: ALL\n");
+    sys.run(["--rollback", "--yes"])
+        .code(2)
+        .stdout_empty()
+        .stderr_has("wrapfix: nothing to roll back: no change set in ")
+        .stderr_has("/var/backups/wrapfix is still in effect")
+        .file("/etc/hosts.deny", "ALL: ALL\n")
+        .no_file("/etc/hosts.allow")
+        .no_file("/var/backups/wrapfix");
+    assert_eq!(
+        sys.run(["--rollback", "--yes"]).stderr().lines().count(),
+        1,
+        "one line"
+    );
 }
 
-fn prompt_session(keys: &[&str]) -> Option<(tempfile::TempDir, String)> {
-    let sys = system(None, Some("ALL: ALL\n"), None);
+fn prompt_session(keys: &[&str]) -> Option<(System, String)> {
+    let sys = System::new().deny("ALL: ALL\n");
     let cmd = format!(
         "env -u SSH_CONNECTION {} --root {} --color never --client 198.51.100.7",
         env!("CARGO_BIN_EXE_wrapfix"),
@@ -254,7 +236,10 @@ fn at_the_prompt_y_applies_the_change() {
         return;
     };
     assert!(screen.contains("EXIT:0"), "{screen}");
-    assert!(read(sys.path(), "hosts.allow").ends_with(b"sshd: 198.51.100.7\n"));
+    assert!(
+        sys.read("/etc/hosts.allow")
+            .ends_with(b"sshd: 198.51.100.7\n")
+    );
 }
 
 #[test]
@@ -266,7 +251,7 @@ fn at_the_prompt_n_changes_nothing() {
         screen.contains("EXIT:1") && screen.contains("nothing changed"),
         "{screen}"
     );
-    assert!(!sys.path().join("etc/hosts.allow").exists());
+    assert!(!sys.exists("/etc/hosts.allow"));
 }
 
 #[test]
@@ -278,20 +263,15 @@ fn at_the_prompt_ctrl_d_means_no() {
         screen.contains("EXIT:1") && screen.contains("nothing changed"),
         "{screen}"
     );
-    assert!(!sys.path().join("etc/hosts.allow").exists());
+    assert!(!sys.exists("/etc/hosts.allow"));
 }
 
 /// A locked-out system whose auth.log shows libwrap refusing 203.0.113.45.
-fn system_with_refusals() -> tempfile::TempDir {
-    let sys = system(None, Some("ALL: ALL\n"), None);
-    let log = sys.path().join("var/log");
-    std::fs::create_dir_all(&log).expect("var/log");
-    std::fs::write(
-        log.join("auth.log"),
+fn system_with_refusals() -> System {
+    System::new().deny("ALL: ALL\n").file(
+        "/var/log/auth.log",
         "Nov 24 00:50:12 host sshd[11949]: refused connect from 203.0.113.45 (203.0.113.45)\n",
     )
-    .expect("auth.log");
-    sys
 }
 
 #[test]
@@ -315,20 +295,22 @@ fn without_a_client_the_menu_offers_the_refused_clients_from_the_logs() {
     pane.keys(&["y", "Enter"]);
     let screen = pane.wait_for("EXIT:");
     assert!(screen.contains("EXIT:0"), "{screen}");
-    assert!(read(sys.path(), "hosts.allow").ends_with(b"sshd: 203.0.113.45\n"));
+    assert!(
+        sys.read("/etc/hosts.allow")
+            .ends_with(b"sshd: 203.0.113.45\n")
+    );
 }
 
 #[test]
 fn yes_never_picks_a_client_from_the_logs() {
     let sys = system_with_refusals();
-    wrapfix(sys.path()).arg("--yes").assert().code(0);
-    // No client was known, so the refusing rule was commented out instead.
-    assert!(!sys.path().join("etc/hosts.allow").exists());
-    assert!(
-        String::from_utf8(read(sys.path(), "hosts.deny"))
-            .unwrap()
-            .contains("#ALL: ALL")
-    );
+    sys.run(["--yes"])
+        .code(0)
+        .stdout_has("comment out")
+        .stderr_empty()
+        // No client was known, so the refusing rule was commented out instead.
+        .no_file("/etc/hosts.allow");
+    assert!(sys.text("/etc/hosts.deny").contains("#ALL: ALL"));
 }
 
 /// Run `script` (sh) in a private mount namespace; returns its stdout+stderr and status.
@@ -357,10 +339,10 @@ pub(crate) fn in_private_mounts(script: &str) -> Option<(i32, String)> {
 
 #[test]
 fn a_bind_mounted_table_is_refused_unless_in_place_is_asked_for() {
-    let sys = system(None, Some(""), None);
+    let sys = System::new().deny("");
     let outside = tempfile::NamedTempFile::new().expect("temp file");
     std::fs::write(outside.path(), "ALL: ALL\n").expect("write");
-    let deny = sys.path().join("etc/hosts.deny");
+    let deny = sys.at("/etc/hosts.deny");
     let run = |extra: &str| {
         in_private_mounts(&format!(
             "mount --bind {} {} && {} --root {} --color never --yes --strategy comment {extra}",

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::check::{system, wrapfix};
+use crate::support::system::{System, wrapfix};
 
 fn stderr_of(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
@@ -60,7 +60,7 @@ fn an_etc_with_nothing_a_system_has_is_refused() {
 
 #[test]
 fn options_a_mode_does_not_use_are_usage_errors() {
-    let sys = system(None, Some("ALL: ALL\n"), None);
+    let sys = System::new().deny("ALL: ALL\n");
     for args in [
         &["--exact"][..],
         &["--exact", "--yes", "--client", "198.51.100.7"],
@@ -124,7 +124,7 @@ fn last_undo(out: &std::process::Output) -> Option<String> {
 
 #[test]
 fn the_undo_command_printed_after_a_rescue_repair_works_when_pasted() {
-    let sys = system(None, Some("ALL: ALL\n"), None);
+    let sys = System::new().deny("ALL: ALL\n");
     let backups = tempfile::tempdir().expect("backup dir");
     let fixed = wrapfix(sys.path())
         .args([
@@ -217,7 +217,7 @@ fn unwind(root: &Path, limit: usize) {
 fn the_reported_history_unwinds_and_its_rollbacks_can_be_undone() {
     // The repro: empty hosts.allow, `ALL: ALL`; fix .7, fix .8, roll back twice,
     // then undo the first rollback with the command it printed.
-    let sys = system(Some(""), Some("ALL: ALL\n"), None);
+    let sys = System::new().allow("").deny("ALL: ALL\n");
     let original = tables(sys.path());
     for client in ["198.51.100.7", "198.51.100.8"] {
         wrapfix(sys.path())
@@ -297,11 +297,9 @@ fn any_history_of_fixes_and_rollbacks_unwinds_to_the_original_bytes() {
     // Pasted undo commands that went through: the histories must include undone rollbacks.
     let mut pasted_ok = 0;
     for seed in 1..=8u64 {
-        let sys = system(
-            Some("# local rules\nALL: 192.0.2.66: DENY\n"),
-            Some("sshd: 203.0.113.9\nALL: ALL\n"),
-            None,
-        );
+        let sys = System::new()
+            .allow("# local rules\nALL: 192.0.2.66: DENY\n")
+            .deny("sshd: 203.0.113.9\nALL: ALL\n");
         let original = tables(sys.path());
         let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
         let mut undos: Vec<String> = Vec::new();
@@ -381,7 +379,7 @@ fn a_rollback_that_stopped_midway_is_not_listed_as_in_effect() {
     // Each attempt: a fix that changes both tables, then its rollback with the k-th rename
     // failing, until one leaves hosts.allow restored and hosts.deny not.
     for k in 1..=20 {
-        let sys = system(Some("ALL: ALL: DENY\n"), Some("ALL: ALL\n"), None);
+        let sys = System::new().allow("ALL: ALL: DENY\n").deny("ALL: ALL\n");
         let original = tables(sys.path());
         wrapfix(sys.path())
             .args(["--yes", "--strategy", "comment"])
@@ -441,7 +439,7 @@ fn a_rollback_that_stopped_midway_is_not_listed_as_in_effect() {
 
 #[test]
 fn a_rollback_says_what_it_did_and_refuses_a_second_one_before_showing_anything() {
-    let sys = system(None, Some("ALL: ALL\n"), None);
+    let sys = System::new().deny("ALL: ALL\n");
     let fixed = wrapfix(sys.path())
         .args(["--yes", "--client", "198.51.100.7"])
         .output()

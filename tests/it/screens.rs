@@ -5,8 +5,8 @@
 
 use std::path::Path;
 
-use crate::check::system;
 use crate::support::pane::Pane;
+use crate::support::system::{System, wrapfix};
 
 fn read(root: &Path, file: &str) -> Vec<u8> {
     std::fs::read(root.join("etc").join(file)).unwrap_or_default()
@@ -27,12 +27,11 @@ fn console(root: &Path, args: &str) -> Option<Pane> {
 
 /// A locked-out Debian system with plenty of details to scroll away: refusals in auth.log,
 /// a ban list, sshguard writing hosts.allow.
-fn busy_system() -> tempfile::TempDir {
-    let sys = system(
-        Some("# local rules\n"),
-        Some("ALL: ALL\nsshd: 203.0.113.45\nsshd: 203.0.113.46\n"),
-        Some("ID=debian\nVERSION_ID=12\n"),
-    );
+fn busy_system() -> System {
+    let sys = System::new()
+        .allow("# local rules\n")
+        .deny("ALL: ALL\nsshd: 203.0.113.45\nsshd: 203.0.113.46\n")
+        .os_release("ID=debian\nVERSION_ID=12\n");
     let mut log = String::new();
     for (i, addr) in ["203.0.113.45", "192.0.2.10", "198.51.100.7"]
         .iter()
@@ -172,10 +171,7 @@ fn commenting_out_a_blanket_rule_says_it_opens_the_daemon_to_everyone() {
     pane.keys(&["n", "Enter"]);
     pane.wait_for("EXIT:1");
     // The same line without a terminal, and for --yes without a client.
-    let out = crate::check::wrapfix(sys.path())
-        .args(["--yes"])
-        .output()
-        .expect("run");
+    let out = wrapfix(sys.path()).args(["--yes"]).output().expect("run");
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("this opens sshd to every client"),
         "{}",
@@ -185,7 +181,9 @@ fn commenting_out_a_blanket_rule_says_it_opens_the_daemon_to_everyone() {
 
 #[test]
 fn debian_missing_newline_says_who_is_still_refused_and_offers_the_newline() {
-    let sys = system(None, Some("sshd: 203.0.113.9"), Some("ID=debian\n"));
+    let sys = System::new()
+        .deny("sshd: 203.0.113.9")
+        .os_release("ID=debian\n");
     let Some(pane) = console(sys.path(), "--client 198.51.100.7") else {
         return;
     };
@@ -208,11 +206,8 @@ fn debian_missing_newline_says_who_is_still_refused_and_offers_the_newline() {
         String::from_utf8_lossy(&read(sys.path(), "hosts.allow")).contains("sshd: 198.51.100.7\n")
     );
     // Two change sets, each undone on its own: the newline first.
-    crate::check::wrapfix(sys.path())
-        .args(["--check"])
-        .assert()
-        .code(0);
-    crate::check::wrapfix(sys.path())
+    wrapfix(sys.path()).args(["--check"]).assert().code(0);
+    wrapfix(sys.path())
         .args(["--rollback", "--yes"])
         .assert()
         .code(0);
@@ -222,8 +217,8 @@ fn debian_missing_newline_says_who_is_still_refused_and_offers_the_newline() {
 
 #[test]
 fn the_rollback_question_fits_80_columns_and_ctrl_d_means_no() {
-    let sys = system(Some("# local\n"), Some("ALL: ALL\n"), None);
-    crate::check::wrapfix(sys.path())
+    let sys = System::new().allow("# local\n").deny("ALL: ALL\n");
+    wrapfix(sys.path())
         .args(["--yes", "--client", "198.51.100.7"])
         .assert()
         .code(0);

@@ -5,11 +5,14 @@
 
 use serde_json::Value;
 
-use crate::check::{system, wrapfix};
+use crate::support::system::{System, wrapfix};
 
 /// `--check --json` for one client; the document and the exit status.
 fn check(allow: &str, deny: &str, args: &[&str]) -> (Value, i32) {
-    let sys = system(Some(allow), Some(deny), Some("ID=debian\n"));
+    let sys = System::new()
+        .allow(allow)
+        .deny(deny)
+        .os_release("ID=debian\n");
     let out = wrapfix(sys.path())
         .args(["--check", "--json"])
         .args(args)
@@ -237,11 +240,10 @@ fn aclexec_commands_whose_status_is_certain_give_definite_verdicts() {
         assert_eq!(verdict(&doc)["access"], access, "{cmd}: {doc:#}");
     }
     // A program that exists under the root: only running it tells.
-    let sys = system(
-        Some(""),
-        Some("ALL: ALL: aclexec /usr/sbin/check %a\n"),
-        Some("ID=debian\n"),
-    );
+    let sys = System::new()
+        .allow("")
+        .deny("ALL: ALL: aclexec /usr/sbin/check %a\n")
+        .os_release("ID=debian\n");
     std::fs::create_dir_all(sys.path().join("usr/sbin")).unwrap();
     std::fs::write(sys.path().join("usr/sbin/check"), "#!/bin/sh\n").unwrap();
     let out = wrapfix(sys.path())

@@ -22,14 +22,12 @@ use std::time::Instant;
 use rustc_hash::FxHashMap as HashMap;
 use wrapfix::model::client::Client;
 
-use wrapfix::eval::{self, Access, Assumption, Env, Fate, Mode, Pred, Verdict};
-use wrapfix::fsops::rootfs::Root;
+use wrapfix::eval::{self, Access, Assumption, Env, Fate, Pred, Verdict};
 use wrapfix::model::flavor::Flavor;
-use wrapfix::model::tables::Tables;
 
 use crate::differential::{ADDRS, Gen, RuleSet, USERS, describe_lists, env_number, seeds};
 use crate::support::oracle::{self, OracleCase, OracleVerdict};
-use crate::support::{self, show_table};
+use crate::support::{self, Eval, show_table};
 
 const DEFAULT_SETS: usize = 400;
 const CLIENTS_PER_SET: usize = 3;
@@ -46,21 +44,9 @@ const NAMES: &[&str] = &[
 const SHOW_AT_MOST: usize = 12;
 
 fn ours(set: &RuleSet, daemon: &str, client: &Client) -> Verdict {
-    let tables = Tables::from_bytes(set.allow.as_deref(), set.deny.as_deref());
-    let root = Root::new("/");
-    let env = daemon_env(&root);
-    eval::evaluate(&tables, daemon, client, &env)
-}
-
-fn daemon_env(root: &Root) -> Env<'_> {
-    Env {
-        flavor: Flavor::Debian,
-        mode: Mode::Daemon,
-        root,
-        accounts: support::test_accounts(),
-        // Tests write only /bin/true and /bin/false: wrapfix knows their status itself.
-        aclexec: None,
-    }
+    // Tests write only /bin/true and /bin/false: wrapfix knows their status itself, so the
+    // daemon's evaluator is told no aclexec outcome.
+    Eval::daemon(Flavor::Debian).evaluate(set.allow.as_deref(), set.deny.as_deref(), daemon, client)
 }
 
 fn fate_of(v: &OracleVerdict) -> Option<Fate> {
@@ -127,19 +113,25 @@ fn unnamed_clients_get_verdicts_that_hold_for_every_name_libwrap_may_see() {
         return;
     }
     let sets = env_number("WRAPFIX_DIFF_CASES", DEFAULT_SETS as u64) as usize;
-    let seeds = seeds();
+    check_seeds(&seeds(), sets);
+}
+
+/// `sets` generated rule sets per seed, `CLIENTS_PER_SET` unnamed clients each: our verdict
+/// must hold for every name the real `hosts_ctl()` is asked with. The caller has made sure
+/// the oracle can be built.
+pub(crate) fn check_seeds(seeds: &[u64], sets: usize) {
     let scratch = tempfile::Builder::new()
         .prefix("wrapfix-unnamed-")
         .tempdir()
         .expect("temp dir");
-    let root = Root::new("/");
-    let env = daemon_env(&root);
+    let daemon_eval = Eval::daemon(Flavor::Debian);
+    let env = daemon_eval.env();
     let started = Instant::now();
     let (mut verdicts, mut depends, mut runs_checked, mut asked) = (0, 0, 0, 0);
     let (mut eval_time, mut oracle_time) = (0.0, 0.0);
     let mut widened = 0;
     let mut failures: Vec<String> = Vec::new();
-    for seed in seeds {
+    for &seed in seeds {
         let mut g = Gen::new(seed ^ 0x756e_6e61_6d65_6400);
         g.unknowns_in_except = true;
         let mut rule_sets = Vec::new();
@@ -332,16 +324,14 @@ fn unnamed_clients_get_verdicts_that_hold_for_every_name_libwrap_may_see() {
         }
     }
     eprintln!(
-        "unnamed: seeds {:#x}, {:#x}: {verdicts} unnamed verdicts ({depends} depends, {widened} widened), {runs_checked} runs, {asked} hosts_ctl() calls, {:.1} s ({eval_time:.1} s evaluating, {oracle_time:.1} s in libwrap)",
-        seeds[0],
-        seeds[1],
+        "unnamed: seeds {seeds:#x?}: {verdicts} unnamed verdicts ({depends} depends, {widened} widened), {runs_checked} runs, {asked} hosts_ctl() calls, {:.1} s ({eval_time:.1} s evaluating, {oracle_time:.1} s in libwrap)",
         started.elapsed().as_secs_f64()
     );
     assert!(
         failures.is_empty(),
         "{} of {verdicts} unnamed verdicts disagree with libwrap (reproduce with WRAPFIX_DIFF_SEED={:#x}):{}",
         failures.len(),
-        seeds[1],
+        seeds.last().copied().unwrap_or_default(),
         failures
             .iter()
             .take(SHOW_AT_MOST)

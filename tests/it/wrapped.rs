@@ -11,6 +11,7 @@ use wrapfix::diagnose::wrapped::{self, Binary, Linkage, Unknown};
 use wrapfix::fsops::rootfs::Root;
 
 use crate::support;
+use crate::support::system::System;
 
 // ---------------------------------------------------------------------------------------
 // A minimal ELF image: header, PT_LOAD over the whole file, PT_DYNAMIC, .dynstr, .dynamic.
@@ -173,20 +174,6 @@ fn segment(o: &mut Out, kind: u64, offset: u64, vaddr: u64, size: u64) {
 // ---------------------------------------------------------------------------------------
 // Scratch roots.
 
-fn root_with(files: &[(&str, &[u8])]) -> tempfile::TempDir {
-    let t = tempfile::tempdir().expect("temp dir");
-    for (path, bytes) in files {
-        put(t.path(), path, bytes);
-    }
-    t
-}
-
-fn put(root: &Path, path: &str, bytes: &[u8]) {
-    let host = root.join(path.trim_start_matches('/'));
-    std::fs::create_dir_all(host.parent().expect("parent")).expect("mkdir");
-    std::fs::write(host, bytes).expect("write");
-}
-
 fn system_file(path: &str) -> Option<Vec<u8>> {
     match std::fs::read(path) {
         Ok(b) => Some(b),
@@ -238,10 +225,10 @@ fn hand_built_images_in_every_class_and_byte_order() {
 
 #[test]
 fn big_endian_elf32_with_libwrap_makes_sshd_wrapped() {
-    let t = root_with(&[(
+    let t = System::bare().file(
         "/usr/sbin/sshd",
-        &build(&Image::new(false, true, &["libwrap.so.0", "libc.so.6"])),
-    )]);
+        build(&Image::new(false, true, &["libwrap.so.0", "libc.so.6"])),
+    );
     assert_eq!(
         wrapped::linkage(&Root::new(t.path()), "sshd"),
         Linkage::Wrapped {
@@ -286,7 +273,7 @@ fn static_programs_are_unknown_with_a_stated_heuristic() {
     let pie = build(&Image::new(false, false, &[]));
     assert!(matches!(wrapped::inspect(&pie), Binary::Static { .. }));
 
-    let t = root_with(&[("/usr/sbin/sshd", &bytes)]);
+    let t = System::bare().file("/usr/sbin/sshd", &bytes);
     let f = wrapped::findings(&Root::new(t.path()), &["sshd".into()]);
     assert_eq!(f.len(), 1);
     assert_eq!(f[0].severity, Severity::Info);
@@ -315,10 +302,9 @@ fn every_truncation_of_a_good_image_is_malformed_never_a_panic() {
 
 #[test]
 fn sshd_session_beside_a_plain_sshd_decides_openssh_9_8() {
-    let t = root_with(&[
-        ("/usr/sbin/sshd", &plain_image()),
-        ("/usr/lib/openssh/sshd-session", &wrapped_image()),
-    ]);
+    let t = System::bare()
+        .file("/usr/sbin/sshd", plain_image())
+        .file("/usr/lib/openssh/sshd-session", wrapped_image());
     let root = Root::new(t.path());
     assert_eq!(
         wrapped::linkage(&root, "sshd"),
@@ -332,10 +318,9 @@ fn sshd_session_beside_a_plain_sshd_decides_openssh_9_8() {
 
 #[test]
 fn sshd_and_sshd_session_both_plain_are_not_wrapped() {
-    let t = root_with(&[
-        ("/usr/sbin/sshd", &plain_image()),
-        ("/usr/libexec/openssh/sshd-session", &plain_image()),
-    ]);
+    let t = System::bare()
+        .file("/usr/sbin/sshd", plain_image())
+        .file("/usr/libexec/openssh/sshd-session", plain_image());
     let root = Root::new(t.path());
     assert_eq!(
         wrapped::linkage(&root, "sshd"),
@@ -355,7 +340,7 @@ fn sshd_and_sshd_session_both_plain_are_not_wrapped() {
 
 #[test]
 fn merged_usr_links_are_followed_inside_the_root_and_counted_once() {
-    let t = root_with(&[("/usr/sbin/sshd", &plain_image())]);
+    let t = System::bare().file("/usr/sbin/sshd", plain_image());
     symlink("usr/sbin", t.path().join("sbin")).expect("link");
     assert_eq!(
         wrapped::linkage(&Root::new(t.path()), "sshd"),
@@ -367,7 +352,7 @@ fn merged_usr_links_are_followed_inside_the_root_and_counted_once() {
 
 #[test]
 fn a_symlinked_sshd_is_read_through_the_link_inside_the_root() {
-    let t = root_with(&[("/opt/openssh/sbin/sshd", &wrapped_image())]);
+    let t = System::bare().file("/opt/openssh/sbin/sshd", wrapped_image());
     std::fs::create_dir_all(t.path().join("usr/sbin")).expect("mkdir");
     // Absolute target: it means ROOT/opt/..., never this machine's /opt.
     symlink("/opt/openssh/sbin/sshd", t.path().join("usr/sbin/sshd")).expect("link");
@@ -382,7 +367,7 @@ fn a_symlinked_sshd_is_read_through_the_link_inside_the_root() {
 
 #[test]
 fn a_link_to_this_machines_sshd_is_not_followed_out_of_the_root() {
-    let t = tempfile::tempdir().expect("temp dir");
+    let t = System::bare();
     std::fs::create_dir_all(t.path().join("usr/sbin")).expect("mkdir");
     // /bin/ls exists on this machine, not in the root.
     symlink("/bin/ls", t.path().join("usr/sbin/sshd")).expect("link");
@@ -394,7 +379,7 @@ fn a_link_to_this_machines_sshd_is_not_followed_out_of_the_root() {
 
 #[test]
 fn a_missing_program_is_info_and_says_where_it_looked() {
-    let t = tempfile::tempdir().expect("temp dir");
+    let t = System::bare();
     let f = wrapped::findings(&Root::new(t.path()), &["sshd".into(), "sshd".into()]);
     assert_eq!(f.len(), 1, "one finding per daemon: {f:?}");
     assert_eq!(f[0].kind, Kind::NotWrapped);
@@ -405,10 +390,10 @@ fn a_missing_program_is_info_and_says_where_it_looked() {
 
 #[test]
 fn a_shell_script_named_sshd_is_unknown_not_a_verdict() {
-    let t = root_with(&[(
+    let t = System::bare().file(
         "/usr/sbin/sshd",
         b"#!/bin/sh\nexec /usr/sbin/sshd.real \"$@\"\n",
-    )]);
+    );
     let root = Root::new(t.path());
     assert_eq!(
         wrapped::linkage(&root, "sshd"),
@@ -427,10 +412,9 @@ fn a_shell_script_named_sshd_is_unknown_not_a_verdict() {
 #[test]
 fn something_unclear_wins_over_not_wrapped() {
     // A plain /usr/sbin/sshd but a script in /usr/local/sbin: which one runs is unknown.
-    let t = root_with(&[
-        ("/usr/sbin/sshd", &plain_image()),
-        ("/usr/local/sbin/sshd", b"#!/bin/sh\n"),
-    ]);
+    let t = System::bare()
+        .file("/usr/sbin/sshd", plain_image())
+        .file("/usr/local/sbin/sshd", b"#!/bin/sh\n");
     assert!(matches!(
         wrapped::linkage(&Root::new(t.path()), "sshd"),
         Linkage::Unknown { .. }
@@ -439,7 +423,7 @@ fn something_unclear_wins_over_not_wrapped() {
 
 #[test]
 fn a_fifo_named_sshd_does_not_block() {
-    let t = tempfile::tempdir().expect("temp dir");
+    let t = System::bare();
     std::fs::create_dir_all(t.path().join("usr/sbin")).expect("mkdir");
     nix::unistd::mkfifo(
         &t.path().join("usr/sbin/sshd"),
@@ -459,7 +443,7 @@ fn a_fifo_named_sshd_does_not_block() {
 fn a_damaged_sshd_is_a_warning() {
     let mut bytes = wrapped_image();
     bytes.truncate(100);
-    let t = root_with(&[("/usr/sbin/sshd", &bytes)]);
+    let t = System::bare().file("/usr/sbin/sshd", &bytes);
     let f = wrapped::findings(&Root::new(t.path()), &["sshd".into()]);
     assert_eq!(f[0].severity, Severity::Warning);
     assert!(
@@ -470,13 +454,7 @@ fn a_damaged_sshd_is_a_warning() {
 
 #[test]
 fn a_daemon_started_through_tcpd_is_wrapped_by_inetd() {
-    let t = root_with(&[
-        ("/usr/sbin/in.telnetd", &plain_image()),
-        (
-            "/etc/inetd.conf",
-            b"#telnet stream tcp nowait root /usr/sbin/in.telnetd\ntelnet stream tcp nowait root /usr/sbin/tcpd /usr/sbin/in.telnetd\n",
-        ),
-    ]);
+    let t = System::bare().file("/usr/sbin/in.telnetd", plain_image()).file("/etc/inetd.conf", b"#telnet stream tcp nowait root /usr/sbin/in.telnetd\ntelnet stream tcp nowait root /usr/sbin/tcpd /usr/sbin/in.telnetd\n");
     let f = wrapped::findings(&Root::new(t.path()), &["in.telnetd".into()]);
     assert_eq!(f.len(), 1);
     assert_eq!(f[0].severity, Severity::Info);
@@ -496,7 +474,7 @@ fn debians_sshd_is_wrapped() {
     let Some(bytes) = system_file("/usr/sbin/sshd") else {
         return;
     };
-    let t = root_with(&[("/usr/sbin/sshd", &bytes)]);
+    let t = System::bare().file("/usr/sbin/sshd", &bytes);
     let root = Root::new(t.path());
     match wrapped::linkage(&root, "sshd") {
         Linkage::Wrapped { path, via } => {
@@ -513,7 +491,7 @@ fn ls_copied_as_sshd_is_not_wrapped() {
     let Some(bytes) = system_file("/bin/ls") else {
         return;
     };
-    let t = root_with(&[("/usr/sbin/sshd", &bytes)]);
+    let t = System::bare().file("/usr/sbin/sshd", &bytes);
     let f = wrapped::findings(&Root::new(t.path()), &["sshd".into()]);
     assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!(f[0].kind, Kind::NotWrapped);

@@ -8,6 +8,8 @@ use wrapfix::diagnose::writers;
 use wrapfix::fsops::rootfs::Root;
 use wrapfix::model::tables::{Role, Tables};
 
+use crate::support::system::System;
+
 /// Debian's stock hosts.deny header: it must not read as a config-management header.
 const DEBIAN_DENY: &str = "\
 # /etc/hosts.deny: list of hosts that are _not_ allowed to access the system.
@@ -64,16 +66,6 @@ bantime  = 1w
 /// Debian's jail.d/defaults-debian.conf.
 const DEFAULTS_DEBIAN: &str = "[sshd]\nenabled = true\n";
 
-fn root_with(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let t = tempfile::tempdir().expect("temp dir");
-    for (path, text) in files {
-        let host = t.path().join(path.trim_start_matches('/'));
-        std::fs::create_dir_all(host.parent().expect("parent")).expect("mkdir");
-        std::fs::write(host, text).expect("write");
-    }
-    t
-}
-
 fn run(dir: &Path) -> Vec<Finding> {
     let root = Root::new(dir);
     let tables = Tables::load(&root);
@@ -95,38 +87,36 @@ fn text(f: &Finding) -> String {
 
 #[test]
 fn a_clean_root_reports_nothing() {
-    let t = tempfile::tempdir().expect("temp dir");
+    let t = System::bare();
     assert!(run(t.path()).is_empty());
-    let t = root_with(&[
-        ("/etc/hosts.deny", DEBIAN_DENY),
-        (
+    let t = System::bare()
+        .file("/etc/hosts.deny", DEBIAN_DENY)
+        .file(
             "/etc/hosts.allow",
             "# /etc/hosts.allow\nsshd: 192.0.2.0/24\n",
-        ),
-        ("/etc/fail2ban/jail.conf", JAIL_CONF),
-        ("/etc/fail2ban/jail.d/defaults-debian.conf", DEFAULTS_DEBIAN),
-        (
+        )
+        .file("/etc/fail2ban/jail.conf", JAIL_CONF)
+        .file("/etc/fail2ban/jail.d/defaults-debian.conf", DEFAULTS_DEBIAN)
+        .file(
             "/etc/sshguard/sshguard.conf",
             "BACKEND=\"/usr/libexec/sshguard/sshg-fw-nft-sets\"\n",
-        ),
-        (
+        )
+        .file(
             "/etc/fail2ban/action.d/iptables-multiport.conf",
             "[Definition]\nactionban = iptables -I f2b-<name> 1 -s <ip> -j DROP\n",
-        ),
-    ]);
+        );
     assert_eq!(run(t.path()), vec![]);
 }
 
 #[test]
 fn fail2ban_jail_local_switching_sshd_to_hostsdeny() {
-    let t = root_with(&[
-        ("/etc/fail2ban/jail.conf", JAIL_CONF),
-        ("/etc/fail2ban/jail.d/defaults-debian.conf", DEFAULTS_DEBIAN),
-        (
+    let t = System::bare()
+        .file("/etc/fail2ban/jail.conf", JAIL_CONF)
+        .file("/etc/fail2ban/jail.d/defaults-debian.conf", DEFAULTS_DEBIAN)
+        .file(
             "/etc/fail2ban/jail.local",
             "[sshd]\n# ban in hosts.deny\nbanaction = hostsdeny\n",
-        ),
-    ]);
+        );
     let f = run(t.path());
     assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!(f[0].severity, Severity::Warning);
@@ -149,32 +139,30 @@ fn fail2ban_jail_local_switching_sshd_to_hostsdeny() {
 #[test]
 fn fail2ban_jail_local_overrides_jail_conf() {
     // jail.conf says hostsdeny; jail.local puts sshd back on iptables.
-    let t = root_with(&[
-        (
+    let t = System::bare()
+        .file(
             "/etc/fail2ban/jail.conf",
             "[DEFAULT]\naction = %(banaction)s\n[sshd]\nenabled = true\nbanaction = hostsdeny\n",
-        ),
-        (
+        )
+        .file(
             "/etc/fail2ban/jail.local",
             "[sshd]\nbanaction = iptables-multiport\n",
-        ),
-    ]);
+        );
     assert!(run(t.path()).is_empty());
     // jail.d/*.local is read after jail.local: it wins again.
-    let t = root_with(&[
-        (
+    let t = System::bare()
+        .file(
             "/etc/fail2ban/jail.conf",
             "[DEFAULT]\naction = %(banaction)s\n[sshd]\nenabled = true\nbanaction = hostsdeny\n",
-        ),
-        (
+        )
+        .file(
             "/etc/fail2ban/jail.local",
             "[sshd]\nbanaction = iptables-multiport\n",
-        ),
-        (
+        )
+        .file(
             "/etc/fail2ban/jail.d/site.local",
             "[sshd]\nbanaction = hostsdeny\n",
-        ),
-    ]);
+        );
     let f = run(t.path());
     assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!(
@@ -185,36 +173,27 @@ fn fail2ban_jail_local_overrides_jail_conf() {
 
 #[test]
 fn fail2ban_disabled_jails_produce_nothing() {
-    let t = root_with(&[
-        ("/etc/fail2ban/jail.conf", JAIL_CONF),
-        (
+    let t = System::bare()
+        .file("/etc/fail2ban/jail.conf", JAIL_CONF)
+        .file(
             "/etc/fail2ban/jail.local",
             "[sshd]\nenabled = false\nbanaction = hostsdeny\n[recidive]\naction = hostsdeny\n",
-        ),
-    ]);
+        );
     assert!(run(t.path()).is_empty());
     // Enabled in jail.local, disabled again in jail.d/*.local (read last).
-    let t = root_with(&[
-        ("/etc/fail2ban/jail.conf", JAIL_CONF),
-        (
+    let t = System::bare()
+        .file("/etc/fail2ban/jail.conf", JAIL_CONF)
+        .file(
             "/etc/fail2ban/jail.local",
             "[sshd]\nenabled = true\nbanaction = hostsdeny\n",
-        ),
-        ("/etc/fail2ban/jail.d/off.local", "[sshd]\nenabled = no\n"),
-    ]);
+        )
+        .file("/etc/fail2ban/jail.d/off.local", "[sshd]\nenabled = no\n");
     assert!(run(t.path()).is_empty());
 }
 
 #[test]
 fn fail2ban_default_banaction_is_inherited_by_every_enabled_jail() {
-    let t = root_with(&[
-        ("/etc/fail2ban/jail.conf", JAIL_CONF),
-        ("/etc/fail2ban/jail.d/defaults-debian.conf", DEFAULTS_DEBIAN),
-        (
-            "/etc/fail2ban/jail.local",
-            "[DEFAULT]\nbanaction = hostsdeny\nbanaction_allports = hostsdeny\n\n[recidive]\nenabled = true\n[apache-auth]\nenabled = true\n",
-        ),
-    ]);
+    let t = System::bare().file("/etc/fail2ban/jail.conf", JAIL_CONF).file("/etc/fail2ban/jail.d/defaults-debian.conf", DEFAULTS_DEBIAN).file("/etc/fail2ban/jail.local", "[DEFAULT]\nbanaction = hostsdeny\nbanaction_allports = hostsdeny\n\n[recidive]\nenabled = true\n[apache-auth]\nenabled = true\n");
     let f = run(t.path());
     // sshd and apache-auth take `banaction`, recidive `banaction_allports`: two settings.
     assert_eq!(f.len(), 2, "{f:?}");
@@ -235,13 +214,7 @@ fn fail2ban_default_banaction_is_inherited_by_every_enabled_jail() {
 
 #[test]
 fn fail2ban_actions_listed_on_continuation_lines_and_custom_actions() {
-    let t = root_with(&[
-        ("/etc/fail2ban/jail.conf", JAIL_CONF),
-        (
-            "/etc/fail2ban/jail.local",
-            "[sshd]\nenabled = true\naction = %(action_)s\n         hostsdeny[daemon_list=sshd, file=\"/etc/hosts.allow\"]\n",
-        ),
-    ]);
+    let t = System::bare().file("/etc/fail2ban/jail.conf", JAIL_CONF).file("/etc/fail2ban/jail.local", "[sshd]\nenabled = true\naction = %(action_)s\n         hostsdeny[daemon_list=sshd, file=\"/etc/hosts.allow\"]\n");
     let f = run(t.path());
     assert_eq!(f.len(), 1, "{f:?}");
     assert!(
@@ -251,26 +224,22 @@ fn fail2ban_actions_listed_on_continuation_lines_and_custom_actions() {
     assert_eq!(f[0].line, Some(3));
 
     // A site action that includes the stock one.
-    let t = root_with(&[
-        ("/etc/fail2ban/jail.conf", JAIL_CONF),
-        (
+    let t = System::bare()
+        .file("/etc/fail2ban/jail.conf", JAIL_CONF)
+        .file(
             "/etc/fail2ban/action.d/deny-ssh.local",
             "[INCLUDES]\nbefore = hostsdeny.conf\n[Init]\ndaemon_list = sshd\n",
-        ),
-        (
+        )
+        .file(
             "/etc/fail2ban/jail.local",
             "[sshd]\nenabled = true\naction = deny-ssh\n",
-        ),
-    ]);
+        );
     assert_eq!(run(t.path()).len(), 1);
 }
 
 #[test]
 fn denyhosts_with_a_custom_work_dir() {
-    let t = root_with(&[(
-        "/etc/denyhosts.conf",
-        "SECURE_LOG = /var/log/auth.log\nHOSTS_DENY = /etc/hosts.deny\nPURGE_DENY =\nBLOCK_SERVICE  = ALL\nWORK_DIR = /srv/denyhosts/\n",
-    )]);
+    let t = System::bare().file("/etc/denyhosts.conf", "SECURE_LOG = /var/log/auth.log\nHOSTS_DENY = /etc/hosts.deny\nPURGE_DENY =\nBLOCK_SERVICE  = ALL\nWORK_DIR = /srv/denyhosts/\n");
     let f = run(t.path());
     assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!(f[0].severity, Severity::Warning);
@@ -294,19 +263,18 @@ fn denyhosts_with_a_custom_work_dir() {
 
 #[test]
 fn denyhosts_writing_elsewhere_is_not_a_writer_but_a_linked_table_is() {
-    let t = root_with(&[(
+    let t = System::bare().file(
         "/etc/denyhosts/denyhosts.conf",
         "HOSTS_DENY = /var/tmp/denied\nWORK_DIR = /var/lib/denyhosts\n",
-    )]);
+    );
     assert!(run(t.path()).is_empty());
     // hosts.deny is a link to the file DenyHosts writes.
-    let t = root_with(&[
-        (
+    let t = System::bare()
+        .file(
             "/etc/denyhosts/denyhosts.conf",
             "HOSTS_DENY: /etc/tcpd/deny\nPURGE_DENY = 4w\n",
-        ),
-        ("/etc/tcpd/deny", "sshd: 192.0.2.9\n"),
-    ]);
+        )
+        .file("/etc/tcpd/deny", "sshd: 192.0.2.9\n");
     symlink("tcpd/deny", t.path().join("etc/hosts.deny")).expect("link");
     let f = run(t.path());
     assert_eq!(f.len(), 1, "{f:?}");
@@ -316,10 +284,7 @@ fn denyhosts_writing_elsewhere_is_not_a_writer_but_a_linked_table_is() {
 
 #[test]
 fn denyhosts_comment_lines_without_its_config() {
-    let t = root_with(&[(
-        "/etc/hosts.deny",
-        "ALL: PARANOID\n# DenyHosts: Sat Jan  1 12:00:00 2022 | sshd: 203.0.113.5\nsshd: 203.0.113.5\n",
-    )]);
+    let t = System::bare().file("/etc/hosts.deny", "ALL: PARANOID\n# DenyHosts: Sat Jan  1 12:00:00 2022 | sshd: 203.0.113.5\nsshd: 203.0.113.5\n");
     let f = run(t.path());
     assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!(f[0].role, Some(Role::Deny));
@@ -331,16 +296,7 @@ fn denyhosts_comment_lines_without_its_config() {
 
 #[test]
 fn sshguard_block_in_hosts_allow_and_its_whitelist() {
-    let t = root_with(&[
-        (
-            "/etc/hosts.allow",
-            "###sshguard###\nALL : 198.51.100.7 203.0.113.9 : DENY\n###sshguard###\nsshd: ALL\n",
-        ),
-        (
-            "/etc/sshguard/sshguard.conf",
-            "BACKEND=\"/usr/libexec/sshguard/sshg-fw-hosts\"\nWHITELIST_FILE=/etc/sshguard/whitelist\n",
-        ),
-    ]);
+    let t = System::bare().file("/etc/hosts.allow", "###sshguard###\nALL : 198.51.100.7 203.0.113.9 : DENY\n###sshguard###\nsshd: ALL\n").file("/etc/sshguard/sshguard.conf", "BACKEND=\"/usr/libexec/sshguard/sshg-fw-hosts\"\nWHITELIST_FILE=/etc/sshguard/whitelist\n");
     let f = run(t.path());
     assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!(f[0].role, Some(Role::Allow));
@@ -358,10 +314,10 @@ fn sshguard_block_in_hosts_allow_and_its_whitelist() {
 
 #[test]
 fn sshguard_hosts_backend_before_it_has_blocked_anyone() {
-    let t = root_with(&[(
+    let t = System::bare().file(
         "/etc/sshguard/sshguard.conf",
         "# sshguard\nBACKEND=/usr/lib/x86_64-linux-gnu/sshg-fw-hosts\n",
-    )]);
+    );
     let f = run(t.path());
     assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!(f[0].path.as_deref(), Some("/etc/sshguard/sshguard.conf"));
@@ -371,13 +327,12 @@ fn sshguard_hosts_backend_before_it_has_blocked_anyone() {
 
 #[test]
 fn ansible_and_puppet_headers_and_a_blockinfile_block() {
-    let t = root_with(&[
-        ("/etc/hosts.deny", "# Ansible managed\nALL: ALL\n"),
-        (
+    let t = System::bare()
+        .file("/etc/hosts.deny", "# Ansible managed\nALL: ALL\n")
+        .file(
             "/etc/hosts.allow",
             "# This file is managed by Puppet. DO NOT EDIT.\nsshd: 10.0.0.0/8\n",
-        ),
-    ]);
+        );
     let f = run(t.path());
     assert_eq!(f.len(), 2, "{f:?}");
     let deny = f.iter().find(|f| f.role == Some(Role::Deny)).expect("deny");
@@ -399,10 +354,7 @@ fn ansible_and_puppet_headers_and_a_blockinfile_block() {
         .expect("allow");
     assert!(allow.message.contains("managed by Puppet"));
 
-    let t = root_with(&[(
-        "/etc/hosts.deny",
-        "# local bans\nsshd: 192.0.2.1\n\n# BEGIN ANSIBLE MANAGED BLOCK\r\nALL: ALL\n# END ANSIBLE MANAGED BLOCK\n",
-    )]);
+    let t = System::bare().file("/etc/hosts.deny", "# local bans\nsshd: 192.0.2.1\n\n# BEGIN ANSIBLE MANAGED BLOCK\r\nALL: ALL\n# END ANSIBLE MANAGED BLOCK\n");
     let f = run(t.path());
     assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!(f[0].line, Some(4));
@@ -412,16 +364,7 @@ fn ansible_and_puppet_headers_and_a_blockinfile_block() {
 
 #[test]
 fn ossec_host_deny_and_portsentry() {
-    let t = root_with(&[
-        (
-            "/var/ossec/etc/ossec.conf",
-            "<ossec_config>\n  <active-response>\n    <command>host-deny</command>\n    <location>local</location>\n  </active-response>\n</ossec_config>\n",
-        ),
-        (
-            "/etc/portsentry/portsentry.conf",
-            "IGNORE_FILE=\"/etc/portsentry/portsentry.ignore\"\n#KILL_ROUTE=\"/sbin/route add -host $TARGET$ reject\"\nKILL_HOSTS_DENY=\"ALL: $TARGET$ : DENY\"\n",
-        ),
-    ]);
+    let t = System::bare().file("/var/ossec/etc/ossec.conf", "<ossec_config>\n  <active-response>\n    <command>host-deny</command>\n    <location>local</location>\n  </active-response>\n</ossec_config>\n").file("/etc/portsentry/portsentry.conf", "IGNORE_FILE=\"/etc/portsentry/portsentry.ignore\"\n#KILL_ROUTE=\"/sbin/route add -host $TARGET$ reject\"\nKILL_HOSTS_DENY=\"ALL: $TARGET$ : DENY\"\n");
     let f = run(t.path());
     assert_eq!(f.len(), 2, "{f:?}");
     assert_eq!(f[0].path.as_deref(), Some("/var/ossec/etc/ossec.conf"));
@@ -445,15 +388,14 @@ fn binary_and_hostile_config_bytes_do_not_panic() {
     let junk: Vec<u8> = (0..=255u8).cycle().take(5000).collect();
     let junk = String::from_utf8_lossy(&junk).into_owned();
     let hostile = "[sshd]\nenabled = %(enabled)s\naction = %(a)s%(a)s%(a)s\na = %(a)s%(a)s%(known/a)s\n[\n]\n=\n:\n  \n%(\n";
-    let t = root_with(&[
-        ("/etc/fail2ban/jail.conf", &junk),
-        ("/etc/fail2ban/jail.local", hostile),
-        ("/etc/denyhosts.conf", &junk),
-        ("/etc/sshguard/sshguard.conf", &junk),
-        ("/var/ossec/etc/ossec.conf", "<!--<active-response><!-- -->"),
-        ("/etc/portsentry/portsentry.conf", "KILL_HOSTS_DENY=\"\n"),
-        ("/etc/hosts.deny", &junk),
-    ]);
+    let t = System::bare()
+        .file("/etc/fail2ban/jail.conf", &junk)
+        .file("/etc/fail2ban/jail.local", hostile)
+        .file("/etc/denyhosts.conf", &junk)
+        .file("/etc/sshguard/sshguard.conf", &junk)
+        .file("/var/ossec/etc/ossec.conf", "<!--<active-response><!-- -->")
+        .file("/etc/portsentry/portsentry.conf", "KILL_HOSTS_DENY=\"\n")
+        .file("/etc/hosts.deny", &junk);
     let _ = run(t.path());
 }
 
@@ -477,20 +419,14 @@ fn sshguard_rewrites(allow: &Path, blocked: &[&str]) {
 
 #[test]
 fn an_allow_entry_survives_sshguard_rewriting_its_block() {
-    use crate::check::{system, wrapfix};
-    let sys = system(
-        Some(
-            "# local\n###sshguard###\nALL : 198.51.100.7 : DENY\n###sshguard###\nsshd: 10.0.0.0/8\n",
-        ),
-        None,
-        Some("ID=debian\n"),
-    );
-    wrapfix(sys.path())
-        .args(["--yes", "--client", "198.51.100.7"])
-        .assert()
-        .code(0);
-    let allow = sys.path().join("etc/hosts.allow");
-    let fixed = std::fs::read_to_string(&allow).expect("read");
+    let sys = System::new()
+        .allow("# local\n###sshguard###\nALL : 198.51.100.7 : DENY\n###sshguard###\nsshd: 10.0.0.0/8\n")
+        .os_release("ID=debian\n");
+    sys.run(["--yes", "--client", "198.51.100.7"])
+        .code(0)
+        .stderr_empty();
+    let allow = sys.at("/etc/hosts.allow");
+    let fixed = sys.text("/etc/hosts.allow");
     let ours = fixed.find("sshd: 198.51.100.7\n").expect("the allow entry");
     assert!(
         ours < fixed.find("###sshguard###").expect("marker"),
@@ -499,29 +435,23 @@ fn an_allow_entry_survives_sshguard_rewriting_its_block() {
     // sshguard blocks another attacker, and again the admin (who is whitelisted only once
     // the admin follows the writer finding's advice).
     sshguard_rewrites(&allow, &["203.0.113.45", "198.51.100.7"]);
-    let now = std::fs::read_to_string(&allow).expect("read");
+    let now = sys.text("/etc/hosts.allow");
     assert!(now.contains("sshd: 198.51.100.7\n"), "{now}");
-    wrapfix(sys.path())
-        .args(["--check", "--client", "198.51.100.7"])
-        .assert()
-        .code(0);
+    sys.run(["--check", "--client", "198.51.100.7"])
+        .code(0)
+        .stdout_has("sshd from 198.51.100.7: granted")
+        .stderr_empty();
 }
 
 #[test]
 fn an_allow_entry_goes_above_an_ansible_managed_block() {
-    use crate::check::{system, wrapfix};
-    let sys = system(
-        Some(
-            "# BEGIN ANSIBLE MANAGED BLOCK\nsshd: 192.0.2.0/24\nALL: ALL: DENY\n# END ANSIBLE MANAGED BLOCK\n",
-        ),
-        None,
-        Some("ID=debian\n"),
-    );
-    wrapfix(sys.path())
-        .args(["--yes", "--client", "198.51.100.7"])
-        .assert()
-        .code(0);
-    let now = std::fs::read_to_string(sys.path().join("etc/hosts.allow")).expect("read");
+    let sys = System::new()
+        .allow("# BEGIN ANSIBLE MANAGED BLOCK\nsshd: 192.0.2.0/24\nALL: ALL: DENY\n# END ANSIBLE MANAGED BLOCK\n")
+        .os_release("ID=debian\n");
+    sys.run(["--yes", "--client", "198.51.100.7"])
+        .code(0)
+        .stderr_empty();
+    let now = sys.text("/etc/hosts.allow");
     assert!(
         now.find("sshd: 198.51.100.7\n") < now.find("# BEGIN ANSIBLE MANAGED BLOCK"),
         "{now}"

@@ -4,6 +4,7 @@
 
 pub mod oracle;
 pub mod pane;
+pub mod system;
 
 use std::fmt;
 use std::io::Write as _;
@@ -114,24 +115,96 @@ pub fn aclexec_outcome(cmd: &[u8]) -> bool {
         == Some(b"/bin/true".as_slice())
 }
 
-/// Our verdict for `hosts_ctl(daemon, name, addr, user)` on the Debian build. `/file`
-/// patterns name real (scratch) paths, so they are read under `/`.
+/// The evaluator's surroundings, built like a [`system::System`]: `Eval::daemon(flavor)` is
+/// the library inside the daemon (names unknown, `aclexec` unknown), `Eval::hosts_ctl()` is
+/// `hosts_ctl()` on the Debian build (strings verbatim, `/bin/true`/`/bin/false` aclexec
+/// outcomes known). Both read `/file` patterns under `/` (tests name real scratch paths) and
+/// look users and groups up in this machine's files, unless told otherwise.
+pub struct Eval {
+    flavor: Flavor,
+    mode: Mode,
+    root: Root,
+    accounts: Option<FileAccounts>,
+    aclexec: bool,
+}
+
+impl Eval {
+    pub fn daemon(flavor: Flavor) -> Eval {
+        Eval {
+            flavor,
+            mode: Mode::Daemon,
+            root: Root::new("/"),
+            accounts: None,
+            aclexec: false,
+        }
+    }
+
+    pub fn hosts_ctl() -> Eval {
+        Eval {
+            flavor: Flavor::Debian,
+            mode: Mode::HostsCtl,
+            root: Root::new("/"),
+            accounts: None,
+            aclexec: true,
+        }
+    }
+
+    /// `/file` patterns are read under `dir`.
+    pub fn root(mut self, dir: impl AsRef<Path>) -> Eval {
+        self.root = Root::new(dir.as_ref());
+        self
+    }
+
+    /// Only these users and groups exist.
+    pub fn accounts(mut self, users: &[&str], groups: &[&str]) -> Eval {
+        self.accounts = Some(FileAccounts::from_names(users, groups));
+        self
+    }
+
+    /// No users or groups at all.
+    pub fn no_accounts(mut self) -> Eval {
+        self.accounts = Some(FileAccounts::default());
+        self
+    }
+
+    pub fn env(&self) -> Env<'_> {
+        Env {
+            flavor: self.flavor,
+            mode: self.mode,
+            root: &self.root,
+            accounts: match &self.accounts {
+                Some(a) => a,
+                None => test_accounts(),
+            },
+            aclexec: if self.aclexec {
+                Some(&aclexec_outcome)
+            } else {
+                None
+            },
+        }
+    }
+
+    /// The verdict for `daemon` and `client` on these tables (None: file absent).
+    pub fn evaluate(
+        &self,
+        allow: Option<&[u8]>,
+        deny: Option<&[u8]>,
+        daemon: &str,
+        client: &Client,
+    ) -> Verdict {
+        let tables = Tables::from_bytes(allow, deny);
+        evaluate(&tables, daemon, client, &self.env())
+    }
+}
+
+/// Our verdict for `hosts_ctl(daemon, name, addr, user)` on the Debian build.
 pub fn evaluate_hosts_ctl(
     allow: Option<&[u8]>,
     deny: Option<&[u8]>,
     daemon: &str,
     client: &Client,
 ) -> Verdict {
-    let tables = Tables::from_bytes(allow, deny);
-    let root = Root::new("/");
-    let env = Env {
-        flavor: Flavor::Debian,
-        mode: Mode::HostsCtl,
-        root: &root,
-        accounts: test_accounts(),
-        aclexec: Some(&aclexec_outcome),
-    };
-    evaluate(&tables, daemon, client, &env)
+    Eval::hosts_ctl().evaluate(allow, deny, daemon, client)
 }
 
 /// A verdict in the terms every side can give: ours, `hosts_ctl()`'s, tcpdmatch's.

@@ -1,0 +1,258 @@
+//! Regression tests: one per bug, named after what it got wrong, with the commit that fixed
+//! it (ripgrep's `tests/regression.rs`). Bugs pinned elsewhere, under their own names:
+//! `hostile_plan::comment_strategy_fixes_two_blanket_rules_a_ban_after_one_and_an_unterminated_last_line`
+//! ('ALL: ALL' twice gave "No safe change to offer"; overlapping edits panicked, 0868805),
+//! `hostile_run::rollback_with_an_empty_id_is_a_usage_error_not_the_latest` (91d4c14),
+//! `hostile::backups_through_a_var_link_via_a_missing_component_stay_inside_the_root` and
+//! `hostile::a_fifo_anywhere_wrapfix_reads_does_not_hang_it` (fcc5021),
+//! `hostile_write::the_ebusy_message_says_nothing_was_changed_once` (4fec476).
+
+use std::path::Path;
+
+use crate::support;
+use crate::support::oracle::{self, OracleCase, OracleVerdict};
+use crate::support::system::{System, wrapfix};
+
+/// The verdict of `--check --json --client CLIENT`, with nothing on stderr.
+fn verdict(sys: &System, client: &str) -> serde_json::Value {
+    let doc = sys
+        .run(["--check", "--json", "--client", client])
+        .stderr_empty()
+        .json();
+    doc["verdicts"][0].clone()
+}
+
+/// hosts_ctl()'s answers for `names` of client 10.0.0.1 (None without the oracle).
+fn real_library(allow: &str, deny: &str, names: &[&str]) -> Option<Vec<OracleVerdict>> {
+    if !support::require_libwrap("asks the real library the same question") {
+        return None;
+    }
+    let cases: Vec<OracleCase> = names
+        .iter()
+        .map(|n| OracleCase {
+            allow: Some(allow.as_bytes().to_vec()),
+            deny: Some(deny.as_bytes().to_vec()),
+            daemon: "sshd".into(),
+            name: n.to_string(),
+            addr: "10.0.0.1".into(),
+            user: "unknown".into(),
+        })
+        .collect();
+    let got = oracle::hosts_ctl_batch(&cases);
+    assert_eq!(got.len(), names.len(), "one answer per name: {got:?}");
+    Some(got)
+}
+
+/// Bug (e9708a9, seed 0x18ed6fc38de90ad8 of the unnamed-client test): a numeric address was
+/// taken for a possible verified host name, which Debian's and CentOS 6's libwrap never
+/// see: they turn such a reverse name into `paranoid`.
+#[test]
+fn numeric_address_as_a_verified_host_name_seed_0x18ed6fc38de90ad8() {
+    // `1?.0.0.2` matches the name "10.0.0.2" (never verified there) and "1q.0.0.2".
+    for flavor in ["debian", "rhel6"] {
+        let sys = System::new()
+            .allow("sshd: 1?.0.0.2\n")
+            .deny("ALL: ALL\n")
+            .flavor(flavor);
+        let v = verdict(&sys, "10.0.0.1");
+        assert_eq!(v["access"], "depends", "{flavor}: {v}");
+        let names: Vec<&str> = v["runs"]
+            .as_array()
+            .expect("runs")
+            .iter()
+            .filter_map(|r| r["name"].as_str())
+            .collect();
+        assert!(names.len() >= 2, "{flavor}: {v}");
+        assert!(
+            names.iter().all(|n| n.parse::<std::net::IpAddr>().is_err()),
+            "{flavor}: a numeric address as a witness name: {names:?}"
+        );
+    }
+    // The seed itself, judged by the real hosts_ctl() as in unnamed.rs.
+    if support::require_libwrap("replays the seed against the real hosts_ctl()") {
+        crate::unnamed::check_seeds(&[0x18ed_6fc3_8de9_0ad8], 400);
+    }
+}
+
+/// Bug (9443880, a failed seed of the unnamed-client test): every glob with a `*` followed
+/// by another wildcard was "unsure", though only one ending in two stars differs from
+/// libwrap's matcher (`**` does not match ""); `**x` matches what `*x` does.
+#[test]
+fn glob_with_two_stars_not_at_the_end_made_the_verdict_unsure() {
+    let allow = "sshd: a*x EXCEPT **x\n";
+    let sys = System::new().allow(allow).deny("ALL: ALL\n");
+    let v = verdict(&sys, "10.0.0.1");
+    assert_eq!(
+        v["access"], "denied",
+        "no name matches a*x but not **x: {v}"
+    );
+    assert_eq!(v["rule"]["text"], "ALL: ALL", "{v}");
+    // A glob ending in two stars still depends, and the name it found is let in.
+    let two = System::new()
+        .allow("sshd: a** EXCEPT a\n")
+        .deny("ALL: ALL\n");
+    let v = verdict(&two, "10.0.0.1");
+    assert_eq!(v["access"], "depends", "{v}");
+    let runs = v["runs"].as_array().expect("runs");
+    let granted = runs
+        .iter()
+        .find(|r| r["access"] == "granted")
+        .unwrap_or_else(|| panic!("a granted run: {v}"));
+    let witness = granted["name"]
+        .as_str()
+        .expect("a witness name")
+        .to_string();
+    if let Some(real) = real_library(allow, "ALL: ALL\n", &["ax", "abx", "a.b.x"]) {
+        assert!(real.iter().all(|r| *r == OracleVerdict::Denied), "{real:?}");
+    }
+    if let Some(real) = real_library("sshd: a** EXCEPT a\n", "ALL: ALL\n", &[&witness, "a"]) {
+        assert_eq!(
+            real,
+            [OracleVerdict::Granted, OracleVerdict::Denied],
+            "{witness}"
+        );
+    }
+}
+
+/// Bug (1aef196, 56e9046): the diff's hunk headers were not numbered as diff(1) numbers
+/// them. The diff wrapfix shows must be what `diff -u` says of the bytes it wrote.
+#[test]
+fn diff_hunks_numbered_unlike_diff_1() {
+    if !support::require_tool("diff", "the reference unified diff (diffutils)") {
+        return;
+    }
+    let mut deny = String::new();
+    for i in 1..=12 {
+        deny += &format!("# note {i}\n");
+    }
+    deny += "ALL: ALL\n";
+    for i in 13..=30 {
+        deny += &format!("# note {i}\n");
+    }
+    deny += "sshd: ALL\n# end\n";
+    let sys = System::new().deny(&deny);
+    let run = sys
+        .run(["--yes", "--strategy", "comment"])
+        .code(0)
+        .stderr_empty();
+    let before = sys.at("/before");
+    std::fs::write(&before, &deny).expect("write the old bytes");
+    let theirs = std::process::Command::new("diff")
+        .arg("-u")
+        .arg(&before)
+        .arg(sys.at("/etc/hosts.deny"))
+        .output()
+        .expect("run diff");
+    assert_eq!(theirs.status.code(), Some(1), "the files differ");
+    let hunks = |text: &str| -> Vec<String> {
+        text.lines()
+            .skip_while(|l| !l.starts_with("@@"))
+            .take_while(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let ours = hunks(&run.stdout());
+    let reference = hunks(&String::from_utf8_lossy(&theirs.stdout));
+    assert_eq!(
+        ours.iter().filter(|l| l.starts_with("@@")).count(),
+        2,
+        "two hunks: {ours:#?}"
+    );
+    assert_eq!(ours, reference);
+}
+
+/// Bug (e74df13): --dry-run ended with a backup directory and an undo command for a change
+/// it does not make, instead of the command that applies it.
+#[test]
+fn dry_run_printed_a_backup_and_undo_that_never_happen() {
+    let sys = System::new().deny("ALL: ALL\n");
+    let run = sys
+        .run(["--dry-run", "--client", "198.51.100.7"])
+        .code(1)
+        .stdout_lacks("Backup:")
+        .stdout_lacks("Undo:")
+        .stderr_empty()
+        .no_file("/etc/hosts.allow")
+        .no_file("/var/backups/wrapfix");
+    let stdout = run.stdout();
+    let last = stdout.lines().last().unwrap_or_default();
+    let cmd = last
+        .strip_prefix("To apply it: wrapfix ")
+        .unwrap_or_else(|| panic!("ends with the command that applies it: {stdout}"));
+    // That command applies it (the root path of a temp dir has no quotes or spaces).
+    let args: Vec<&str> = cmd.split_whitespace().collect();
+    assert!(args.contains(&"--yes"), "{cmd}");
+    let applied = std::process::Command::new(env!("CARGO_BIN_EXE_wrapfix"))
+        .args(&args)
+        .env_remove("SSH_CONNECTION")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run the printed command");
+    assert_eq!(applied.status.code(), Some(0), "{cmd}");
+    assert!(
+        applied.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&applied.stderr)
+    );
+    assert!(String::from_utf8_lossy(&applied.stdout).contains("Applied change set "));
+    assert!(
+        sys.text("/etc/hosts.allow")
+            .ends_with("sshd: 198.51.100.7\n")
+    );
+}
+
+/// Bug (797fa10): printed commands did not quote `[` and `]`, which a shell takes for a
+/// glob: the undo command of a root such as `/mnt/img[1]` failed when pasted.
+#[test]
+fn brackets_in_a_printed_command_were_not_quoted() {
+    let sys = System::bare()
+        .file("/img[1]/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n")
+        .file("/img[1]/etc/hosts.deny", "ALL: ALL\n");
+    let root = sys.at("/img[1]");
+    let out = wrapfix(&root)
+        .args(["--yes", "--client", "198.51.100.7"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let undo = stdout
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("Undo:"))
+        .unwrap_or_else(|| panic!("an undo command: {stdout}"))
+        .trim();
+    assert!(
+        undo.contains(&format!("'{}'", root.display())),
+        "the root is quoted: {undo}"
+    );
+    // Pasted into a shell, from a directory where the glob could match something.
+    std::fs::create_dir_all(sys.at("/img1")).expect("mkdir");
+    let bin = Path::new(env!("CARGO_BIN_EXE_wrapfix"))
+        .parent()
+        .expect("the binary's directory");
+    let pasted = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{undo} --yes"))
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+        .env_remove("SSH_CONNECTION")
+        .current_dir(sys.path())
+        .output()
+        .expect("run sh");
+    assert_eq!(
+        pasted.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&pasted.stderr)
+    );
+    assert!(
+        pasted.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&pasted.stderr)
+    );
+    assert!(!sys.exists("/img[1]/etc/hosts.allow"), "rolled back");
+}
