@@ -183,6 +183,28 @@ pub fn new_id() -> Result<String, Error> {
     Ok(id)
 }
 
+/// A change-set ID for now that no change set in `backup_dir` has yet, so that the plan
+/// screen names the directory the change will really go to (`-N` when another change set
+/// was made in the same second). Another run may still take it before this one writes:
+/// then the write adds `-N`, and the report after it names the ID used.
+pub fn free_id(root: &Root, backup_dir: &Path) -> Result<String, Error> {
+    let base = new_id()?;
+    let Ok(dir) = super::backups(root, backup_dir, false) else {
+        return Ok(base);
+    };
+    let taken = |id: &str| std::fs::symlink_metadata(dir.join(id)).is_ok();
+    Ok((0..10_000u32)
+        .map(|n| {
+            if n == 0 {
+                base.clone()
+            } else {
+                format!("{base}-{n}")
+            }
+        })
+        .find(|id| !taken(id))
+        .unwrap_or(base))
+}
+
 impl SetWriter {
     /// A new, empty change-set directory. `create_dir` fails on an existing directory, so a
     /// backup is never overwritten; the ID gets `-1`, `-2`, … when taken.

@@ -29,7 +29,7 @@ use serde_json::Value;
 
 use crate::model::edit::EditRecord;
 
-pub use manifest::{ChangeSet, ChangeSetInfo, SetFile, list, load, new_id};
+pub use manifest::{ChangeSet, ChangeSetInfo, SetFile, free_id, list, load, new_id};
 pub use sys::Meta;
 
 use crate::error::Error;

@@ -82,7 +82,7 @@ fn newline_offer(config: &Config, before: &Analysis, plan: &Plan) -> Result<Opti
     ctx.clients.clear();
     let tables = plan::planned_tables(&before.tables, &plan.new);
     let fixed = ctx.analyse(tables);
-    let id = fsops::new_id()?;
+    let id = fsops::free_id(&config.root, &config.backup_dir)?;
     Ok(match plan::make(&ctx, &fixed, Strategy::Comment, &id) {
         Proposal::Plan(p) if p.edits.iter().all(|e| e.kind == EditKind::FinalNewline) => {
             Some(Offer {
@@ -177,7 +177,7 @@ fn round(
     } else {
         Strategy::Allow
     });
-    let id = fsops::new_id()?;
+    let id = fsops::free_id(&config.root, &config.backup_dir)?;
     let outcome = plan::make(ctx, &before, strategy, &id);
     let offer = match &outcome {
         Proposal::Plan(p) => newline_offer(config, &before, p)?,

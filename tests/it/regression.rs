@@ -256,3 +256,46 @@ fn brackets_in_a_printed_command_were_not_quoted() {
     );
     assert!(!sys.exists("/img[1]/etc/hosts.allow"), "rolled back");
 }
+
+/// Bug (seen while the tests moved to `System`, issue 12): when a change set with this
+/// second's ID already existed, the plan screen named it (`Backup: …/ID/`, `--rollback ID`)
+/// while the change went to `ID-1`, so the undo command shown would undo the older one.
+#[test]
+fn the_undo_command_shown_before_a_change_named_an_older_change_set_of_the_same_second() {
+    let sys = System::new().deny("ALL: ALL\n");
+    // Take the IDs of the next seconds, so that whenever the run starts its ID is taken.
+    let now = chrono::Utc::now();
+    for s in 0..20 {
+        let id = (now + chrono::Duration::seconds(s)).format("%Y%m%dT%H%M%SZ");
+        // Not empty, so the clean-up of killed runs' leftovers keeps it.
+        sys.write(&format!("/var/backups/wrapfix/{id}/kept"), "someone's\n");
+    }
+    // The placeholders have no manifest: wrapfix may warn about them on stderr, which is
+    // not what this test is about.
+    let run = sys
+        .run(["--yes", "--client", "192.0.2.1"])
+        .code(0)
+        .stdout_has("Undo:");
+    let out = run.stdout();
+    let ids: Vec<&str> = out
+        .split("--rollback ")
+        .skip(1)
+        .map(|rest| {
+            rest.split_whitespace()
+                .next()
+                .unwrap()
+                .trim_matches(['`', '\'', '"'])
+        })
+        .collect();
+    assert!(
+        ids.len() >= 2,
+        "the screen and the summary both name it: {out}"
+    );
+    assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}\n{out}");
+    assert!(ids[0].contains('-'), "the taken ID got a suffix: {ids:?}");
+    assert!(
+        sys.exists(&format!("/var/backups/wrapfix/{}/manifest.json", ids[0])),
+        "{} is the change set written",
+        ids[0]
+    );
+}
