@@ -3,6 +3,7 @@
 
 use crate::config::Config;
 use crate::diagnose::detect::{self, Finding};
+use crate::diagnose::logs::Refused;
 use crate::diagnose::scan;
 use crate::eval::{self, Access, Candidates, Env, Mode, Verdict};
 use crate::fsops::rootfs::Root;
@@ -199,7 +200,7 @@ impl Context {
     /// [`Context::analyse`], with the findings from beyond the tables ([`diagnostics`]:
     /// the sshd program, the writers, the logs) made meanwhile on another thread; those
     /// are also returned, to go with a later analysis of the same system.
-    pub fn analyse_system(&self, tables: Tables) -> (Analysis, Vec<Finding>) {
+    pub fn analyse_system(&self, tables: Tables) -> (Analysis, Diagnostics) {
         let (mut analysis, diagnostics) = std::thread::scope(|s| {
             let others = s.spawn(|| diagnostics(&self.root, &self.daemons, &tables));
             let analysis = self.analyse(tables.clone());
@@ -208,7 +209,9 @@ impl Context {
                 .unwrap_or_else(|e| std::panic::resume_unwind(e));
             (analysis, found)
         });
-        analysis.findings.extend(diagnostics.iter().cloned());
+        analysis
+            .findings
+            .extend(diagnostics.findings.iter().cloned());
         (analysis, diagnostics)
     }
 
@@ -380,15 +383,25 @@ fn par_map<T: Sync, U: Send>(items: &[T], f: impl Fn(&T) -> U + Sync) -> Vec<U> 
 /// Most `refused-client` findings listed one by one.
 const MAX_REFUSED: usize = 20;
 
-/// Findings from beyond the two tables: is the daemon linked with libwrap at all, which
-/// clients the logs show refused, which tools will write the tables again.
-pub fn diagnostics(root: &Root, daemons: &[String], tables: &Tables) -> Vec<Finding> {
-    let mut out = crate::diagnose::wrapped::findings(root, daemons);
-    out.extend(crate::diagnose::writers::findings(root, tables));
+/// What wrapfix finds beyond the two tables, made once per run: whether the daemon is
+/// linked with libwrap at all, which tools will write the tables again, and which clients
+/// the logs show refused (the findings, and the refusals themselves for the menu).
+#[derive(Debug, Clone, Default)]
+pub struct Diagnostics {
+    pub findings: Vec<Finding>,
+    /// Most recent first.
+    pub refused: Vec<Refused>,
+}
+
+pub fn diagnostics(root: &Root, daemons: &[String], tables: &Tables) -> Diagnostics {
+    let mut findings = crate::diagnose::wrapped::findings(root, daemons);
+    findings.extend(crate::diagnose::writers::findings(root, tables));
+    let mut refused = Vec::new();
     if let Ok(logs) = crate::diagnose::logs::scan_logs(root) {
-        out.extend(logs.findings(MAX_REFUSED));
+        findings.extend(logs.findings(MAX_REFUSED));
+        refused = logs.refusals;
     }
-    out
+    Diagnostics { findings, refused }
 }
 
 /// Stand-ins for the generic client, tried in order: documentation addresses and names.

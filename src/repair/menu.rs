@@ -6,6 +6,7 @@
 //! client that a ban line names (DenyHosts, fail2ban, sshguard wrote it on purpose) says so.
 
 use crate::config::{ClientSource, Config};
+use crate::diagnose::logs::Refused;
 use crate::model::client::Client;
 use crate::model::flavor::Flavor;
 use crate::model::syntax::{self, Entry, escape};
@@ -25,7 +26,7 @@ pub enum Choice {
 const MENU_REFUSED: usize = 8;
 
 /// Ask who should get in (on the terminal; the report was shown before).
-pub fn choose(config: &Config, tables: &Tables) -> Choice {
+pub fn choose(config: &Config, tables: &Tables, refused: &[Refused]) -> Choice {
     let flavor = config.flavor.flavor;
     let mut items: Vec<String> = Vec::new();
     let mut clients: Vec<Client> = Vec::new();
@@ -33,7 +34,6 @@ pub fn choose(config: &Config, tables: &Tables) -> Choice {
         items.push(format!("{} (your SSH connection)", c.addr));
         clients.push(c.clone());
     }
-    let refused = crate::diagnose::logs::scan(&config.root).unwrap_or_default();
     let mut offered: Vec<(Client, String)> = Vec::new();
     for r in refused.iter().filter(|r| r.addr != "unknown") {
         if offered.len() == MENU_REFUSED {

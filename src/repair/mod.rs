@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::config::Strategy;
 use crate::config::{ClientSource, Config};
-use crate::diagnose::analysis::{Analysis, Context};
+use crate::diagnose::analysis::{Analysis, Context, Diagnostics};
 use crate::diagnose::detect::Kind;
 use crate::error::{Error, Exit, Result};
 use crate::model::tables::{PerTable, Role, Tables};
@@ -52,13 +52,9 @@ pub(crate) fn approved(config: &Config, question: &str, with_yes: &str) -> bool 
 }
 
 /// The analysis of `tables` for `ctx`'s clients, with the findings from beyond the tables.
-fn analyse(
-    ctx: &Context,
-    tables: Tables,
-    diagnostics: &[crate::diagnose::detect::Finding],
-) -> Analysis {
+fn analyse(ctx: &Context, tables: Tables, diagnostics: &Diagnostics) -> Analysis {
     let mut a = ctx.analyse(tables);
-    a.findings.extend(diagnostics.iter().cloned());
+    a.findings.extend(diagnostics.findings.iter().cloned());
     a
 }
 
@@ -115,7 +111,7 @@ pub fn repair(config: &Config, apply: bool) -> Result<Exit> {
             // A blank line between the report and the menu; nowhere to report a failure.
             let _ = writeln!(std::io::stderr());
         }
-        match menu::choose(config, &first.tables) {
+        match menu::choose(config, &first.tables, &diagnostics.refused) {
             Choice::Client(c) if ctx.clients == [c.clone()] => before = Some(first),
             Choice::Client(c) => ctx.clients = vec![c],
             Choice::Comment => {
