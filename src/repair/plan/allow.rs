@@ -44,7 +44,9 @@ pub(super) fn allow_edits(ctx: &Context, before: &Analysis, id: &str) -> Result<
     let doc = file.document();
     let nl = terminator(doc);
     let (at, line) = match doc {
-        Some(doc) => outside_managed_regions(doc, insertion_point(ctx, doc, &clients)),
+        Some(doc) => {
+            outside_managed_regions(doc, insertion_point(ctx, doc, first_candidate(before)))
+        }
         None => (0, 1),
     };
     let mut after = marker(id, &why, nl);
@@ -61,13 +63,22 @@ pub(super) fn allow_edits(ctx: &Context, before: &Analysis, id: &str) -> Result<
     }])
 }
 
-/// Where the allow rule goes: before the first rule that may match a target daemon and
-/// client, or the first entry that stops or disturbs reading (an over-long line, a line
-/// without newline); else at the end. Always at a logical-line boundary, and never right
-/// after a line with a NUL byte (CentOS 6 would swallow the new line).
-pub(super) fn insertion_point(ctx: &Context, doc: &Document, clients: &[&Client]) -> (usize, u32) {
-    let env = ctx.env();
-    let mut prober = Prober::new(&env);
+/// Where in hosts.allow the first rule is that may match a target: the first of the
+/// entries the scan found the targets' verdicts may need (every rule that may match a
+/// target daemon and client), already at hand in the analysis.
+fn first_candidate(before: &Analysis) -> Option<usize> {
+    before
+        .candidates
+        .iter()
+        .filter_map(|c| c.allow.iter().map(|&(pos, _)| pos).min())
+        .min()
+}
+
+/// Where the allow rule goes: before `first` (the first rule that may match a target), or
+/// the first entry that stops or disturbs reading (an over-long line, a line without
+/// newline); else at the end. Always at a logical-line boundary, and never right after a
+/// line with a NUL byte (CentOS 6 would swallow the new line).
+pub(super) fn insertion_point(ctx: &Context, doc: &Document, first: Option<usize>) -> (usize, u32) {
     let mut entries = doc.entries(ctx.flavor);
     let mut last_nul_free: (usize, u32) = (0, 1);
     let mut prev_had_nul = false;
@@ -88,15 +99,7 @@ pub(super) fn insertion_point(ctx: &Context, doc: &Document, clients: &[&Client]
             entry,
             Entry::TableError(..) | Entry::Skipped(..) | Entry::Hang(_)
         );
-        let may_match = match &entry {
-            Entry::Rule(r) => {
-                ctx.daemons
-                    .iter()
-                    .any(|d| prober.daemons(r, d) != Probe::No)
-                    && clients.iter().any(|c| prober.clients(r, c) != Probe::No)
-            }
-            _ => false,
-        };
+        let may_match = first.is_some_and(|first| pos >= first);
         if stops || may_match {
             return if prev_had_nul {
                 last_nul_free

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use crate::config::Strategy;
 use crate::diagnose::analysis::{Analysis, Context};
-use crate::eval::{Access, How, Probe, Prober, RuleLoc, TableProblem};
+use crate::eval::{Access, How, RuleLoc, TableProblem};
 use crate::model::bytes::Bytes;
 use crate::model::client::Client;
 use crate::model::edit::{EditRecord, RecordKind};
