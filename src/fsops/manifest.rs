@@ -98,6 +98,14 @@ pub struct ChangeSetInfo {
     pub rolled_back_by: Option<String>,
 }
 
+impl ChangeSetInfo {
+    /// Whether its change still holds: it completed and was not rolled back. A rollback
+    /// that stopped midway left its target in effect (running it again finishes it).
+    pub fn in_effect(&self) -> bool {
+        self.complete && self.rolled_back_by.is_none()
+    }
+}
+
 /// One file of a loaded change set.
 #[derive(Debug, Clone)]
 pub struct SetFile {

@@ -1,7 +1,7 @@
 //! Undoing changes: `--rollback [ID] [--exact]` (show what the restore does, ask, restore)
 //! and `--list-backups`. The restore itself is [`crate::fsops`]'s.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::config::Config;
 use crate::error::{Error, Exit, Result};
@@ -103,28 +103,19 @@ pub fn rollback(config: &Config, id: Option<&str>, exact: bool) -> Result<Exit> 
         term::escape(&set.info.time)
     );
     let json_doc = |change_set: Value| {
-        let files: Vec<Value> = restores
+        let files: Vec<report::RestoredFile> = restores
             .iter()
-            .map(|r| {
-                let result = match (&r.restored, &r.current) {
+            .map(|r| report::RestoredFile {
+                path: &r.path,
+                result: match (&r.restored, &r.current) {
                     (a, b) if a == b => "unchanged",
                     (None, _) => "remove",
                     (Some(_), _) => "restore",
-                };
-                json!({
-                    "path": r.path,
-                    "result": result,
-                    "diff": diffs_one(r, Paint(false)),
-                })
+                },
+                diff: diffs_one(r, Paint(false)),
             })
             .collect();
-        json!({
-            "version": 1,
-            "mode": "rollback",
-            "root": config.root.dir().display().to_string(),
-            "rollback": {"of": set.info.id, "action": set.info.action, "exact": exact, "files": files},
-            "change_set": change_set,
-        })
+        report::rollback_json(config, &set.info, exact, &files, change_set)
     };
     // Asking shows the plan first; with --yes the diff comes after, of what was written.
     if !config.json && !config.yes {
@@ -205,29 +196,9 @@ fn diffs_one(r: &Restore, p: Paint) -> String {
 /// `--list-backups`: the change sets, oldest first.
 pub fn list_backups(config: &Config) -> Result<Exit> {
     let sets = fsops::list(&config.root, &config.backup_dir)?;
-    let (dir, in_root) = config.as_seen(&config.backup_dir);
-    // A rollback only counts once it completed: one that stopped midway left its target in
-    // effect (running it again finishes it).
-    let in_effect = |s: &fsops::ChangeSetInfo| s.complete && s.rolled_back_by.is_none();
     write_out(|out| {
         if config.json {
-            let list: Vec<Value> = sets
-                .iter()
-                .map(|s| {
-                    json!({"id": s.id, "action": s.action, "time": s.time, "files": s.files,
-                           "complete": s.complete, "in_effect": in_effect(s),
-                           "rolls_back": s.rolls_back, "rolled_back_by": s.rolled_back_by})
-                })
-                .collect();
-            let doc = json!({
-                "version": 1,
-                "mode": "list-backups",
-                "root": config.root.dir().display().to_string(),
-                "backup_dir": dir,
-                "backup_dir_in_root": in_root,
-                "change_sets": list,
-            });
-            return report::write_json(out, &doc);
+            return report::write_json(out, &report::change_sets_json(config, &sets));
         }
         if sets.is_empty() {
             return writeln!(out, "No change sets in {}.", config.backup_dir.display());

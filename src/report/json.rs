@@ -230,3 +230,53 @@ pub fn change_set_json(
             .unwrap_or_default(),
     })
 }
+
+/// One file of a rollback, as the JSON document shows it.
+pub struct RestoredFile<'a> {
+    pub path: &'a str,
+    /// `restore`, `remove` or `unchanged`.
+    pub result: &'static str,
+    pub diff: String,
+}
+
+/// The JSON document of `--rollback`.
+pub fn rollback_json(
+    config: &Config,
+    set: &fsops::ChangeSetInfo,
+    exact: bool,
+    files: &[RestoredFile],
+    change_set: Value,
+) -> Value {
+    let files: Vec<Value> = files
+        .iter()
+        .map(|f| json!({"path": f.path, "result": f.result, "diff": f.diff}))
+        .collect();
+    json!({
+        "version": 1,
+        "mode": "rollback",
+        "root": config.root.dir().display().to_string(),
+        "rollback": {"of": set.id, "action": set.action, "exact": exact, "files": files},
+        "change_set": change_set,
+    })
+}
+
+/// The JSON document of `--list-backups`: the change sets, oldest first.
+pub fn change_sets_json(config: &Config, sets: &[fsops::ChangeSetInfo]) -> Value {
+    let (dir, in_root) = config.as_seen(&config.backup_dir);
+    let list: Vec<Value> = sets
+        .iter()
+        .map(|s| {
+            json!({"id": s.id, "action": s.action, "time": s.time, "files": s.files,
+                   "complete": s.complete, "in_effect": s.in_effect(),
+                   "rolls_back": s.rolls_back, "rolled_back_by": s.rolled_back_by})
+        })
+        .collect();
+    json!({
+        "version": 1,
+        "mode": "list-backups",
+        "root": config.root.dir().display().to_string(),
+        "backup_dir": dir,
+        "backup_dir_in_root": in_root,
+        "change_sets": list,
+    })
+}
