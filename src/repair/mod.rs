@@ -221,37 +221,29 @@ fn round(
             }
         }
     };
+    // The plan, and no change set: for a dry run, a refusal, or nothing to do.
+    let show_plan = || {
+        write_out(|out| {
+            if config.json {
+                json_doc(Value::Null, out)
+            } else {
+                show(out)
+            }
+        })
+    };
     let plan = match &outcome {
         Proposal::Plan(p) if apply => p,
         Proposal::Plan(_) => {
-            write_out(|out| {
-                if config.json {
-                    json_doc(Value::Null, out)
-                } else {
-                    show(out)
-                }
-            })?;
+            show_plan()?;
             return Ok(Some(Exit::LockedOut));
         }
         // Asked to repair, but no change passes verification: it cannot be made safely.
         Proposal::Impossible(_) => {
-            write_out(|out| {
-                if config.json {
-                    json_doc(Value::Null, out)
-                } else {
-                    show(out)
-                }
-            })?;
+            show_plan()?;
             return Ok(Some(if apply { Exit::Unsafe } else { Exit::LockedOut }));
         }
         Proposal::NothingToDo => {
-            write_out(|out| {
-                if config.json {
-                    json_doc(Value::Null, out)
-                } else {
-                    show(out)
-                }
-            })?;
+            show_plan()?;
             return Ok(Some(Exit::Ok));
         }
     };

@@ -134,3 +134,39 @@ pub(crate) fn verify_rebased(
     targets_let_in(&a)?;
     verify_full(ctx, now, after)
 }
+
+/// Check the planned bytes: every target granted for every possible name, and no client
+/// that was granted before (targets, the generic client, every address and name the files
+/// mention) is refused after. Returns what was checked, in words.
+pub(crate) fn verify(ctx: &Context, before: &Analysis, after: &Analysis) -> Result<String, String> {
+    targets_let_in(after)?;
+    // Both analyses evaluated the same extra clients in the same order: the addresses and
+    // names the files mention (see `mentioned`) and every stand-in for the
+    // generic client.
+    for (b, a) in before.extra.iter().zip(&after.extra) {
+        let worse = match b.verdict.access {
+            Access::Granted => a.verdict.access != Access::Granted,
+            Access::Depends => a.verdict.access == Access::Denied,
+            Access::Denied => false,
+        };
+        if worse {
+            return Err(format!(
+                "the planned change would refuse {} from {} (now {}); not offered",
+                b.target.daemon,
+                b.evaluated,
+                b.verdict.access.name()
+            ));
+        }
+    }
+    let more = ctx.extra.len() >= MAX_MENTIONED;
+    let checked = before.extra.len() / ctx.daemons.len().max(1);
+    let mut words = format!(
+        "every target is granted for any host name; no one granted before is refused after ({checked} clients checked: the generic client and those the files mention)"
+    );
+    if more {
+        words.push_str(&format!(
+            "; the files name {MAX_MENTIONED} clients or more: the rest are covered because the plan only adds an allow rule or comments out refusing rules, which refuses no one new"
+        ));
+    }
+    Ok(words)
+}
