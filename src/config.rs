@@ -6,9 +6,9 @@ use std::path::PathBuf;
 
 use crate::cli::{self, Cli, Color, FlavorArg};
 use crate::error::{Error, Result};
-use crate::fsops::rootfs::Root;
 use crate::model::client::Client;
 use crate::model::flavor::{Flavor, FlavorChoice};
+use crate::rootfs::Root;
 
 /// How a repair gets the clients in (`--strategy`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

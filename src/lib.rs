@@ -18,6 +18,7 @@ pub mod manpage;
 pub mod model;
 pub mod repair;
 pub mod report;
+pub mod rootfs;
 
 use std::io::Write;
 

@@ -6,13 +6,13 @@ use crate::diagnose::detect::{self, Finding};
 use crate::diagnose::logs::Refused;
 use crate::diagnose::scan;
 use crate::eval::{self, Access, Candidates, Env, Mode, Verdict};
-use crate::fsops::rootfs::Root;
 use crate::model::accounts::FileAccounts;
 use crate::model::client::Client;
+use crate::model::edit::Edit;
 use crate::model::flavor::Flavor;
 use crate::model::tables::PerTable;
 use crate::model::tables::{Role, Tables};
-use crate::repair::plan::Edit;
+use crate::rootfs::Root;
 
 /// One (daemon, client) question.
 #[derive(Debug, Clone, PartialEq, Eq)]

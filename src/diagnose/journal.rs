@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 
 use crate::diagnose::detect::Severity;
 use crate::diagnose::logs::Problem;
-use crate::fsops::rootfs::Root;
+use crate::rootfs::Root;
 
 /// Where the persistent journal lives, on the repaired system.
 pub const DIR: &str = "/var/log/journal";

@@ -740,9 +740,9 @@ pub(super) fn rule_ref(role: Role, line: u32, text: &[u8]) -> RuleRef {
 mod tests {
     use super::*;
     use crate::eval::Mode;
-    use crate::fsops::rootfs::Root;
     use crate::model::accounts::FileAccounts;
     use crate::model::flavor::Flavor;
+    use crate::rootfs::Root;
 
     /// The lines the comment strategy must comment out for an unnamed client, and whether
     /// the client is then let in.

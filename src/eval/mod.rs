@@ -15,7 +15,6 @@ mod solve;
 
 use std::sync::Arc;
 
-use crate::fsops::rootfs::Root;
 use crate::model::client::Client;
 use crate::model::flavor::Flavor;
 use crate::model::options::{Accounts, OptionError};
@@ -23,6 +22,7 @@ use crate::model::pattern;
 use crate::model::syntax::{self, Rule, Unterminated};
 use crate::model::tables::PerTable;
 use crate::model::tables::{Role, Tables};
+use crate::rootfs::Root;
 use run::{FileCache, Request, Run};
 
 /// How libwrap is being called.

@@ -7,12 +7,12 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::{Env, How, Mode, Pred};
-use crate::fsops::rootfs::Root;
 use crate::model::client::Client;
 use crate::model::flavor::Flavor;
 use crate::model::options::{self, Op};
 use crate::model::pattern::{self, PARANOID, UNKNOWN, eq_nocase};
 use crate::model::syntax::{self, Rule};
+use crate::rootfs::Root;
 
 /// `/file` patterns nested deeper than this are treated as the crash they cause in libwrap.
 const MAX_FILE_DEPTH: usize = 64;

@@ -18,7 +18,6 @@
 
 pub mod edits;
 mod manifest;
-pub mod rootfs;
 mod sys;
 mod trust;
 mod write;
@@ -33,7 +32,7 @@ pub use manifest::{ChangeSet, ChangeSetInfo, SetFile, free_id, list, load, new_i
 pub use sys::Meta;
 
 use crate::error::Error;
-use crate::fsops::rootfs::Root;
+use crate::rootfs::Root;
 use manifest::{SetWriter, sha256_hex};
 use sys::Snapshot;
 use write::{Desired, Failed, PendingWrite, Written};

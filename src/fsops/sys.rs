@@ -15,8 +15,8 @@ use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use xattr::FileExt;
 
 use crate::error::Error;
-use crate::fsops::rootfs;
 use crate::model::tables::TABLE_LIMIT;
+use crate::rootfs;
 
 /// Every temporary file wrapfix creates next to a target starts with this, so that a later
 /// run (holding the lock) can recognise the leftovers of a run that was killed.

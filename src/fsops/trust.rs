@@ -9,8 +9,8 @@ use std::path::Path;
 
 use super::sys::Meta;
 use crate::error::Error;
-use crate::fsops::rootfs::Root;
 use crate::model::tables::Role;
+use crate::rootfs::Root;
 
 /// The only files a change set may name.
 pub(super) const TABLES: [&str; 2] = [Role::Allow.system_path(), Role::Deny.system_path()];

@@ -1,8 +1,8 @@
 //! User and group names of the repaired system, read from `ROOT/etc/passwd` and
 //! `ROOT/etc/group` (the `user`/`group` options fail for names that do not exist).
 
-use crate::fsops::rootfs::Root;
 use crate::model::options::Accounts;
+use crate::rootfs::Root;
 
 /// Names from the files databases. Names served only by LDAP/NIS are not seen: such an
 /// option is reported as an error, which errs on the side of "denied".

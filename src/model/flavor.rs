@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::fsops::rootfs::Root;
+use crate::rootfs::Root;
 
 /// A libwrap build whose behaviour we reproduce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

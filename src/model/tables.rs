@@ -4,8 +4,8 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
-use crate::fsops::rootfs::{self, Root};
 use crate::model::syntax::Document;
+use crate::rootfs::{self, Root};
 
 /// The largest table wrapfix reads. The largest real ones (DenyHosts and fail2ban ban
 /// lists) are tens of MB; anything beyond this is not a table but a broken or hostile disk.

@@ -10,10 +10,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use serde_json::{Value, json};
 use wrapfix::error::Error;
-use wrapfix::fsops::rootfs::Root;
 use wrapfix::fsops::{self, Applied, ChangeRequest, FileChange};
 use wrapfix::model::bytes::Bytes;
 use wrapfix::model::edit::{EditRecord, RecordKind};
+use wrapfix::rootfs::Root;
 
 use crate::support;
 use crate::support::system::System;

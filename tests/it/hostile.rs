@@ -169,7 +169,7 @@ fn a_table_link_through_a_change_set_cannot_replace_a_file_outside_the_root() {
         &format!("/var/backups/wrapfix/{id}/../../../../../outside/victim"),
         "etc/hosts.allow",
     );
-    let root = wrapfix::fsops::rootfs::Root::new(&s.root);
+    let root = wrapfix::rootfs::Root::new(&s.root);
     let plan =
         |_: &str, cur: Option<&[u8]>| Ok([cur.unwrap_or_default(), b"sshd: 192.0.2.1\n"].concat());
     let req = ChangeRequest {

@@ -9,7 +9,7 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use wrapfix::diagnose::detect::{Kind, Severity};
 use wrapfix::diagnose::logs::{self, Refused};
-use wrapfix::fsops::rootfs::Root;
+use wrapfix::rootfs::Root;
 
 use crate::support::system::System;
 

@@ -6,12 +6,12 @@
 
 use wrapfix::config::Strategy;
 use wrapfix::diagnose::analysis::Context;
-use wrapfix::fsops::rootfs::Root;
 use wrapfix::model::accounts::FileAccounts;
 use wrapfix::model::client::Client;
 use wrapfix::model::flavor::Flavor;
 use wrapfix::model::tables::Tables;
 use wrapfix::repair::plan::{self, Proposal};
+use wrapfix::rootfs::Root;
 
 use crate::differential::{Gen, env_number, seeds};
 use crate::support::show_table;

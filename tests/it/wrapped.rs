@@ -8,7 +8,7 @@ use std::path::Path;
 use proptest::prelude::*;
 use wrapfix::diagnose::detect::{Kind, Severity};
 use wrapfix::diagnose::wrapped::{self, Binary, Linkage, Unknown};
-use wrapfix::fsops::rootfs::Root;
+use wrapfix::rootfs::Root;
 
 use crate::support;
 use crate::support::system::System;

@@ -5,8 +5,8 @@ use std::path::Path;
 
 use wrapfix::diagnose::detect::{Finding, Kind, Severity};
 use wrapfix::diagnose::writers;
-use wrapfix::fsops::rootfs::Root;
 use wrapfix::model::tables::{Role, Tables};
+use wrapfix::rootfs::Root;
 
 use crate::support::system::System;
 

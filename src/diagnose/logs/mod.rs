@@ -26,8 +26,8 @@ use memchr::memmem;
 use rustc_hash::FxHashMap;
 
 use crate::diagnose::detect::{Finding, Kind, Severity};
-use crate::fsops::rootfs::Root;
 use crate::model::syntax::escape;
+use crate::rootfs::Root;
 
 mod files;
 mod line;

@@ -23,7 +23,7 @@ pub(super) fn scan_file(file: &LogFile, rank: usize, tally: &mut Tally) -> Optio
     }
     // Without blocking, and only a regular file: it may have been swapped for a FIFO since
     // the directory was listed.
-    let opened = match crate::fsops::rootfs::open_regular(&file.host) {
+    let opened = match crate::rootfs::open_regular(&file.host) {
         Ok(f) => f,
         // Rotated away since the directory was listed: nothing lost, it has a new name.
         Err(e) if e.kind() == io::ErrorKind::NotFound => return None,

@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use memchr::memmem;
 
 use crate::diagnose::detect::{Finding, Kind, Severity};
-use crate::fsops::rootfs::Root;
 use crate::model::syntax::escape;
+use crate::rootfs::Root;
 
 /// Directories a daemon's program is looked for in, on the repaired system.
 const DIRS: [&str; 6] = [
@@ -179,7 +179,7 @@ fn read_program(host: &Path) -> Result<Option<Vec<u8>>, String> {
         return Err(format!("it is larger than {} MiB", MAX_PROGRAM >> 20));
     }
     // Opened without blocking and checked again: the file may have been swapped meanwhile.
-    crate::fsops::rootfs::read_regular(host, MAX_PROGRAM)
+    crate::rootfs::read_regular(host, MAX_PROGRAM)
         .map(Some)
         .map_err(|e| e.to_string())
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::{At, Severity, dir_files, escape, line_number, read_text, writer};
 use crate::diagnose::detect::Finding;
-use crate::fsops::rootfs::Root;
+use crate::rootfs::Root;
 
 const DIR: &str = "/etc/fail2ban";
 const DEFAULT: &str = "DEFAULT";

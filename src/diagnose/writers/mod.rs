@@ -20,9 +20,9 @@ use memchr::memmem;
 
 use crate::diagnose::detect::{Finding, Kind, Severity};
 use crate::diagnose::wrapped::dir_files;
-use crate::fsops::rootfs::Root;
 use crate::model::syntax::escape;
 use crate::model::tables::{Role, Tables};
+use crate::rootfs::Root;
 
 mod denyhosts;
 mod fail2ban;

@@ -19,8 +19,8 @@ use sha2::{Digest, Sha256};
 use super::sys::{self, Meta, Snapshot, TEMP_PREFIX, TEMP_SUFFIX, io_err};
 use super::trust::{self, Owners, TABLES, untrusted};
 use crate::error::Error;
-use crate::fsops::rootfs::{self, Root};
 use crate::model::tables::TABLE_LIMIT;
+use crate::rootfs::{self, Root};
 
 mod reader;
 mod writer;

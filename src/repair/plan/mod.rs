@@ -36,45 +36,7 @@ pub use records::*;
 pub use render::*;
 pub use verify::*;
 
-/// One edit: at byte `at` of the original file, `before` (whole lines, possibly empty)
-/// becomes `after`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Edit {
-    pub role: Role,
-    pub kind: EditKind,
-    pub at: usize,
-    /// Physical line (1-based) where the edit starts in the original file.
-    pub line: u32,
-    pub before: Vec<u8>,
-    pub after: Vec<u8>,
-    /// Why, in words (also written into the marker line).
-    pub why: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EditKind {
-    /// New lines (marker + allow rule) inserted.
-    Insert,
-    /// A rule's lines commented out (marker line above).
-    Comment,
-    /// A newline added at the end of the file.
-    FinalNewline,
-}
-
-impl EditKind {
-    pub fn name(self) -> &'static str {
-        self.record().name()
-    }
-
-    /// How a change set records an edit of this kind.
-    pub fn record(self) -> RecordKind {
-        match self {
-            EditKind::Insert => RecordKind::Insert,
-            EditKind::Comment => RecordKind::Comment,
-            EditKind::FinalNewline => RecordKind::FinalNewline,
-        }
-    }
-}
+pub use crate::model::edit::{Edit, EditKind};
 
 /// A verified plan.
 #[derive(Debug, Clone)]

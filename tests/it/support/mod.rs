@@ -13,11 +13,11 @@ use std::sync::OnceLock;
 
 use wrapfix::eval::{Access, How, Verdict, evaluate};
 use wrapfix::eval::{Env, Mode};
-use wrapfix::fsops::rootfs::Root;
 use wrapfix::model::accounts::FileAccounts;
 use wrapfix::model::client::Client;
 use wrapfix::model::flavor::Flavor;
 use wrapfix::model::tables::Tables;
+use wrapfix::rootfs::Root;
 
 /// CI sets this so that a missing tool fails the run instead of silently skipping.
 pub const REQUIRE_ENV: &str = "WRAPFIX_REQUIRE_SYSTEM_TESTS";
