@@ -62,7 +62,12 @@ impl System {
 
     /// An empty root: nothing in it, not even `etc/`.
     pub fn bare() -> System {
-        let base = tempfile::tempdir().expect("temp dir");
+        System::bare_in(std::env::temp_dir())
+    }
+
+    /// An empty root in `dir`: for a file system with features the temp dir may lack.
+    pub fn bare_in(dir: impl AsRef<Path>) -> System {
+        let base = tempfile::tempdir_in(dir).expect("temp dir");
         System {
             root: base.path().to_path_buf(),
             base,
