@@ -13,9 +13,10 @@
 //! [`System::new`] is a root the binary accepts (`etc/passwd`: wrapfix refuses a root whose
 //! `etc/` holds nothing a system has); [`System::bare`] is an empty directory, for the
 //! library's readers; [`System::fenced`] is a root with only `etc/`, beside a directory it
-//! must never touch, for hostile roots. Files are written as they are named, `/`-rooted paths inside the root.
-//! Every run gets `--root`, `--color never`, no `SSH_CONNECTION` or `NO_COLOR` from the test
-//! runner, and a closed stdin (no terminal, EOF at once) unless one is given.
+//! must never touch, for hostile roots. Files are written as they are named, `/`-rooted
+//! paths inside the root. Every run gets `--root`, `--color never`, no `SSH_CONNECTION` or
+//! `NO_COLOR` from the test runner, and a closed stdin (no terminal, EOF at once) unless one
+//! is given.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -68,9 +69,14 @@ impl System {
     /// An empty root in `dir`: for a file system with features the temp dir may lack.
     pub fn bare_in(dir: impl AsRef<Path>) -> System {
         let base = tempfile::tempdir_in(dir).expect("temp dir");
+        let root = base.path().to_path_buf();
+        System::made(base, root)
+    }
+
+    fn made(base: tempfile::TempDir, root: PathBuf) -> System {
         System {
-            root: base.path().to_path_buf(),
             base,
+            root,
             outside: None,
             flavor: None,
             env: Vec::new(),
@@ -88,11 +94,7 @@ impl System {
         std::fs::create_dir_all(root.join("etc")).expect("etc");
         std::fs::create_dir_all(base.path().join("outside")).expect("outside");
         std::fs::write(base.path().join("outside/victim"), "precious\n").expect("victim");
-        let mut sys = System {
-            root,
-            base,
-            ..System::bare()
-        };
+        let mut sys = System::made(base, root);
         sys.outside = Some(sys.digest_outside());
         sys
     }
