@@ -10,15 +10,15 @@ use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::hostile::Sandbox;
+use crate::hostile::sandbox;
 use crate::support;
+use crate::support::system::System;
 
 /// Build every escape shape. Each link would reach `BASE/outside/…` if it were followed on
 /// this machine; resolved inside the root it reaches `ROOT/…`.
-fn hostile_root() -> Sandbox {
-    let mut s = Sandbox::new();
-    let base = s.base.path().to_path_buf();
-    let outside = base.join("outside");
+fn hostile_root() -> System {
+    let s = sandbox();
+    let outside = s.beside("outside");
     for f in ["allow", "os-release", "list", "passwd", "manifest.json"] {
         std::fs::write(outside.join(f), "ALL: ALL\n").expect("decoy");
     }
@@ -28,31 +28,32 @@ fn hostile_root() -> Sandbox {
         "Nov 24 00:50:12 host sshd[1]: refused connect from 192.0.2.99 (192.0.2.99)\n",
     )
     .expect("decoy log");
-    // etc/: relative links that climb above the root, an absolute one with `..`, one
-    // through a missing component.
-    s.write("etc/real-deny", "sshd: /etc/list\nALL: ALL\n");
-    s.link("../../../../etc/real-deny", "etc/hosts.deny");
-    std::fs::create_dir_all(s.root.join("outside")).expect("inner outside");
-    s.link("/../../outside/allow", "etc/hosts.allow");
-    s.write("outside/os-release", "ID=debian\n");
-    s.link("../../../outside/os-release", "etc/os-release");
-    s.link("/nonexist/../../outside/passwd", "etc/passwd");
-    s.write("outside/list", "192.0.2.98\n");
-    s.link("../../../../outside/list", "etc/list");
-    s.link("/../outside/fail2ban", "etc/fail2ban");
-    // var/ is a link, var/backups a link in it, and the logs another.
-    std::fs::create_dir_all(s.root.join("rootvar")).expect("rootvar");
-    s.link("../../../rootvar", "var");
-    std::fs::create_dir_all(s.root.join("outside-backups/wrapfix")).expect("backups");
-    s.link("/../outside-backups", "rootvar/backups");
-    s.write(
-        "outside/log/auth.log",
-        "Nov 24 00:50:12 host sshd[1]: refused connect from 203.0.113.45 (203.0.113.45)\n",
-    );
-    s.link("/../../outside/log", "rootvar/log");
+    let s = s
+        // etc/: relative links that climb above the root, an absolute one with `..`, one
+        // through a missing component.
+        .file("/etc/real-deny", "sshd: /etc/list\nALL: ALL\n")
+        .link("/etc/hosts.deny", "../../../../etc/real-deny")
+        .dir("/outside")
+        .link("/etc/hosts.allow", "/../../outside/allow")
+        .file("/outside/os-release", "ID=debian\n")
+        .link("/etc/os-release", "../../../outside/os-release")
+        .link("/etc/passwd", "/nonexist/../../outside/passwd")
+        .file("/outside/list", "192.0.2.98\n")
+        .link("/etc/list", "../../../../outside/list")
+        .link("/etc/fail2ban", "/../outside/fail2ban")
+        // var/ is a link, var/backups a link in it, and the logs another.
+        .dir("/rootvar")
+        .link("/var", "../../../rootvar")
+        .dir("/outside-backups/wrapfix")
+        .link("/rootvar/backups", "/../outside-backups")
+        .file(
+            "/outside/log/auth.log",
+            "Nov 24 00:50:12 host sshd[1]: refused connect from 203.0.113.45 (203.0.113.45)\n",
+        )
+        .link("/rootvar/log", "/../../outside/log");
     // In the backup directory: a change set that is a link out, and one whose manifest and
     // backup are links out.
-    let backups = s.root.join("outside-backups/wrapfix");
+    let backups = s.at("/outside-backups/wrapfix");
     symlink(outside.join("fake-set"), backups.join("20200101T000000Z")).expect("link");
     std::fs::create_dir_all(backups.join("20200101T000001Z/etc")).expect("fake set");
     symlink(
@@ -65,9 +66,7 @@ fn hostile_root() -> Sandbox {
         backups.join("20200101T000001Z/etc/hosts.deny"),
     )
     .expect("link");
-    s.link("/../../usr/bin/true", "usr/sbin/sshd");
-    s.settle();
-    s
+    s.link("/usr/sbin/sshd", "/../../usr/bin/true").settle()
 }
 
 /// System calls that take file names (strace's %file class).
@@ -220,8 +219,8 @@ fn allowed(call: &str, path: &str, root: &Path, exe: &Path) -> bool {
     looks && root.starts_with(p)
 }
 
-fn run_traced(s: &Sandbox, args: &[&str]) -> (Option<i32>, String, Vec<(String, String)>) {
-    let log = s.base.path().join("trace.log");
+fn run_traced(s: &System, args: &[&str]) -> (Option<i32>, String, Vec<(String, String)>) {
+    let log = s.beside("trace.log");
     let out = Command::new("strace")
         .args([
             "-f",
@@ -236,7 +235,7 @@ fn run_traced(s: &Sandbox, args: &[&str]) -> (Option<i32>, String, Vec<(String, 
         .arg(&log)
         .arg(env!("CARGO_BIN_EXE_wrapfix"))
         .arg("--root")
-        .arg(&s.root)
+        .arg(s.path())
         .args(["--color", "never"])
         .args(args)
         .env_remove("SSH_CONNECTION")
@@ -260,7 +259,7 @@ fn nothing_outside_the_root_is_read_or_written_whatever_its_links_say() {
         return;
     }
     let s = hostile_root();
-    let root = std::fs::canonicalize(&s.root).expect("canonical root");
+    let root = std::fs::canonicalize(s.path()).expect("canonical root");
     let exe = PathBuf::from(env!("CARGO_BIN_EXE_wrapfix"));
     let runs: [(&[&str], i32); 8] = [
         (&["--check"], 1),
@@ -293,21 +292,17 @@ fn nothing_outside_the_root_is_read_or_written_whatever_its_links_say() {
         seen += paths.len();
         s.assert_outside_untouched();
         if args == ["--yes", "--client", "198.51.100.7"] {
-            let allow = s
-                .read("outside/allow")
-                .expect("created through the link, inside");
+            // Created through the link, inside.
+            let allow = s.read("/outside/allow");
             assert!(String::from_utf8_lossy(&allow).contains("sshd: 198.51.100.7"));
         }
         if args == ["--yes", "--strategy", "comment"] {
-            let deny = String::from_utf8(s.read("etc/real-deny").expect("deny")).expect("utf8");
+            let deny = s.text("/etc/real-deny");
             assert!(deny.contains("#ALL: ALL"), "{deny}");
         }
     }
     // Rolled back twice: the tables are as they were, and the decoy sets were never used.
-    assert_eq!(
-        s.read("etc/real-deny").expect("deny"),
-        b"sshd: /etc/list\nALL: ALL\n"
-    );
-    assert_eq!(s.read("outside/allow"), None);
+    assert_eq!(s.read("/etc/real-deny"), b"sshd: /etc/list\nALL: ALL\n");
+    assert!(!s.exists("/outside/allow"));
     assert!(seen > 100, "the trace recorded only {seen} paths");
 }

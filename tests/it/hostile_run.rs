@@ -3,79 +3,32 @@
 //! manifests and link names shown, not obeyed.
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::hostile::{Sandbox, TIMEOUT};
+use crate::hostile::sandbox;
 use crate::support;
 use crate::support::pane::Pane;
 
-fn text(out: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn base_cmd(s: &Sandbox) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_wrapfix"));
-    c.env_remove("SSH_CONNECTION")
-        .env_remove("NO_COLOR")
-        .arg("--root")
-        .arg(&s.root)
-        .args(["--color", "never"]);
-    c
-}
-
-/// Wait for a child, killing it after [`TIMEOUT`].
-fn wait(mut child: std::process::Child) -> Option<i32> {
-    let start = Instant::now();
-    loop {
-        if let Some(st) = child.try_wait().expect("wait") {
-            return st.code();
-        }
-        if start.elapsed() > TIMEOUT {
-            let _ = child.kill();
-            panic!("wrapfix hung");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// `wrapfix ARGS | head -0`: stdout is a pipe whose reader is gone before anything is
-/// written.
-fn with_closed_stdout(s: &Sandbox, args: &[&str]) -> Option<i32> {
-    let mut child = base_cmd(s)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    drop(child.stdout.take());
-    wait(child)
-}
-
 #[test]
 fn a_closed_stdout_never_turns_into_a_false_exit_status() {
-    let s = Sandbox::new();
-    s.write("etc/hosts.deny", "ALL: ALL\n");
-    assert_eq!(
-        with_closed_stdout(&s, &["--check"]),
-        Some(1),
-        "--check still says locked out"
-    );
-    assert_eq!(
-        with_closed_stdout(&s, &["--yes", "--client", "198.51.100.7"]),
-        Some(0)
-    );
-    let allow = s.read("etc/hosts.allow").unwrap_or_default();
+    let s = sandbox().deny("ALL: ALL\n");
+    // --check still says locked out.
+    s.run_with_closed_stdout(&["--check"])
+        .code(1)
+        .stderr_empty();
+    // Exit 0 means applied.
+    s.run_with_closed_stdout(&["--yes", "--client", "198.51.100.7"])
+        .code(0)
+        .stderr_empty();
     assert!(
-        String::from_utf8_lossy(&allow).contains("sshd: 198.51.100.7\n"),
+        s.text("/etc/hosts.allow").contains("sshd: 198.51.100.7\n"),
         "exit 0 means applied"
     );
-    assert_eq!(with_closed_stdout(&s, &["--rollback", "--yes"]), Some(0));
-    assert_eq!(s.read("etc/hosts.allow"), None, "exit 0 means rolled back");
+    // Exit 0 means rolled back.
+    s.run_with_closed_stdout(&["--rollback", "--yes"])
+        .code(0)
+        .stderr_empty()
+        .no_file("/etc/hosts.allow");
     s.assert_outside_untouched();
 }
 
@@ -89,12 +42,11 @@ fn a_closed_stdout_on_a_terminal_means_no_question_and_no_change() {
     ) {
         return;
     }
-    let s = Sandbox::new();
-    s.write("etc/hosts.deny", "ALL: ALL\n");
+    let s = sandbox().deny("ALL: ALL\n");
     let cmd = format!(
         "env -u SSH_CONNECTION python3 -c 'import os,subprocess,sys; r,w=os.pipe(); os.close(r); sys.exit(subprocess.run(sys.argv[1:], stdout=w).returncode)' {} --root {} --color never --client 198.51.100.7",
         env!("CARGO_BIN_EXE_wrapfix"),
-        s.root.display()
+        s.path().display()
     );
     let Some(pane) = Pane::start(&cmd) else {
         return;
@@ -103,24 +55,25 @@ fn a_closed_stdout_on_a_terminal_means_no_question_and_no_change() {
     assert!(screen.contains("EXIT:1"), "{screen}");
     assert!(!screen.contains("Apply this change?"), "{screen}");
     assert!(screen.contains("stdout is closed"), "{screen}");
-    assert_eq!(s.read("etc/hosts.allow"), None);
+    assert!(!s.exists("/etc/hosts.allow"));
 }
 
 #[test]
 fn a_file_changed_at_the_prompt_is_shown_again_before_anything_is_written() {
-    let s = Sandbox::new();
-    s.write("etc/hosts.allow", "# site rules\n");
-    s.write("etc/hosts.deny", "ALL: ALL\n");
+    let s = sandbox().allow("# site rules\n").deny("ALL: ALL\n");
     let cmd = format!(
         "env -u SSH_CONNECTION {} --root {} --color never --client 198.51.100.7",
         env!("CARGO_BIN_EXE_wrapfix"),
-        s.root.display()
+        s.path().display()
     );
     let Some(pane) = Pane::start(&cmd) else {
         return;
     };
     pane.wait_for("Apply this change? [y/N]");
-    s.write("etc/hosts.allow", "sshd: 192.0.2.66 : deny\n# site rules\n");
+    s.write(
+        "/etc/hosts.allow",
+        "sshd: 192.0.2.66 : deny\n# site rules\n",
+    );
     pane.keys(&["y", "Enter"]);
     pane.wait_for("/etc/hosts.allow changed since the plan was shown; nothing was changed");
     let screen = pane.wait_for_count("Apply this change? [y/N]", 2);
@@ -132,7 +85,7 @@ fn a_file_changed_at_the_prompt_is_shown_again_before_anything_is_written() {
     let screen = pane.wait_for("EXIT:");
     assert!(screen.contains("EXIT:1"), "{screen}");
     assert_eq!(
-        s.read("etc/hosts.allow").expect("allow"),
+        s.read("/etc/hosts.allow"),
         b"sshd: 192.0.2.66 : deny\n# site rules\n"
     );
 }
@@ -145,17 +98,15 @@ fn with_yes_a_file_changed_after_planning_gets_the_same_edit_and_says_so() {
         return;
     }
     for attempt in 0..3 {
-        let s = Sandbox::new();
-        s.write("etc/hosts.allow", "# site rules\n");
-        s.write("etc/hosts.deny", "ALL: ALL\n");
-        let log = s.base.path().join("strace.log");
+        let s = sandbox().allow("# site rules\n").deny("ALL: ALL\n");
+        let log = s.beside("strace.log");
         let child = Command::new("strace")
             .args(["-f", "-qq", "-ttt", "-e", "trace=flock"])
             .args(["-e", "inject=flock:delay_enter=4000000:when=1", "-o"])
             .arg(&log)
             .arg(env!("CARGO_BIN_EXE_wrapfix"))
             .arg("--root")
-            .arg(&s.root)
+            .arg(s.path())
             .args(["--color", "never", "--yes", "--client", "198.51.100.7"])
             .env_remove("SSH_CONNECTION")
             .stdout(Stdio::piped())
@@ -167,7 +118,7 @@ fn with_yes_a_file_changed_after_planning_gets_the_same_edit_and_says_so() {
             .duration_since(std::time::UNIX_EPOCH)
             .expect("time")
             .as_secs_f64();
-        s.write("etc/hosts.allow", "# added by the admin\n# site rules\n");
+        s.write("/etc/hosts.allow", "# added by the admin\n# site rules\n");
         let out = child.wait_with_output().expect("wait");
         let flock_at: Option<f64> = std::fs::read_to_string(&log)
             .unwrap_or_default()
@@ -178,13 +129,19 @@ fn with_yes_a_file_changed_after_planning_gets_the_same_edit_and_says_so() {
             // The file changed before the plan was made: no test. Try again, later.
             continue;
         }
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            err.contains("/etc/hosts.allow changed") && err.contains("same edit"),
-            "{err}"
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}{err}",
+            String::from_utf8_lossy(&out.stdout)
         );
-        let allow = String::from_utf8(s.read("etc/hosts.allow").expect("allow")).expect("utf8");
+        assert_eq!(
+            err,
+            "wrapfix: /etc/hosts.allow changed after the plan was made (another program wrote \
+             it); the same edit was applied to what it holds now, and verified again\n"
+        );
+        let allow = s.text("/etc/hosts.allow");
         assert!(
             allow.starts_with("# added by the admin\n# site rules\n# wrapfix "),
             "{allow}"
@@ -197,21 +154,19 @@ fn with_yes_a_file_changed_after_planning_gets_the_same_edit_and_says_so() {
 
 #[test]
 fn rollback_with_an_empty_id_is_a_usage_error_not_the_latest() {
-    let s = Sandbox::new();
-    s.write("etc/hosts.deny", "ALL: ALL\n");
-    s.cmd()
-        .args(["--yes", "--strategy", "comment"])
-        .assert()
-        .code(0);
-    let fixed = s.read("etc/hosts.deny");
-    let out = s
-        .cmd()
-        .args(["--rollback", "", "--yes"])
-        .output()
-        .expect("run");
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("empty"), "{}", text(&out));
-    assert_eq!(s.read("etc/hosts.deny"), fixed, "nothing rolled back");
+    let s = sandbox().deny("ALL: ALL\n");
+    s.run(["--yes", "--strategy", "comment"])
+        .code(0)
+        .stderr_empty();
+    let fixed = s.read("/etc/hosts.deny");
+    s.run(["--rollback", "", "--yes"])
+        .code(2)
+        .stderr_is(
+            "wrapfix: --rollback '': the change-set ID is empty (an unset variable?); give an \
+             ID that `wrapfix --list-backups` shows, or --rollback alone for the latest\n",
+        )
+        .stdout_empty()
+        .file("/etc/hosts.deny", fixed); // Nothing rolled back.
 }
 
 // --- 15. Terminal escapes ---------------------------------------------------------------
@@ -233,41 +188,39 @@ fn assert_no_raw_controls(what: &str, bytes: &[u8]) {
 
 #[test]
 fn terminal_escapes_from_files_manifests_and_links_are_printed_escaped() {
-    let s = Sandbox::new();
-    s.write(
-        "etc/hosts.deny",
-        format!("sshd: 198.51.100.7 : bad{NASTY}option\nALL: ALL {NASTY}\nsshd: 192.0.2.{NASTY}\n"),
-    );
-    s.write(
-        "var/log/auth.log",
-        format!(
-            "Nov 24 00:50:12 host sshd{NASTY}[1]: refused connect from 203.0.113.5 (203.0.113.5)\n"
-        ),
-    );
-    // A release file the report quotes.
-    s.write(
-        "etc/redhat-release",
-        format!("Red Hat {NASTY} release 7.9\n"),
-    );
-    // A file name from a directory listing, named in a finding.
-    s.write(
-        &format!("etc/fail2ban/jail.d/ev{NASTY}il.conf"),
-        "[sshd]\nenabled = true\nbanaction = hostsdeny\n",
-    );
+    let s = sandbox()
+        .deny(format!(
+            "sshd: 198.51.100.7 : bad{NASTY}option\nALL: ALL {NASTY}\nsshd: 192.0.2.{NASTY}\n"
+        ))
+        .file(
+            "/var/log/auth.log",
+            format!(
+                "Nov 24 00:50:12 host sshd{NASTY}[1]: refused connect from 203.0.113.5 (203.0.113.5)\n"
+            ),
+        )
+        // A release file the report quotes.
+        .file(
+            "/etc/redhat-release",
+            format!("Red Hat {NASTY} release 7.9\n"),
+        )
+        // A file name from a directory listing, named in a finding.
+        .file(
+            &format!("/etc/fail2ban/jail.d/ev{NASTY}il.conf"),
+            "[sshd]\nenabled = true\nbanaction = hostsdeny\n",
+        );
     for args in [
         &["--check"][..],
         &["--dry-run"],
         &["--dry-run", "--client", "198.51.100.7"],
     ] {
-        let out = s.cmd().args(args).output().expect("run");
-        assert_no_raw_controls(&format!("{args:?} stdout"), &out.stdout);
-        assert_no_raw_controls(&format!("{args:?} stderr"), &out.stderr);
+        let run = s.run(args).code(1);
+        assert_no_raw_controls(&format!("{args:?} stdout"), &run.output.stdout);
+        run.stderr_empty();
     }
-    s.cmd()
-        .args(["--yes", "--strategy", "comment"])
-        .assert()
-        .code(0);
-    let set = std::fs::read_dir(s.root.join("var/backups/wrapfix"))
+    s.run(["--yes", "--strategy", "comment"])
+        .code(0)
+        .stderr_empty();
+    let set = std::fs::read_dir(s.at("/var/backups/wrapfix"))
         .expect("backups")
         .flatten()
         .map(|e| e.path())
@@ -280,35 +233,35 @@ fn terminal_escapes_from_files_manifests_and_links_are_printed_escaped() {
     m["time"] = format!("2026{NASTY}").into();
     std::fs::write(&path, serde_json::to_vec(&m).expect("json")).expect("write");
     for args in [&["--list-backups"][..], &["--rollback", "--yes"]] {
-        let out = s.cmd().args(args).output().expect("run");
-        assert_no_raw_controls(&format!("{args:?} stdout"), &out.stdout);
-        assert_no_raw_controls(&format!("{args:?} stderr"), &out.stderr);
+        let run = s.run(args).code(0);
+        assert_no_raw_controls(&format!("{args:?} stdout"), &run.output.stdout);
+        run.stderr_empty();
     }
     // An error that names a link's target.
-    let t = Sandbox::new();
-    t.write("etc/hosts.deny", "ALL: ALL\n");
-    t.link(&format!("/nonexist{NASTY}/../../x"), "var");
-    let out = t
-        .cmd()
-        .args(["--yes", "--client", "198.51.100.7"])
-        .output()
-        .expect("run");
-    assert_ne!(out.status.code(), Some(0));
-    assert_no_raw_controls("link error", &out.stderr);
+    let t = sandbox()
+        .deny("ALL: ALL\n")
+        .link("/var", &format!("/nonexist{NASTY}/../../x"));
+    let run = t.run(["--yes", "--client", "198.51.100.7"]).code(3);
+    assert_no_raw_controls("link error", &run.output.stderr);
+    run.stderr_is(&format!(
+        "wrapfix: cannot create the backup directory {root}/var/backups/wrapfix: {root}/var is \
+         a symbolic link to /nonexist\\x1b]2;pwned\\x07\\r\\x1b[2K/../../x, which leads to \
+         nothing inside the root; fix or remove the link. Nothing was changed (give another \
+         place with --backup-dir DIR).\n",
+        root = t.path().display()
+    ));
 }
 
 #[test]
 fn terminal_escapes_in_a_log_tag_cannot_disguise_a_menu_entry() {
-    let s = Sandbox::new();
-    s.write("etc/hosts.deny", "ALL: ALL\n");
-    s.write(
-        "var/log/auth.log",
+    let s = sandbox().deny("ALL: ALL\n").file(
+        "/var/log/auth.log",
         "Nov 24 00:50:12 host sshd\r\x1b[2C192.0.2.10\x1b[K\x1b]2;pwned\x07[1]: refused connect from 203.0.113.5 (203.0.113.5)\n",
     );
     let cmd = format!(
         "env -u SSH_CONNECTION {} --root {} --color never",
         env!("CARGO_BIN_EXE_wrapfix"),
-        s.root.display()
+        s.path().display()
     );
     let Some(pane) = Pane::start(&cmd) else {
         return;
@@ -331,12 +284,11 @@ fn terminal_escapes_in_a_log_tag_cannot_disguise_a_menu_entry() {
 
 #[test]
 fn ctrl_c_in_the_menu_restores_the_cursor() {
-    let s = Sandbox::new();
-    s.write("etc/hosts.deny", "ALL: ALL\n");
+    let s = sandbox().deny("ALL: ALL\n");
     let cmd = format!(
         "env -u SSH_CONNECTION {} --root {} --color never",
         env!("CARGO_BIN_EXE_wrapfix"),
-        s.root.display()
+        s.path().display()
     );
     let Some(pane) = Pane::start(&cmd) else {
         return;
@@ -345,5 +297,5 @@ fn ctrl_c_in_the_menu_restores_the_cursor() {
     pane.keys(&["C-c"]);
     let screen = pane.wait_for("EXIT:");
     assert!(pane.cursor_visible(), "{screen}");
-    assert_eq!(s.read("etc/hosts.allow"), None);
+    assert!(!s.exists("/etc/hosts.allow"));
 }

@@ -5,16 +5,15 @@
 use std::io::Write as _;
 use std::time::Duration;
 
-use crate::hostile::Sandbox;
+use crate::hostile::sandbox;
 use crate::repair::in_private_mounts;
 
 #[test]
 fn in_place_writing_keeps_every_line_appended_meanwhile() {
-    let s = Sandbox::new();
-    s.write("etc/hosts.deny", "");
-    let outside = s.base.path().join("mounted-deny");
+    let s = sandbox().deny("");
+    let outside = s.beside("mounted-deny");
     std::fs::write(&outside, "ALL: ALL\n").expect("write");
-    let deny = s.root.join("etc/hosts.deny");
+    let deny = s.at("/etc/hosts.deny");
     // fail2ban's `printf >>`: open, append, close, as fast as sh can, for as long as
     // wrapfix rewrites the bind-mounted file in place (and rolls that back).
     let script = format!(
@@ -31,16 +30,21 @@ fn in_place_writing_keeps_every_line_appended_meanwhile() {
          done",
         out = outside.display(),
         deny = deny.display(),
-        stop = s.base.path().join("stop").display(),
-        count = s.base.path().join("count").display(),
+        stop = s.beside("stop").display(),
+        count = s.beside("count").display(),
         bin = env!("CARGO_BIN_EXE_wrapfix"),
-        root = s.root.display(),
+        root = s.path().display(),
     );
+    // Its stdout is thrown away: `out` is the runs' stderr and FAILED lines.
     let Some((code, out)) = in_private_mounts(&script) else {
         return;
     };
     assert_eq!(code, 0, "{out}");
     assert!(!out.contains("FAILED"), "{out}");
+    // wrapfix's stderr: at most, each run says the appended lines were kept.
+    let kept = "wrapfix: /etc/hosts.deny: lines were appended after the plan was made; the same \
+                edit was applied and they were kept";
+    assert!(out.lines().all(|l| l == kept), "{out}");
     let now = String::from_utf8(std::fs::read(&outside).expect("read")).expect("utf8");
     let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     for l in now.lines() {
@@ -49,7 +53,7 @@ fn in_place_writing_keeps_every_line_appended_meanwhile() {
     let mut missing = Vec::new();
     let mut total = 0;
     for round in 1..=6 {
-        let count: u32 = std::fs::read_to_string(s.base.path().join(format!("count.{round}")))
+        let count: u32 = std::fs::read_to_string(s.beside(&format!("count.{round}")))
             .expect("count")
             .trim()
             .parse()
@@ -133,20 +137,38 @@ fn salvaged_lines_keep_the_order_they_were_written_in() {
 
 #[test]
 fn the_ebusy_message_says_nothing_was_changed_once() {
-    let s = Sandbox::new();
-    s.write("etc/hosts.deny", "");
-    let outside = s.base.path().join("mounted-deny");
+    let s = sandbox().deny("");
+    let outside = s.beside("mounted-deny");
     std::fs::write(&outside, "ALL: ALL\n").expect("write");
+    let deny = s.at("/etc/hosts.deny");
+    // Only wrapfix's stderr (and mount's) is kept; its stdout goes to a file beside.
+    let stdout = s.beside("stdout");
     let script = format!(
-        "mount --bind {} {} && {} --root {} --color never --yes --strategy comment",
+        "mount --bind {} {} && {} --root {} --color never --yes --strategy comment >{}",
         outside.display(),
-        s.root.join("etc/hosts.deny").display(),
+        deny.display(),
         env!("CARGO_BIN_EXE_wrapfix"),
-        s.root.display()
+        s.path().display(),
+        stdout.display()
     );
-    let Some((code, out)) = in_private_mounts(&script) else {
+    let Some((code, stderr)) = in_private_mounts(&script) else {
         return;
     };
-    assert_eq!(code, 3, "{out}");
-    assert_eq!(out.matches("othing was changed").count(), 1, "{out}");
+    let stdout = std::fs::read_to_string(&stdout).expect("stdout");
+    assert_eq!(code, 3, "{stdout}{stderr}");
+    assert_eq!(
+        (stdout + &stderr).matches("othing was changed").count(),
+        1,
+        "{stderr}"
+    );
+    let deny = deny.display();
+    assert_eq!(
+        stderr,
+        format!(
+            "wrapfix: cannot replace {deny}: Device or resource busy (os error 16) — {deny} is \
+             a mount point of its own (a file bind-mounted into this system, as containers do), \
+             so it cannot be replaced atomically; wrapfix can overwrite it in place instead (not \
+             atomic; the backup is kept) when run again with --in-place. Nothing was changed.\n"
+        )
+    );
 }

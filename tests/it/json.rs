@@ -2,13 +2,13 @@
 //! without a terminal: checked by a real JSON Schema validator (python3-jsonschema).
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use serde_json::Value;
 
 use crate::support;
 use crate::support::pane::Pane;
-use crate::support::system::{System, wrapfix};
+use crate::support::system::{Run, System};
 
 /// Validate each (label, document) against the schema with Draft 2020-12; panics naming
 /// every violation. `false` (after a loud skip) without python3's jsonschema.
@@ -55,50 +55,47 @@ sys.exit(1 if bad else 0)
 }
 
 /// stdout of a piped run: exactly one compact document and a newline.
-fn piped(out: &Output, label: &str) -> Value {
-    let text = String::from_utf8_lossy(&out.stdout);
+fn piped(run: &Run, label: &str) -> Value {
+    let text = run.stdout();
     assert!(
         text.ends_with('\n') && text.trim_end().lines().count() == 1,
         "{label}: not one compact line on a pipe:\n{text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+        run.stderr()
     );
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{label}: {e}: {text}"))
+    run.json()
 }
 
-fn run(root: &Path, args: &[&str]) -> Output {
-    wrapfix(root).args(args).output().expect("run wrapfix")
-}
-
-/// `wrapfix ARGS` with stdout on a terminal (script(1)'s pty); stderr to a file, so there is
-/// no one to ask. Returns stdout (pretty-printed JSON expected).
-fn on_a_terminal(root: &Path, args: &str) -> Option<String> {
+/// `wrapfix ARGS` with stdout on a terminal (script(1)'s pty); stdin closed, so there is no
+/// one to ask, and stderr to a file. Returns stdout (pretty-printed JSON expected) and
+/// stderr.
+fn on_a_terminal(root: &Path, args: &str) -> Option<(String, String)> {
     if !support::require_tool("script", "gives wrapfix a terminal on stdout (util-linux)") {
         return None;
     }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let stderr = dir.path().join("stderr");
     let cmd = format!(
-        "env -u SSH_CONNECTION {} --root {} --color never {args} 2>/dev/null",
+        "env -u SSH_CONNECTION {} --root {} --color never {args} 2>{}",
         env!("CARGO_BIN_EXE_wrapfix"),
-        root.display()
+        root.display(),
+        stderr.display()
     );
     let out = Command::new("script")
         .args(["-qec", &cmd, "/dev/null"])
         .stdin(std::process::Stdio::null())
         .output()
         .expect("run script");
-    Some(String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n"))
+    Some((
+        String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n"),
+        std::fs::read_to_string(&stderr).expect("stderr"),
+    ))
 }
 
 #[test]
 fn every_mode_prints_one_document_of_the_one_contract() {
     let mut docs: Vec<(String, Value)> = Vec::new();
-    let mut add = |label: &str, out: Output, code: i32| {
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "{label}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let doc = piped(&out, label);
+    let mut add = |label: &str, run: Run| {
+        let doc = piped(&run, label);
         docs.push((label.to_string(), doc.clone()));
         doc
     };
@@ -106,32 +103,53 @@ fn every_mode_prints_one_document_of_the_one_contract() {
     let locked = System::new()
         .deny("ALL: ALL\nsshd: 203.0.113.9\n")
         .os_release("ID=debian\n");
-    let l = locked.path();
+    let root = locked.path().canonicalize().expect("canonical root");
+    let root = root.display();
+    // Without a terminal and without --yes, nothing is asked: one line says how to apply it.
+    let no_terminal = |apply: &str| {
+        format!(
+            "wrapfix: no terminal to ask on: nothing changed; to apply it: wrapfix --root {root} {apply} --yes\n"
+        )
+    };
     add(
         "check locked out",
-        run(l, &["--check", "--json", "--client", c]),
-        1,
+        locked
+            .run(["--check", "--json", "--client", c])
+            .code(1)
+            .stderr_empty(),
     );
-    add("check generic", run(l, &["--check", "--json"]), 1);
+    add(
+        "check generic",
+        locked.run(["--check", "--json"]).code(1).stderr_empty(),
+    );
     add(
         "dry-run allow",
-        run(l, &["--dry-run", "--json", "--client", c]),
-        1,
+        locked
+            .run(["--dry-run", "--json", "--client", c])
+            .code(1)
+            .stderr_empty(),
     );
-    let comment = add("dry-run comment", run(l, &["--dry-run", "--json"]), 1);
+    let comment = add(
+        "dry-run comment",
+        locked.run(["--dry-run", "--json"]).code(1).stderr_empty(),
+    );
     assert_eq!(
         comment["plan"]["opens_to_everyone"],
         serde_json::json!(["sshd"])
     );
     add(
         "repair without a terminal",
-        run(l, &["--json", "--client", c]),
-        1,
+        locked
+            .run(["--json", "--client", c])
+            .code(1)
+            .stderr_is(&no_terminal(&format!("--client {c}"))),
     );
     let fixed = add(
         "repair --yes",
-        run(l, &["--yes", "--json", "--client", c]),
-        0,
+        locked
+            .run(["--yes", "--json", "--client", c])
+            .code(0)
+            .stderr_empty(),
     );
     // Booleans both, and the backup as the repaired system sees it.
     assert_eq!(fixed["plan"]["verified"], true);
@@ -144,23 +162,35 @@ fn every_mode_prints_one_document_of_the_one_contract() {
     assert_eq!(fixed["change_set"]["backup_dir_in_root"], true);
     add(
         "nothing to do",
-        run(l, &["--yes", "--json", "--client", c]),
-        0,
+        locked
+            .run(["--yes", "--json", "--client", c])
+            .code(0)
+            .stderr_empty(),
     );
-    let listed = add("list-backups", run(l, &["--list-backups", "--json"]), 0);
+    let listed = add(
+        "list-backups",
+        locked
+            .run(["--list-backups", "--json"])
+            .code(0)
+            .stderr_empty(),
+    );
     assert_eq!(listed["backup_dir"], "/var/backups/wrapfix");
     // The bug: without a terminal and without --yes, --rollback --json printed nothing.
     let asked = add(
         "rollback without a terminal",
-        run(l, &["--rollback", "--json"]),
-        1,
+        locked
+            .run(["--rollback", "--json"])
+            .code(1)
+            .stderr_is(&no_terminal(&format!("--rollback {id}"))),
     );
     assert_eq!(asked["change_set"], Value::Null);
     assert_eq!(asked["rollback"]["of"], id.as_str());
     let rolled = add(
         "rollback --yes",
-        run(l, &["--rollback", "--yes", "--json"]),
-        0,
+        locked
+            .run(["--rollback", "--yes", "--json"])
+            .code(0)
+            .stderr_empty(),
     );
     assert_eq!(rolled["change_set"]["rolls_back"], id.as_str());
     assert_eq!(rolled["change_set"]["applied"], true);
@@ -171,8 +201,9 @@ fn every_mode_prints_one_document_of_the_one_contract() {
         .os_release("ID=debian\n");
     let depends = add(
         "check depends",
-        run(dns.path(), &["--check", "--json", "--client", c]),
-        1,
+        dns.run(["--check", "--json", "--client", c])
+            .code(1)
+            .stderr_empty(),
     );
     assert_eq!(depends["verdicts"][0]["access"], "depends", "{depends}");
     assert!(depends["verdicts"][0]["runs"].is_array(), "{depends}");
@@ -181,47 +212,55 @@ fn every_mode_prints_one_document_of_the_one_contract() {
         .os_release("ID=debian\n");
     let offer = add(
         "dry-run with the newline offer",
-        run(newline.path(), &["--dry-run", "--json", "--client", c]),
-        1,
+        newline
+            .run(["--dry-run", "--json", "--client", c])
+            .code(1)
+            .stderr_empty(),
     );
     assert!(offer["plan"]["offer"]["command"].is_string(), "{offer}");
     let long = format!("ALL: {}\n", "x".repeat(3000));
     let impossible = System::new().deny(&long).os_release("ID=debian\n");
     add(
         "impossible",
-        run(
-            impossible.path(),
-            &["--dry-run", "--json", "--strategy", "comment"],
-        ),
-        1,
+        impossible
+            .run(["--dry-run", "--json", "--strategy", "comment"])
+            .code(1)
+            .stderr_empty(),
     );
-    let elsewhere = tempfile::tempdir().expect("backup dir");
+    let backups = tempfile::tempdir().expect("backup dir");
+    let elsewhere = backups.path().display().to_string();
     let outside = System::new().deny("ALL: ALL\n");
     let out_doc = add(
         "backup dir outside the root",
-        wrapfix(outside.path())
-            .args(["--yes", "--json", "--client", c, "--backup-dir"])
-            .arg(elsewhere.path())
-            .output()
-            .expect("run"),
-        0,
+        outside
+            .run(["--yes", "--json", "--client", c, "--backup-dir", &elsewhere])
+            .code(0)
+            .stderr_empty(),
     );
     assert_eq!(out_doc["change_set"]["backup_dir_in_root"], false);
 
     // With a terminal on stdout: the same documents, indented (and a fix to roll back).
-    add(
+    let again = add(
         "repair --yes again",
-        run(l, &["--yes", "--json", "--client", "198.51.100.8"]),
-        0,
+        locked
+            .run(["--yes", "--json", "--client", "198.51.100.8"])
+            .code(0)
+            .stderr_empty(),
     );
-    for args in [
-        "--check --json",
-        "--list-backups --json",
-        "--rollback --json",
+    let again = again["change_set"]["id"].as_str().expect("id");
+    for (args, stderr) in [
+        ("--check --json", String::new()),
+        ("--list-backups --json", String::new()),
+        // stdin is no terminal: nothing is asked.
+        (
+            "--rollback --json",
+            no_terminal(&format!("--rollback {again}")),
+        ),
     ] {
-        let Some(text) = on_a_terminal(l, args) else {
+        let Some((text, err)) = on_a_terminal(locked.path(), args) else {
             break;
         };
+        assert_eq!(err, stderr, "{args}: stderr");
         assert!(text.starts_with("{\n  \"version\": 1,"), "{args}: {text}");
         let doc = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{args}: {e}: {text}"));
         docs.push((format!("{args} on a terminal"), doc));

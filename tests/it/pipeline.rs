@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::hostile::digest_tree;
 use crate::support::oracle::{self, OracleCase, OracleVerdict};
+use crate::support::system::digest_tree;
 use crate::support::{self, escape};
 
 /// Clients without `=NAME` (how admins type them) must be let in whatever their host

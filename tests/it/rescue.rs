@@ -12,6 +12,7 @@ fn stderr_of(out: &std::process::Output) -> String {
 
 #[test]
 fn a_root_without_etc_is_refused_naming_what_is_missing() {
+    // Not a System: wrapfix's own refusal of what is not one.
     let dir = tempfile::tempdir().expect("temp dir");
     // A typo (`sysimag`), and a mount point whose disk is not mounted (empty).
     for root in [dir.path().join("sysimag"), dir.path().to_path_buf()] {
@@ -25,9 +26,17 @@ fn a_root_without_etc_is_refused_naming_what_is_missing() {
         ] {
             let out = wrapfix(&root).args(mode).output().expect("run");
             assert_eq!(out.status.code(), Some(2), "{mode:?}: {}", stderr_of(&out));
-            let err = stderr_of(&out);
-            assert!(err.contains("no etc/ directory"), "{err}");
-            assert!(err.contains("mount"), "suggests the mount: {err}");
+            // One line, which suggests the mount.
+            let root = root.display();
+            assert_eq!(
+                stderr_of(&out),
+                format!(
+                    "wrapfix: --root {root}: {root} has no etc/ directory, so it is not the root \
+                     of a system; is the disk mounted there? e.g. mount /dev/sdXN {root} (lsblk \
+                     lists the disks), then run wrapfix again\n"
+                ),
+                "{mode:?}"
+            );
             assert!(out.stdout.is_empty(), "no report for a non-system");
         }
     }
@@ -35,27 +44,22 @@ fn a_root_without_etc_is_refused_naming_what_is_missing() {
 
 #[test]
 fn an_etc_with_nothing_a_system_has_is_refused() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::create_dir(dir.path().join("etc")).expect("etc");
-    std::fs::write(dir.path().join("etc/fstab"), "").expect("fstab");
-    let out = wrapfix(dir.path())
-        .args(["--yes", "--client", "198.51.100.7"])
-        .output()
-        .expect("run");
-    assert_eq!(out.status.code(), Some(2));
-    let err = stderr_of(&out);
-    assert!(
-        err.contains("hosts.allow, hosts.deny, os-release, redhat-release, passwd"),
-        "{err}"
-    );
+    let sys = System::bare().file("/etc/fstab", "");
+    let root = sys.path().display();
+    sys.run(["--yes", "--client", "198.51.100.7"])
+        .code(2)
+        .stderr_is(&format!(
+            "wrapfix: --root {root}: {root}/etc has none of hosts.allow, hosts.deny, os-release, \
+             redhat-release, passwd, so it is not the /etc of a system; is the disk mounted \
+             there? e.g. mount /dev/sdXN {root} (lsblk lists the disks), then run wrapfix again\n"
+        ))
+        .stdout_empty();
     // Any one of them makes it a system: here a dangling os-release link (its /usr is a
     // file system of its own, not mounted) is enough.
-    std::os::unix::fs::symlink("../usr/lib/os-release", dir.path().join("etc/os-release"))
-        .expect("symlink");
-    wrapfix(dir.path())
-        .args(["--check", "--client", "198.51.100.7"])
-        .assert()
-        .code(0);
+    let sys = sys.link("/etc/os-release", "../usr/lib/os-release");
+    sys.run(["--check", "--client", "198.51.100.7"])
+        .code(0)
+        .stderr_empty();
 }
 
 #[test]
@@ -69,10 +73,10 @@ fn options_a_mode_does_not_use_are_usage_errors() {
         &["--list-backups", "--client", "198.51.100.7"],
         &["--list-backups", "--daemon", "sshd"],
     ] {
-        let out = wrapfix(sys.path()).args(args).output().expect("run");
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let run = sys.run(args).code(2).stdout_empty();
         // clap's messages span lines; one line is easier to match.
-        let err = stderr_of(&out)
+        let err = run
+            .stderr()
             .split_whitespace()
             .collect::<Vec<_>>()
             .join(" ");
@@ -83,8 +87,8 @@ fn options_a_mode_does_not_use_are_usage_errors() {
             "{args:?}: {err}"
         );
     }
-    assert!(!sys.path().join("etc/hosts.allow").exists());
-    assert!(!Path::new(&sys.path().join("var/backups/wrapfix")).exists());
+    assert!(!sys.exists("/etc/hosts.allow"));
+    assert!(!sys.exists("/var/backups/wrapfix"));
 }
 
 /// Run a command wrapfix printed, as an admin pastes it: through the shell, with wrapfix
@@ -126,20 +130,20 @@ fn last_undo(out: &std::process::Output) -> Option<String> {
 fn the_undo_command_printed_after_a_rescue_repair_works_when_pasted() {
     let sys = System::new().deny("ALL: ALL\n");
     let backups = tempfile::tempdir().expect("backup dir");
-    let fixed = wrapfix(sys.path())
-        .args([
+    let backup_dir = backups.path().display().to_string();
+    let fixed = sys
+        .run([
             "--yes",
             "--client",
             "198.51.100.7",
             "--flavor",
             "rhel7",
             "--backup-dir",
+            &backup_dir,
         ])
-        .arg(backups.path())
-        .output()
-        .expect("run");
-    assert_eq!(fixed.status.code(), Some(0), "{}", stderr_of(&fixed));
-    let undo = undo_command(&fixed);
+        .code(0)
+        .stderr_empty();
+    let undo = undo_command(&fixed.output);
     let root = sys.path().canonicalize().expect("canonical root");
     for part in [
         format!("--root {}", root.display()),
@@ -151,42 +155,39 @@ fn the_undo_command_printed_after_a_rescue_repair_works_when_pasted() {
     // Pasted from /, where a bare `wrapfix --rollback ID` would act on this machine.
     let out = paste(&undo, "--yes --color never");
     assert_eq!(out.status.code(), Some(0), "{undo}: {}", stderr_of(&out));
-    assert!(!sys.path().join("etc/hosts.allow").exists(), "rolled back");
+    assert_eq!(stderr_of(&out), "", "{undo}");
+    assert!(!sys.exists("/etc/hosts.allow"), "rolled back");
     // --dry-run ends with the command that applies it, with no backup or undo promised.
-    let dry = wrapfix(sys.path())
-        .args(["--dry-run", "--client", "198.51.100.7"])
-        .output()
-        .expect("run");
-    let text = String::from_utf8_lossy(&dry.stdout);
-    assert!(
-        !text.contains("Undo:") && !text.contains("Backup:"),
-        "{text}"
-    );
+    let dry = sys
+        .run(["--dry-run", "--client", "198.51.100.7"])
+        .code(1)
+        .stdout_lacks("Undo:")
+        .stdout_lacks("Backup:")
+        .stderr_empty();
+    let text = dry.stdout();
     let apply = text
         .lines()
         .find_map(|l| l.strip_prefix("To apply it: "))
         .unwrap_or_else(|| panic!("{text}"));
     assert!(apply.ends_with("--client 198.51.100.7 --yes"), "{apply}");
     // Without a terminal the command to apply it is printed, and works when pasted too.
-    let dry = wrapfix(sys.path())
-        .args(["--client", "198.51.100.7"])
-        .output()
-        .expect("run");
-    assert_eq!(dry.status.code(), Some(1));
-    let err = stderr_of(&dry);
+    let asked = sys.run(["--client", "198.51.100.7"]).code(1);
+    let err = asked.stderr();
     let apply = err
-        .split_once("to apply it: ")
-        .map(|(_, c)| c.trim().to_string())
-        .unwrap_or_else(|| panic!("{err}"));
+        .strip_prefix("wrapfix: no terminal to ask on: nothing changed; to apply it: ")
+        .and_then(|c| c.strip_suffix('\n'))
+        .filter(|c| !c.contains('\n'))
+        .unwrap_or_else(|| panic!("not the one line that says how to apply it: {err}"))
+        .to_string();
     assert!(
         apply.contains("--client 198.51.100.7") && apply.contains("--yes"),
         "{apply}"
     );
     let out = paste(&apply, "--color never");
     assert_eq!(out.status.code(), Some(0), "{apply}: {}", stderr_of(&out));
+    assert_eq!(stderr_of(&out), "", "{apply}");
     assert!(
-        std::fs::read_to_string(sys.path().join("etc/hosts.allow"))
-            .expect("hosts.allow")
+        sys.text("/etc/hosts.allow")
             .contains("sshd: 198.51.100.7\n")
     );
 }
@@ -198,16 +199,24 @@ fn tables(root: &Path) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
 }
 
 /// `--rollback --yes` until there is nothing left to roll back (exit 2); at most `limit`.
-fn unwind(root: &Path, limit: usize) {
+/// Each rollback is silent on stderr; the last says only that there is nothing left.
+fn unwind(sys: &System, limit: usize) {
+    let nothing_left = format!(
+        "wrapfix: nothing to roll back: no change set in {}/var/backups/wrapfix is still in \
+         effect\n",
+        sys.path().display()
+    );
     for _ in 0..limit {
-        let out = wrapfix(root)
-            .args(["--rollback", "--yes"])
-            .output()
-            .expect("run");
-        match out.status.code() {
-            Some(0) => continue,
-            Some(2) if stderr_of(&out).contains("nothing to roll back") => return,
-            other => panic!("--rollback --yes exited {other:?}: {}", stderr_of(&out)),
+        let run = sys.run(["--rollback", "--yes"]);
+        match run.status() {
+            Some(0) => {
+                run.stderr_empty();
+            }
+            Some(2) => {
+                run.stderr_is(&nothing_left);
+                return;
+            }
+            other => panic!("--rollback --yes exited {other:?}: {}", run.stderr()),
         }
     }
     panic!("still rolling back after {limit} rollbacks");
@@ -220,24 +229,16 @@ fn the_reported_history_unwinds_and_its_rollbacks_can_be_undone() {
     let sys = System::new().allow("").deny("ALL: ALL\n");
     let original = tables(sys.path());
     for client in ["198.51.100.7", "198.51.100.8"] {
-        wrapfix(sys.path())
-            .args(["--yes", "--client", client])
-            .assert()
-            .code(0);
+        sys.run(["--yes", "--client", client])
+            .code(0)
+            .stderr_empty();
     }
-    let first_rollback = wrapfix(sys.path())
-        .args(["--rollback", "--yes"])
-        .output()
-        .expect("run");
-    assert_eq!(first_rollback.status.code(), Some(0));
-    wrapfix(sys.path())
-        .args(["--rollback", "--yes"])
-        .assert()
-        .code(0);
+    let first_rollback = sys.run(["--rollback", "--yes"]).code(0).stderr_empty();
+    sys.run(["--rollback", "--yes"]).code(0).stderr_empty();
     assert_eq!(tables(sys.path()), original);
     // --exact of the first rollback would bring back .7's line behind the second rollback's
     // back: refused, naming the later change set.
-    let undo = undo_command(&first_rollback);
+    let undo = undo_command(&first_rollback.output);
     let exact = paste(&undo, "--exact --yes --color never");
     assert_eq!(exact.status.code(), Some(2), "{}", stderr_of(&exact));
     assert!(
@@ -253,16 +254,17 @@ fn the_reported_history_unwinds_and_its_rollbacks_can_be_undone() {
     // Undoing the first rollback redoes the .8 fix, and only that.
     let redo = paste(&undo, "--yes --color never");
     assert_eq!(redo.status.code(), Some(0), "{}", stderr_of(&redo));
+    assert_eq!(stderr_of(&redo), "");
     let allow = String::from_utf8(tables(sys.path()).0.expect("hosts.allow")).expect("utf8");
     assert!(
         allow.contains("sshd: 198.51.100.8\n") && !allow.contains("198.51.100.7"),
         "{allow}"
     );
-    let list = wrapfix(sys.path())
-        .args(["--list-backups", "--json"])
-        .output()
-        .expect("run");
-    let doc: serde_json::Value = serde_json::from_slice(&list.stdout).expect("JSON");
+    let doc = sys
+        .run(["--list-backups", "--json"])
+        .code(0)
+        .stderr_empty()
+        .json();
     let in_effect: Vec<(&str, &str)> = doc["change_sets"]
         .as_array()
         .expect("change_sets")
@@ -276,7 +278,7 @@ fn the_reported_history_unwinds_and_its_rollbacks_can_be_undone() {
         })
         .collect();
     assert_eq!(in_effect.len(), 1, "only the .8 fix is in effect: {doc}");
-    unwind(sys.path(), 10);
+    unwind(&sys, 10);
     assert_eq!(tables(sys.path()), original);
 }
 
@@ -315,17 +317,12 @@ fn any_history_of_fixes_and_rollbacks_unwinds_to_the_original_bytes() {
                         "allow"
                     };
                     log.push(format!("fix {client} {strategy}"));
-                    wrapfix(sys.path())
-                        .args(["--yes", "--client", &client, "--strategy", strategy])
-                        .output()
-                        .expect("run")
+                    sys.run(["--yes", "--client", &client, "--strategy", strategy])
+                        .output
                 }
                 2 => {
                     log.push("rollback".into());
-                    wrapfix(sys.path())
-                        .args(["--rollback", "--yes"])
-                        .output()
-                        .expect("run")
+                    sys.run(["--rollback", "--yes"]).output
                 }
                 _ if !undos.is_empty() => {
                     let i = rng.below(undos.len() as u64) as usize;
@@ -349,6 +346,14 @@ fn any_history_of_fixes_and_rollbacks_unwinds_to_the_original_bytes() {
                 "seed {seed} step {step} ({log:?}) exited {code:?}: {}",
                 stderr_of(&out)
             );
+            // What went through is silent on stderr; a refusal says why, in one line.
+            let lines = stderr_of(&out).lines().count();
+            assert_eq!(
+                lines,
+                usize::from(refused),
+                "seed {seed} step {step} ({log:?}): {}",
+                stderr_of(&out)
+            );
             if refused {
                 assert_eq!(
                     tables(sys.path()),
@@ -362,7 +367,7 @@ fn any_history_of_fixes_and_rollbacks_unwinds_to_the_original_bytes() {
                 undos.push(cmd);
             }
         }
-        unwind(sys.path(), 20);
+        unwind(&sys, 20);
         assert_eq!(tables(sys.path()), original, "seed {seed}: {log:?}");
     }
     assert!(
@@ -381,10 +386,9 @@ fn a_rollback_that_stopped_midway_is_not_listed_as_in_effect() {
     for k in 1..=20 {
         let sys = System::new().allow("ALL: ALL: DENY\n").deny("ALL: ALL\n");
         let original = tables(sys.path());
-        wrapfix(sys.path())
-            .args(["--yes", "--strategy", "comment"])
-            .assert()
-            .code(0);
+        sys.run(["--yes", "--strategy", "comment"])
+            .code(0)
+            .stderr_empty();
         let fixed = tables(sys.path());
         let out = std::process::Command::new("strace")
             .args([
@@ -409,11 +413,21 @@ fn a_rollback_that_stopped_midway_is_not_listed_as_in_effect() {
         if !(out.status.code() == Some(3) && now.0 == original.0 && now.1 == fixed.1) {
             continue;
         }
-        let list = wrapfix(sys.path())
-            .args(["--list-backups", "--json"])
-            .output()
-            .expect("run");
-        let doc: serde_json::Value = serde_json::from_slice(&list.stdout).expect("JSON");
+        // Said on stderr: which file is restored, which is not, and how to undo that.
+        let err = stderr_of(&out);
+        assert!(
+            err.starts_with(&format!(
+                "wrapfix: cannot replace {}/etc/hosts.deny: Input/output error (os error 5). \
+                 /etc/hosts.allow was changed, /etc/hosts.deny is unchanged;",
+                sys.path().display()
+            )) && err.lines().count() == 1,
+            "{err}"
+        );
+        let doc = sys
+            .run(["--list-backups", "--json"])
+            .code(0)
+            .stderr_empty()
+            .json();
         let sets = doc["change_sets"].as_array().expect("change_sets");
         let fix = sets.iter().find(|s| s["action"] == "fix").expect("the fix");
         let rollback = sets
@@ -423,14 +437,12 @@ fn a_rollback_that_stopped_midway_is_not_listed_as_in_effect() {
         assert_eq!(fix["in_effect"], true, "{doc}");
         assert_eq!(fix["rolled_back_by"], serde_json::Value::Null, "{doc}");
         assert_eq!(rollback["in_effect"], false, "{doc}");
-        let human = wrapfix(sys.path())
-            .arg("--list-backups")
-            .output()
-            .expect("run");
-        let human = String::from_utf8_lossy(&human.stdout);
-        assert!(human.contains("is still in effect"), "{human}");
+        sys.run(["--list-backups"])
+            .code(0)
+            .stdout_has("is still in effect")
+            .stderr_empty();
         // Running the rollback again finishes it.
-        unwind(sys.path(), 5);
+        unwind(&sys, 5);
         assert_eq!(tables(sys.path()), original);
         return;
     }
@@ -440,41 +452,31 @@ fn a_rollback_that_stopped_midway_is_not_listed_as_in_effect() {
 #[test]
 fn a_rollback_says_what_it_did_and_refuses_a_second_one_before_showing_anything() {
     let sys = System::new().deny("ALL: ALL\n");
-    let fixed = wrapfix(sys.path())
-        .args(["--yes", "--client", "198.51.100.7"])
-        .output()
-        .expect("run");
-    let id = String::from_utf8_lossy(&fixed.stdout)
+    let fixed = sys
+        .run(["--yes", "--client", "198.51.100.7"])
+        .code(0)
+        .stderr_empty();
+    let id = fixed
+        .stdout()
         .lines()
         .find_map(|l| {
             l.strip_prefix("Applied change set ")
                 .map(|r| r.split([' ', ';']).next().unwrap_or("").to_string())
         })
         .expect("the change set ID");
-    let out = wrapfix(sys.path())
-        .args(["--rollback", "--yes"])
-        .output()
-        .expect("run");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{text}");
-    // Applied with --yes: the diff is of what was done, read back.
-    assert!(
-        text.contains("/etc/hosts.allow: removed (wrapfix had created it)"),
-        "{text}"
-    );
-    assert!(!text.contains("(planned)"), "{text}");
-    let again = wrapfix(sys.path())
-        .args(["--rollback", &id, "--yes"])
-        .output()
-        .expect("run");
-    assert_eq!(again.status.code(), Some(2));
-    assert!(
-        again.stdout.is_empty(),
-        "no diff for a refused rollback: {}",
-        String::from_utf8_lossy(&again.stdout)
-    );
-    let err = stderr_of(&again);
-    assert!(err.contains("already rolled back by"), "{err}");
+    sys.run(["--rollback", "--yes"])
+        .code(0)
+        // Applied with --yes: the diff is of what was done, read back.
+        .stdout_has("/etc/hosts.allow: removed (wrapfix had created it)")
+        .stdout_lacks("(planned)")
+        .stderr_empty();
+    let again = sys
+        .run(["--rollback", &id, "--yes"])
+        .code(2)
+        .stdout_empty() // No diff for a refused rollback.
+        .stderr_has("already rolled back by");
+    let err = again.stderr();
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
     let root = sys.path().canonicalize().expect("root");
     assert!(
         err.contains(&format!("wrapfix --root {} --rollback", root.display())),

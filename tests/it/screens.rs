@@ -1,12 +1,13 @@
 //! What an admin sees on an 80x24 console (tmux): the question screen holds everything
 //! needed to answer, nothing is broken mid-word, the menu comes after the report and never
 //! offers a banned address by default, Ctrl-D means no everywhere, and changes that let in
-//! more than asked (or less) say so.
+//! more than asked (or less) say so. The screens are tmux panes (stdout and stderr both);
+//! the runs around them are plain.
 
 use std::path::Path;
 
 use crate::support::pane::Pane;
-use crate::support::system::{System, wrapfix};
+use crate::support::system::System;
 
 fn read(root: &Path, file: &str) -> Vec<u8> {
     std::fs::read(root.join("etc").join(file)).unwrap_or_default()
@@ -171,12 +172,10 @@ fn commenting_out_a_blanket_rule_says_it_opens_the_daemon_to_everyone() {
     pane.keys(&["n", "Enter"]);
     pane.wait_for("EXIT:1");
     // The same line without a terminal, and for --yes without a client.
-    let out = wrapfix(sys.path()).args(["--yes"]).output().expect("run");
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("this opens sshd to every client"),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    sys.run(["--yes"])
+        .code(0)
+        .stdout_has("this opens sshd to every client")
+        .stderr_empty();
 }
 
 #[test]
@@ -206,11 +205,8 @@ fn debian_missing_newline_says_who_is_still_refused_and_offers_the_newline() {
         String::from_utf8_lossy(&read(sys.path(), "hosts.allow")).contains("sshd: 198.51.100.7\n")
     );
     // Two change sets, each undone on its own: the newline first.
-    wrapfix(sys.path()).args(["--check"]).assert().code(0);
-    wrapfix(sys.path())
-        .args(["--rollback", "--yes"])
-        .assert()
-        .code(0);
+    sys.run(["--check"]).code(0).stderr_empty();
+    sys.run(["--rollback", "--yes"]).code(0).stderr_empty();
     assert_eq!(read(sys.path(), "hosts.deny"), b"sshd: 203.0.113.9");
     assert!(sys.path().join("etc/hosts.allow").exists());
 }
@@ -218,10 +214,9 @@ fn debian_missing_newline_says_who_is_still_refused_and_offers_the_newline() {
 #[test]
 fn the_rollback_question_fits_80_columns_and_ctrl_d_means_no() {
     let sys = System::new().allow("# local\n").deny("ALL: ALL\n");
-    wrapfix(sys.path())
-        .args(["--yes", "--client", "198.51.100.7"])
-        .assert()
-        .code(0);
+    sys.run(["--yes", "--client", "198.51.100.7"])
+        .code(0)
+        .stderr_empty();
     let fixed = read(sys.path(), "hosts.allow");
     let Some(pane) = console(sys.path(), "--rollback") else {
         return;

@@ -7,19 +7,17 @@ use serde_json::Value;
 
 use crate::support::system::{System, wrapfix};
 
-/// `--check --json` for one client; the document and the exit status.
+/// `--check --json` for one client, which says nothing on stderr; the document and the
+/// exit status.
 fn check(allow: &str, deny: &str, args: &[&str]) -> (Value, i32) {
     let sys = System::new()
         .allow(allow)
         .deny(deny)
         .os_release("ID=debian\n");
-    let out = wrapfix(sys.path())
-        .args(["--check", "--json"])
-        .args(args)
-        .output()
-        .expect("run");
-    let doc = serde_json::from_slice(&out.stdout).expect("one JSON document");
-    (doc, out.status.code().expect("exit status"))
+    let run = sys
+        .run([&["--check", "--json"][..], args].concat())
+        .stderr_empty();
+    (run.json(), run.status().expect("exit status"))
 }
 
 fn verdict(doc: &Value) -> &Value {
@@ -209,10 +207,17 @@ fn a_possible_hang_on_red_hat_7_is_not_reported_as_a_denial() {
 #[test]
 fn the_readme_demo_blames_the_rule_of_the_plain_world() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/lockout");
+    // Not a scratch system: the example in the repository, run as the README does.
     let out = wrapfix(&root)
         .args(["--dry-run", "--json", "--client", "198.51.100.7"])
         .output()
         .expect("run");
+    assert_eq!(out.status.code(), Some(1), "a plan to offer, not applied");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "",
+        "nothing on stderr"
+    );
     let doc: Value = serde_json::from_slice(&out.stdout).expect("JSON");
     let v = verdict(&doc);
     assert_eq!(v["rule"]["file"], "/etc/hosts.deny", "{v:#}");
@@ -243,14 +248,12 @@ fn aclexec_commands_whose_status_is_certain_give_definite_verdicts() {
     let sys = System::new()
         .allow("")
         .deny("ALL: ALL: aclexec /usr/sbin/check %a\n")
-        .os_release("ID=debian\n");
-    std::fs::create_dir_all(sys.path().join("usr/sbin")).unwrap();
-    std::fs::write(sys.path().join("usr/sbin/check"), "#!/bin/sh\n").unwrap();
-    let out = wrapfix(sys.path())
-        .args(["--check", "--json", "--client", "10.0.0.5"])
-        .output()
-        .unwrap();
-    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        .os_release("ID=debian\n")
+        .file("/usr/sbin/check", "#!/bin/sh\n");
+    let doc = sys
+        .run(["--check", "--json", "--client", "10.0.0.5"])
+        .stderr_empty()
+        .json();
     assert_eq!(verdict(&doc)["access"], "depends", "{doc:#}");
 }
 

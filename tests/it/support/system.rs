@@ -12,16 +12,21 @@
 //!
 //! [`System::new`] is a root the binary accepts (`etc/passwd`: wrapfix refuses a root whose
 //! `etc/` holds nothing a system has); [`System::bare`] is an empty directory, for the
-//! library's readers. Files are written as they are named, `/`-rooted paths inside the root.
-//! Every run gets `--root`, `--color never`, no `SSH_CONNECTION` or `NO_COLOR` from the test
-//! runner, and a closed stdin (no terminal, EOF at once) unless one is given.
+//! library's readers; [`System::fenced`] is a root with only `etc/`, beside a directory it
+//! must never touch, for hostile roots. Files are written as they are named, `/`-rooted
+//! paths inside the root. Every run gets `--root`, `--color never`, no `SSH_CONNECTION` or
+//! `NO_COLOR` from the test runner, and a closed stdin (no terminal, EOF at once) unless one
+//! is given.
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 /// `wrapfix --root ROOT --color never` with a clean environment: the low-level command, for
 /// roots that are not a [`System`] (a typo, an unmounted disk) and for what [`Run`] cannot
@@ -39,7 +44,11 @@ pub fn wrapfix(root: &Path) -> assert_cmd::Command {
 
 /// A scratch root, deleted on drop.
 pub struct System {
-    dir: tempfile::TempDir,
+    /// The scratch directory: the root itself, or (fenced) the root's parent.
+    base: tempfile::TempDir,
+    root: PathBuf,
+    /// Fenced: everything in `base` but the root, as it must stay.
+    outside: Option<BTreeMap<PathBuf, String>>,
     flavor: Option<String>,
     env: Vec<(OsString, Option<OsString>)>,
     stdin: Option<Vec<u8>>,
@@ -54,13 +63,40 @@ impl System {
 
     /// An empty root: nothing in it, not even `etc/`.
     pub fn bare() -> System {
+        System::bare_in(std::env::temp_dir())
+    }
+
+    /// An empty root in `dir`: for a file system with features the temp dir may lack.
+    pub fn bare_in(dir: impl AsRef<Path>) -> System {
+        let base = tempfile::tempdir_in(dir).expect("temp dir");
+        let root = base.path().to_path_buf();
+        System::made(base, root)
+    }
+
+    fn made(base: tempfile::TempDir, root: PathBuf) -> System {
         System {
-            dir: tempfile::tempdir().expect("temp dir"),
+            base,
+            root,
+            outside: None,
             flavor: None,
             env: Vec::new(),
             stdin: None,
             timeout: None,
         }
+    }
+
+    /// A root with only `etc/` at `BASE/root`, beside `BASE/outside/victim`: nothing wrapfix
+    /// does to the root may change anything in BASE outside it
+    /// ([`System::assert_outside_untouched`]).
+    pub fn fenced() -> System {
+        let base = tempfile::tempdir().expect("temp dir");
+        let root = base.path().join("root");
+        std::fs::create_dir_all(root.join("etc")).expect("etc");
+        std::fs::create_dir_all(base.path().join("outside")).expect("outside");
+        std::fs::write(base.path().join("outside/victim"), "precious\n").expect("victim");
+        let mut sys = System::made(base, root);
+        sys.outside = Some(sys.digest_outside());
+        sys
     }
 
     pub fn allow(self, bytes: impl AsRef<[u8]>) -> System {
@@ -122,7 +158,37 @@ impl System {
 
     /// The root on this machine.
     pub fn path(&self) -> &Path {
-        self.dir.path()
+        &self.root
+    }
+
+    /// `name` beside a fenced root (in BASE, outside the root), on this machine.
+    pub fn beside(&self, name: &str) -> PathBuf {
+        assert!(self.outside.is_some(), "only a fenced root has a beside");
+        self.base.path().join(name)
+    }
+
+    /// Take what is beside the fenced root now (decoys planted there) as what must stay.
+    pub fn settle(mut self) -> System {
+        assert!(self.outside.is_some(), "only a fenced root has an outside");
+        self.outside = Some(self.digest_outside());
+        self
+    }
+
+    /// Nothing beside the fenced root changed since it was made (or settled).
+    #[track_caller]
+    pub fn assert_outside_untouched(&self) {
+        let before = self.outside.as_ref().expect("a fenced root");
+        assert_eq!(
+            &self.digest_outside(),
+            before,
+            "something outside the root changed"
+        );
+    }
+
+    fn digest_outside(&self) -> BTreeMap<PathBuf, String> {
+        let mut out = BTreeMap::new();
+        digest_tree(self.base.path(), &self.root, &mut out);
+        out
     }
 
     /// A path inside the root, on this machine.
@@ -195,6 +261,41 @@ impl System {
     {
         let args: Vec<OsString> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
         let output = self.command().args(&args).output().expect("run wrapfix");
+        self.ran(&args, output)
+    }
+
+    /// `wrapfix ARGS | head -0`: stdout is a pipe whose reader is gone before anything is
+    /// written (stdin closed, whatever [`System::stdin`] says).
+    pub fn run_with_closed_stdout(&self, args: &[&str]) -> Run {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_wrapfix"));
+        cmd.env_remove("SSH_CONNECTION")
+            .env_remove("NO_COLOR")
+            .arg("--root")
+            .arg(self.path())
+            .args(["--color", "never"])
+            .args(self.flavor.iter().flat_map(|f| ["--flavor", f]))
+            .args(args)
+            .envs(self.env.iter().filter_map(|(k, v)| Some((k, v.as_ref()?))))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn wrapfix");
+        drop(child.stdout.take());
+        let limit = self.timeout.unwrap_or(Duration::from_secs(600));
+        let start = std::time::Instant::now();
+        while child.try_wait().expect("wait").is_none() {
+            if start.elapsed() > limit {
+                let _ = child.kill();
+                panic!("wrapfix {args:?} hung");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let output = child.wait_with_output().expect("wait wrapfix");
+        let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+        self.ran(&args, output)
+    }
+
+    fn ran(&self, args: &[OsString], output: Output) -> Run {
         Run {
             root: self.path().to_path_buf(),
             args: args
@@ -204,6 +305,40 @@ impl System {
             output,
         }
     }
+}
+
+/// Everything under `dir` but `skip`: path → mode and digest, `dir`, or link target.
+pub fn digest_tree(dir: &Path, skip: &Path, out: &mut BTreeMap<PathBuf, String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p == skip {
+            continue;
+        }
+        let Ok(m) = std::fs::symlink_metadata(&p) else {
+            continue;
+        };
+        if m.file_type().is_symlink() {
+            let t = std::fs::read_link(&p).unwrap_or_default();
+            out.insert(p, format!("link {}", t.display()));
+        } else if m.is_dir() {
+            out.insert(p.clone(), "dir".into());
+            digest_tree(&p, skip, out);
+        } else {
+            let bytes = std::fs::read(&p).unwrap_or_default();
+            out.insert(p, format!("{:o} {}", m.mode(), sha256(&bytes)));
+        }
+    }
+}
+
+/// The SHA-256 of `bytes`, in hex.
+pub fn sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
 }
 
 /// What a run did; every assertion names the run and shows its output when it fails.
