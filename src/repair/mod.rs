@@ -238,9 +238,16 @@ fn round(
             return Ok(Some(Exit::LockedOut));
         }
         // Asked to repair, but no change passes verification: it cannot be made safely.
-        Proposal::Impossible(_) => {
+        Proposal::Impossible(why) => {
             show_plan()?;
-            return Ok(Some(if apply { Exit::Unsafe } else { Exit::LockedOut }));
+            if !apply {
+                return Ok(Some(Exit::LockedOut));
+            }
+            // Exit 3 explains itself where errors go, for scripts that keep only stderr.
+            term::say(&format!(
+                "no safe change to offer, nothing was changed: {why}"
+            ));
+            return Ok(Some(Exit::Unsafe));
         }
         Proposal::NothingToDo => {
             show_plan()?;

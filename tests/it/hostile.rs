@@ -155,7 +155,9 @@ fn a_character_device_is_not_read_until_memory_runs_out() {
     s.run(["--yes", "--strategy", "comment"])
         .code(3)
         .stdout_has(&format!("No safe change to offer: {unreadable}"))
-        .stderr_empty();
+        .stderr_is(&format!(
+            "wrapfix: no safe change to offer, nothing was changed: {unreadable}; fix its permissions, or use --strategy allow\n"
+        ));
 }
 
 #[test]
@@ -170,7 +172,9 @@ fn a_directory_as_hosts_allow_is_never_offered_as_a_plan() {
     s.run(["--yes", "--client", "198.51.100.7"])
         .code(3)
         .stdout_has(no_plan)
-        .stderr_empty()
+        .stderr_is(
+            "wrapfix: no safe change to offer, nothing was changed: /etc/hosts.allow is a directory, not a file: wrapfix edits only regular files (move the directory away)\n",
+        )
         .no_file("/var/backups/wrapfix");
 }
 

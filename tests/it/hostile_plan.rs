@@ -34,7 +34,11 @@ fn a_table_that_cannot_be_read_is_never_written() {
         ),
         "{stdout}"
     );
-    assert_eq!(stderr, "", "nothing on stderr");
+    assert_eq!(
+        stderr,
+        "wrapfix: no safe change to offer, nothing was changed: /etc/hosts.allow cannot be read (Input/output error (os error 5)), and a table that cannot be read is never written\n",
+        "exit 3 says why on stderr too"
+    );
     assert_eq!(s.read("/etc/hosts.allow"), b"# site rules\n");
     assert!(!s.exists("/var/backups/wrapfix"), "no change set");
 }
