@@ -86,7 +86,7 @@ impl Knowledge {
 
 /// One undecided world.
 struct World<'c> {
-    known: Knowledge,
+    known: Box<Knowledge>,
     /// A host name giving every name answer (None: none asked yet, or none found).
     witness: Option<Token>,
     /// False once a name search was unsure or worlds were merged: its runs may not exist.
@@ -236,7 +236,7 @@ pub(super) fn explore_with(
         refusers: transparent.then(Vec::new),
     };
     let first = World {
-        known: Knowledge::default(),
+        known: Box::default(),
         witness: None,
         proven: true,
         facts: None,
@@ -447,7 +447,7 @@ impl Explorer<'_, '_> {
                 } else {
                     let Some(p) = parent.as_mut() else { break };
                     World {
-                        known: p.known.split(),
+                        known: Box::new(p.known.split()),
                         witness: None,
                         proven: p.proven,
                         facts: p.facts.clone(),
@@ -647,7 +647,7 @@ impl Explorer<'_, '_> {
                 continue;
             };
             out.push(World {
-                known,
+                known: Box::new(known),
                 witness: None,
                 proven: false,
                 facts: None,
