@@ -10,6 +10,7 @@ use crate::model::accounts::FileAccounts;
 use crate::model::client::Client;
 use crate::model::edit::Edit;
 use crate::model::flavor::Flavor;
+use crate::model::syntax::Entry;
 use crate::model::tables::PerTable;
 use crate::model::tables::{Role, Tables};
 use crate::rootfs::Root;
@@ -335,8 +336,8 @@ fn move_candidates(
             .map_or((0, 0), |i| (shifts[i].1, shifts[i].2));
         out.push(((pos as i64 + db) as usize, (i64::from(line) + dl) as u32));
     }
-    // The entries the edits wrote: markers, commented lines, the new rule, the line with
-    // its newline.
+    // The entries the edits wrote that evaluation reads (the new rule, the line with its
+    // newline; the markers and commented lines are comments, which it skips anyway).
     if let Some(doc) = planned {
         for (e, ((start, sline), _, _)) in edits.iter().zip(&shifts) {
             let start = *start as usize;
@@ -344,10 +345,13 @@ fn move_candidates(
                 doc.entries_between(flavor, start, *sline as u32, start + e.after.len());
             loop {
                 let (pos, line) = entries.position();
-                if entries.next().is_none() {
-                    break;
+                let Some(entry) = entries.next() else { break };
+                if matches!(
+                    entry,
+                    Entry::Rule(_) | Entry::TableError(..) | Entry::Hang(_)
+                ) {
+                    out.push((pos, line));
                 }
-                out.push((pos, line));
             }
         }
     }

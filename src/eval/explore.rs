@@ -86,7 +86,7 @@ impl Knowledge {
 
 /// One undecided world.
 struct World<'c> {
-    known: Knowledge,
+    known: Box<Knowledge>,
     /// A host name giving every name answer (None: none asked yet, or none found).
     witness: Option<Token>,
     /// False once a name search was unsure or worlds were merged: its runs may not exist.
@@ -153,6 +153,10 @@ struct Leaf<'c> {
     end: RuleEnd,
     req: Request<'c>,
     aclexec_failed: bool,
+    /// Set once the leaf is found possible: a name giving its answers, and whether the
+    /// run is proven to exist.
+    witness: Option<Token>,
+    proven: bool,
 }
 
 /// One way a walk went: the new answers, and what `f` made of them.
@@ -232,7 +236,7 @@ pub(super) fn explore_with(
         refusers: transparent.then(Vec::new),
     };
     let first = World {
-        known: Knowledge::default(),
+        known: Box::default(),
         witness: None,
         proven: true,
         facts: None,
@@ -361,18 +365,10 @@ impl Explorer<'_, '_> {
         let mut this: Option<RuleRef> = None;
         let mut next: Vec<World<'c>> = Vec::with_capacity(worlds.len());
         for world in worlds.drain(..) {
-            let leaves = self.leaves(&world, rule);
+            let mut leaves = self.leaves(&world, rule);
             self.note_questions(&leaves, at, pos);
-            let kept: Vec<(Leaf<'c>, Option<Token>, bool)> = leaves
-                .into_iter()
-                .filter_map(|leaf| {
-                    let (witness, proven) = self.feasible(&world, &leaf.new)?;
-                    let proven = proven && !leaf.guessed;
-                    Some((leaf, witness, proven))
-                })
-                .collect();
-            if let Some(refusers) = &mut self.refusers
-                && kept.iter().any(|k| refuses(&k.0.end, role))
+            if let Some(how) = self.refusal(&world, &leaves, role)
+                && let Some(refusers) = &mut self.refusers
             {
                 // Commented out: the rule is not there, for any world. (Its other worlds
                 // come right after: only the last entry can be this rule.)
@@ -380,18 +376,27 @@ impl Explorer<'_, '_> {
                     .last()
                     .is_some_and(|r| r.loc == at && !matches!(r.how, How::DenyTableError(_)));
                 if !noted {
-                    let how = kept
-                        .iter()
-                        .find_map(|k| refuses(&k.0.end, role).then(|| how_of(&k.0.end, role)))
-                        .unwrap_or(How::DenyRule);
                     refusers.push(Refuser { loc: at, pos, how });
                 }
                 next.push(world);
                 continue;
             }
+            // Keep the leaves some world can give, with their witness (in place: this runs
+            // for every rule and world).
+            leaves.retain_mut(|leaf| match self.feasible(&world, &leaf.new) {
+                Some((witness, proven)) => {
+                    leaf.witness = witness;
+                    leaf.proven = proven && !leaf.guessed;
+                    true
+                }
+                None => false,
+            });
+            let kept = leaves;
             // The plain world goes on in the last kept leaf that is proven (else the last).
             let plain_at = if world.plain {
-                kept.iter().rposition(|k| k.2).or(kept.len().checked_sub(1))
+                kept.iter()
+                    .rposition(|k| k.proven)
+                    .or(kept.len().checked_sub(1))
             } else {
                 None
             };
@@ -399,36 +404,42 @@ impl Explorer<'_, '_> {
                 let r = this.get_or_insert_with(|| rule_ref(role, rule.logical.line, rule.text()));
                 Decision::new(granted, how, Some(r.clone()))
             };
-            let mut going = Vec::new();
-            for (i, (leaf, witness, proven)) in kept.into_iter().enumerate() {
-                let decision = match (&leaf.end, role) {
-                    (RuleEnd::NoMatch, _) | (RuleEnd::Void, Role::Allow) => {
-                        going.push((i, leaf, witness, proven));
-                        continue;
-                    }
-                    (RuleEnd::Void, Role::Deny) => decided(true, How::AclexecVoid),
-                    (RuleEnd::Match, Role::Allow) => decided(true, How::AllowRule),
-                    (RuleEnd::Match, Role::Deny) => decided(false, How::DenyRule),
-                    (RuleEnd::Jump(how, granted), _) => decided(*granted, how.clone()),
-                    (RuleEnd::Crash, _) => decided(false, How::Crash),
-                };
-                let mut facts = world.facts.clone();
-                for (p, v) in &leaf.new {
-                    facts = Some(Fact::push(facts, p.clone(), *v, at, pos));
-                }
-                self.outcomes.push(Outcome {
-                    decision,
-                    facts,
-                    witness,
-                    proven,
-                    plain: plain_at == Some(i),
-                });
-            }
+            let goes = |leaf: &Leaf<'_>| {
+                matches!(
+                    (&leaf.end, role),
+                    (RuleEnd::NoMatch, _) | (RuleEnd::Void, Role::Allow)
+                )
+            };
             // The worlds that read on; the last one takes the parent's answers over.
-            let last = going.len();
+            let last = kept.iter().filter(|l| goes(l)).count();
+            let mut k = 0;
+            let base = world.facts.clone();
             let mut parent = Some(world);
-            for (k, (i, leaf, witness, proven)) in going.into_iter().enumerate() {
-                let mut child = if k + 1 == last {
+            for (i, leaf) in kept.into_iter().enumerate() {
+                let decision = match (&leaf.end, role) {
+                    (RuleEnd::NoMatch, _) | (RuleEnd::Void, Role::Allow) => None,
+                    (RuleEnd::Void, Role::Deny) => Some(decided(true, How::AclexecVoid)),
+                    (RuleEnd::Match, Role::Allow) => Some(decided(true, How::AllowRule)),
+                    (RuleEnd::Match, Role::Deny) => Some(decided(false, How::DenyRule)),
+                    (RuleEnd::Jump(how, granted), _) => Some(decided(*granted, how.clone())),
+                    (RuleEnd::Crash, _) => Some(decided(false, How::Crash)),
+                };
+                if let Some(decision) = decision {
+                    let mut facts = base.clone();
+                    for (pr, v) in &leaf.new {
+                        facts = Some(Fact::push(facts, pr.clone(), *v, at, pos));
+                    }
+                    self.outcomes.push(Outcome {
+                        decision,
+                        facts,
+                        witness: leaf.witness,
+                        proven: leaf.proven,
+                        plain: plain_at == Some(i),
+                    });
+                    continue;
+                }
+                k += 1;
+                let mut child = if k == last {
                     match parent.take() {
                         Some(w) => w,
                         None => break,
@@ -436,7 +447,7 @@ impl Explorer<'_, '_> {
                 } else {
                     let Some(p) = parent.as_mut() else { break };
                     World {
-                        known: p.known.split(),
+                        known: Box::new(p.known.split()),
                         witness: None,
                         proven: p.proven,
                         facts: p.facts.clone(),
@@ -446,13 +457,13 @@ impl Explorer<'_, '_> {
                     }
                 };
                 child.plain = plain_at == Some(i);
-                child.witness = witness;
-                child.proven = proven;
+                child.witness = leaf.witness;
+                child.proven = leaf.proven;
                 child.req = leaf.req;
                 child.aclexec_failed = leaf.aclexec_failed;
-                for (p, v) in &leaf.new {
-                    child.known.add(p, *v, self.env);
-                    child.facts = Some(Fact::push(child.facts.take(), p.clone(), *v, at, pos));
+                for (p, v) in leaf.new {
+                    child.known.add(&p, v, self.env);
+                    child.facts = Some(Fact::push(child.facts.take(), p, v, at, pos));
                 }
                 match leaf.end {
                     RuleEnd::Void => void.push(child),
@@ -520,6 +531,8 @@ impl Explorer<'_, '_> {
                 end,
                 req,
                 aclexec_failed,
+                witness: None,
+                proven: false,
             })
             .collect();
         if cut {
@@ -533,10 +546,24 @@ impl Explorer<'_, '_> {
                     end,
                     req: world.req.clone(),
                     aclexec_failed: world.aclexec_failed,
+                    witness: None,
+                    proven: false,
                 });
             }
         }
         leaves
+    }
+
+    /// Planning a comment edit: how the first possible leaf that refuses does so (`None`
+    /// when none refuses, or when not planning). The other leaves need no name search:
+    /// the world reads on as if the rule were not there.
+    fn refusal(&self, world: &World<'_>, leaves: &[Leaf<'_>], role: Role) -> Option<How> {
+        self.refusers.as_ref()?;
+        leaves
+            .iter()
+            .filter(|l| refuses(&l.end, role))
+            .find(|l| self.feasible(world, &l.new).is_some())
+            .map(|l| how_of(&l.end, role))
     }
 
     /// The questions of this rule, once each: the rule's questions are the last ones
@@ -620,7 +647,7 @@ impl Explorer<'_, '_> {
                 continue;
             };
             out.push(World {
-                known,
+                known: Box::new(known),
                 witness: None,
                 proven: false,
                 facts: None,

@@ -31,10 +31,11 @@ pub(super) struct NameBook {
 struct Layer {
     /// Tokens the name matches.
     yes: Vec<Token>,
-    /// Tokens the name does not match, by how `string_match` treats them.
-    no_eq: FxHashSet<Vec<u8>>,
-    no_suffix: FxHashSet<Vec<u8>>,
-    no_prefix: FxHashSet<Vec<u8>>,
+    /// Tokens the name does not match, by how `string_match` treats them (folded to
+    /// lower case; the token itself when it already is).
+    no_eq: FxHashSet<Token>,
+    no_suffix: FxHashSet<Token>,
+    no_prefix: FxHashSet<Token>,
     /// Globs by their literal head (before the first wildcard), or by their literal tail
     /// (after the last) when they start with a wildcard (`*.bad7.example.net`); each once.
     no_glob: FxHashMap<Vec<u8>, Vec<Token>>,
@@ -160,6 +161,15 @@ fn fold(s: &[u8], nocase: bool) -> Vec<u8> {
     }
 }
 
+/// The token folded to lower case, shared when it already is.
+fn lower(tok: &Token) -> Token {
+    if tok.iter().any(u8::is_ascii_uppercase) {
+        tok.to_ascii_lowercase().into()
+    } else {
+        tok.clone()
+    }
+}
+
 fn is_known(name: &[u8]) -> bool {
     !eq_nocase(name, UNKNOWN) && !eq_nocase(name, PARANOID)
 }
@@ -193,9 +203,9 @@ impl Layer {
                 }
                 let nocase = flavor == Flavor::Debian;
                 match kind(tok, flavor) {
-                    Kind::Eq => drop(self.no_eq.insert(tok.to_ascii_lowercase())),
-                    Kind::Suffix => drop(self.no_suffix.insert(tok.to_ascii_lowercase())),
-                    Kind::Prefix => drop(self.no_prefix.insert(tok.to_ascii_lowercase())),
+                    Kind::Eq => drop(self.no_eq.insert(lower(tok))),
+                    Kind::Suffix => drop(self.no_suffix.insert(lower(tok))),
+                    Kind::Prefix => drop(self.no_prefix.insert(lower(tok))),
                     Kind::Glob => {
                         let head = glob_head(tok, nocase);
                         let (map, lens, key) = if head.is_empty() {
