@@ -1,7 +1,7 @@
 //! Findings: the lines (and file-level problems) an admin needs to know about, each with a
 //! one-sentence message (docs/json.md, Findings).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use crate::diagnose::analysis::TargetVerdict;
 use crate::eval::{Access, Env, Pred, RuleLoc};
