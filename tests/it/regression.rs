@@ -299,3 +299,29 @@ fn the_undo_command_shown_before_a_change_named_an_older_change_set_of_the_same_
         ids[0]
     );
 }
+
+/// Bug (seed 0x18ed468b6d013917 of the unnamed-client test, rule set 146): a rule with more
+/// ways to go than one walk tries (here 70 server patterns times 70 name patterns) was cut
+/// short before its last leaf, the plain world's, so the report led with a run that needs
+/// the server address or the client's name to match: "denied" where libwrap, with neither
+/// known, grants.
+#[test]
+fn a_rule_with_thousands_of_ways_cut_short_lost_the_plain_world() {
+    let daemons: Vec<String> = (0..70).map(|i| format!("sshd@s{i}.x")).collect();
+    let clients: Vec<String> = (0..70).map(|i| format!("n{i}.x")).collect();
+    let deny = format!("{}: {}\n", daemons.join(" "), clients.join(" "));
+    let sys = System::new().deny(&deny);
+    let v = verdict(&sys, "10.0.0.1");
+    assert_eq!(v["access"], "depends", "{v}");
+    let plain = &v["runs"][0];
+    assert_eq!(
+        plain["plain"], true,
+        "the plain world's run comes first: {plain}"
+    );
+    assert_eq!(plain["access"], "granted", "{plain}");
+    assert_eq!(plain["when"], serde_json::json!([]), "{plain}");
+    if let Some(got) = real_library("", &deny, &["unknown", "n1.x"]) {
+        // hosts_ctl() knows no server address: no `daemon@host` matches, whatever the name.
+        assert_eq!(got, [OracleVerdict::Granted, OracleVerdict::Granted]);
+    }
+}
