@@ -243,8 +243,10 @@ pub(super) fn write_all(
         };
         match written {
             Ok(w) => {
-                record(job, &mut set, i, target, pending, &w);
                 changed[i] = !w.unchanged;
+                if let Err(error) = record(job, &mut set, i, target, pending, &w) {
+                    return Err(fail(job, set, &planned, &changed, i, error));
+                }
                 if !w.unchanged {
                     done.push(applied_file(pending, w));
                 }
@@ -274,7 +276,10 @@ pub(super) fn write_all(
     }))
 }
 
-/// Update file `i` of the manifest with what was really written (salvage included).
+/// Update file `i` of the manifest with what was really written (salvage included). The
+/// one error returned is a failed rewrite of the backup after a salvage: the manifest then
+/// still records the planned bytes as "after", so that a rollback sees the file as changed
+/// since and undoes only wrapfix's edits, keeping the salvaged lines.
 pub(super) fn record(
     job: &Job,
     set: &mut SetWriter,
@@ -282,27 +287,28 @@ pub(super) fn record(
     target: &FileChange,
     p: &PendingWrite,
     w: &Written,
-) {
-    // Failures here lose nothing: the backup written before the target was touched is
-    // intact, and the final save reports its own error.
+) -> Result<(), Error> {
+    // The other failures here lose nothing: the backup written before the target was
+    // touched is intact, and the final save reports its own error.
     if w.unchanged {
         let now = p.snap.bytes.as_deref();
         let _ = set.set_before(i, now, p.snap.meta.as_ref(), now);
     } else {
         if !w.salvaged.is_empty() {
             // The old file's final bytes are the backup: a rollback must keep the salvage.
-            let _ = set.set_before(
+            set.set_before(
                 i,
                 w.before.as_deref(),
                 p.snap.meta.as_ref(),
                 w.after.as_deref(),
-            );
+            )?;
             let edits = job.edits(target, w.before.as_deref(), w.after.as_deref());
             set.set_edits(i, edits);
         }
         set.set_after(i, w.after.as_deref(), &w.salvaged, w.in_place);
     }
     let _ = set.save(false);
+    Ok(())
 }
 
 pub(super) fn applied_file(p: &PendingWrite, w: Written) -> AppliedFile {

@@ -70,6 +70,26 @@ fn is_fix(scenario: &str) -> bool {
     scenario == "fix"
 }
 
+/// The fix, with a ban appended to hosts.deny while it is planned (fail2ban racing it):
+/// the ban is salvaged, and the backup is rewritten to the old file's final bytes.
+const SALVAGE: &str = "salvage";
+const BAN: &[u8] = b"ALL: 203.0.113.9\n";
+
+fn salvage_plan(s: &Scratch) -> impl Fn(&str, Option<&[u8]>) -> Result<Vec<u8>, String> + '_ {
+    let banned = std::sync::atomic::AtomicBool::new(false);
+    move |path, cur| {
+        if path.ends_with("deny") && !banned.swap(true, Ordering::SeqCst) {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .open(s.path("etc/hosts.deny"))
+                .map_err(|e| e.to_string())?;
+            f.write_all(BAN).map_err(|e| e.to_string())?;
+        }
+        fix_plan(path, cur)
+    }
+}
+
 /// The fix: comment out `ALL: ALL` in hosts.deny, create hosts.allow. Both plans are
 /// idempotent, so a recovery run after a partial change completes it.
 fn fix_plan(path: &str, cur: Option<&[u8]>) -> Result<Vec<u8>, String> {
@@ -122,7 +142,7 @@ fn prepare(scenario: &str) -> Scratch {
     if nix::unistd::geteuid().is_root() {
         std::os::unix::fs::chown(&deny, Some(OWNER), Some(OWNER)).expect("chown");
     }
-    if !is_fix(scenario) {
+    if !is_fix(scenario) && scenario != SALVAGE {
         do_fix(&s, false).expect("setup fix").expect("a change");
     }
     s
@@ -148,6 +168,8 @@ fn fault_driver() {
     let _ = std::fs::metadata(BEGIN);
     let result = if is_fix(&scenario) {
         do_fix(&s, in_place)
+    } else if scenario == SALVAGE {
+        s.apply_in_place(&FILES, &salvage_plan(&s), in_place)
     } else {
         do_rollback(&s)
     };
@@ -460,6 +482,10 @@ fn recover(s: &Scratch, scenario: &str, what: &str) {
 /// The injection points of a clean run, and the burn count that keeps them clear of every
 /// other thread's calls.
 fn clean_points(scenario: &str) -> (Vec<Point>, usize) {
+    clean_points_with(scenario, 20)
+}
+
+fn clean_points_with(scenario: &str, at_least: usize) -> (Vec<Point>, usize) {
     let mut burn = BURN;
     loop {
         let s = prepare(scenario);
@@ -478,7 +504,7 @@ fn clean_points(scenario: &str) -> (Vec<Point>, usize) {
         );
         let (points, others) = injection_points(&std::fs::read_to_string(&trace).expect("trace"));
         assert!(
-            points.len() > 20,
+            points.len() > at_least,
             "too few system calls found between the markers: {points:?}"
         );
         if others < burn {
@@ -684,4 +710,100 @@ fn injected_errors_give_clear_messages() {
     assert!(deny.in_place);
     assert_eq!(deny.backup.as_deref(), Some(OLD_DENY));
     assert!(s.strays().is_empty());
+}
+
+/// Regression (a silent exit 0 on a failed manifest update): after a salvage the backup of
+/// hosts.deny is rewritten to the old file's final bytes, ban included. That rewrite's errors
+/// were ignored: the run exited 0 with a backup lacking the ban (an exact rollback, as for a
+/// file unchanged since, then dropped it) or a backup its manifest's SHA-256 no longer
+/// matched (no rollback at all). Every call from the rename of hosts.deny to the next
+/// manifest update fails in turn; whatever the driver says, the ban must survive a rollback.
+#[test]
+fn a_failed_backup_rewrite_after_salvage_is_not_silent() {
+    if !support::require_tool("strace", "fault injection after a salvage") {
+        return;
+    }
+    let (points, burn) = clean_points_with(SALVAGE, 0);
+    let renamed = points
+        .iter()
+        .position(|p| {
+            p.syscall.starts_with("rename")
+                && p.call.contains("etc/hosts.deny\"")
+                && !p.call.contains("/var/backups/")
+        })
+        .expect("the rename of hosts.deny");
+    let recorded = renamed
+        + points[renamed..]
+            .iter()
+            .position(|p| p.syscall.starts_with("rename") && p.call.contains("manifest.json"))
+            .expect("the manifest update after it");
+    let mut tried = 0;
+    let mut failures = Vec::new();
+    for p in &points[renamed + 1..=recorded] {
+        if !["write", "fsync", "openat"].contains(&p.syscall.as_str())
+            && !p.syscall.starts_with("rename")
+        {
+            continue;
+        }
+        tried += 1;
+        let call: String = p.call.chars().take(140).collect();
+        let what = format!("EIO at {} #{} ({call})", p.syscall, p.nth);
+        let run = std::panic::catch_unwind(|| salvage_injection(p, burn, &what));
+        if let Err(e) = run {
+            failures.push(e.downcast_ref::<String>().cloned().unwrap_or(what));
+        }
+    }
+    assert!(tried >= 4, "only {tried} injection points: {points:?}");
+    assert!(
+        failures.is_empty(),
+        "{} of {tried} injections lost the ban or hid the error:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// One run of [`a_failed_backup_rewrite_after_salvage_is_not_silent`], EIO at `p`.
+fn salvage_injection(p: &Point, burn: usize, what: &str) {
+    let old_final = [OLD_DENY, BAN].concat();
+    let new_final = [NEW_DENY, BAN].concat();
+    {
+        let s = prepare(SALVAGE);
+        let inject = format!("inject={}:error=EIO:when={}", p.syscall, p.nth);
+        let out = run_driver(
+            &s,
+            SALVAGE,
+            false,
+            burn,
+            &["-o".into(), "/dev/null".into(), "-e".into(), inject],
+        );
+        let said = report(&out).unwrap_or_else(|| panic!("{what}: the driver said nothing"));
+        assert_eq!(
+            s.read("etc/hosts.deny").as_deref(),
+            Some(new_final.as_slice()),
+            "{what}: {said}"
+        );
+        if said.starts_with("ok") {
+            let set = fsops::load(&s.root, &s.backup, None)
+                .unwrap_or_else(|e| panic!("{what}: reported success, but the change set: {e}"));
+            let deny = set
+                .files
+                .iter()
+                .find(|f| f.system_path == "/etc/hosts.deny")
+                .expect("deny in the manifest");
+            assert_eq!(
+                deny.backup.as_deref(),
+                Some(old_final.as_slice()),
+                "{what}: reported success with a backup lacking the salvaged ban"
+            );
+        } else {
+            assert!(said.starts_with("err 3 "), "{what}: {said}");
+        }
+        do_rollback(&s).unwrap_or_else(|e| panic!("{what}: ({said}) rollback: {e}"));
+        assert_eq!(
+            s.read("etc/hosts.deny").as_deref(),
+            Some(old_final.as_slice()),
+            "{what}: ({said}) the rollback lost the salvaged ban"
+        );
+        assert!(s.strays().is_empty(), "{what}: temporary file left");
+    }
 }

@@ -138,7 +138,9 @@ impl SetWriter {
     ) -> Result<(), Error> {
         let system_path = self.manifest.files[i].path.clone();
         let rel = mirrored(&system_path)?;
-        let backup = match before {
+        // Once the backup is in place the entry must describe it, even when syncing it
+        // then fails: a manifest whose SHA-256 does not match its backup is no change set.
+        let (backup, synced) = match before {
             Some(bytes) => {
                 // Inside the set's own directory no link is followed, and the directories
                 // are made here, private.
@@ -151,10 +153,12 @@ impl SetWriter {
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default();
                 write_atomic(&parent, &name, bytes)?;
-                self.sync_up_from(&parent)?;
-                Some(rel.to_string_lossy().into_owned())
+                (
+                    Some(rel.to_string_lossy().into_owned()),
+                    self.sync_up_from(&parent),
+                )
             }
-            None => None,
+            None => (None, Ok(())),
         };
         let e = &mut self.manifest.files[i];
         e.existed = before.is_some();
@@ -168,7 +172,7 @@ impl SetWriter {
         let xattrs = meta.map(|m| m.xattrs.as_slice()).unwrap_or_default();
         e.xattr_names = xattrs.iter().map(|(n, _)| n.clone()).collect();
         e.xattr_values = xattrs.iter().map(|(n, v)| (n.clone(), hex(v))).collect();
-        Ok(())
+        synced
     }
 
     /// The edits recorded for file `i` (a rollback's: its line diff, made again after a
