@@ -1,232 +1,20 @@
-//! Every possible run of `hosts_access()` for one request, found rule by rule.
-//!
-//! A table is a decision list: the first matching rule decides. So instead of re-running
-//! libwrap once per combination of answers to the unknowns, we walk the rules once,
-//! carrying the set of *worlds* still undecided (usually one: "none of the questions so far
-//! holds"). At each rule, each world is split by the rule's own new questions (a small
-//! depth-first walk over yes/no answers, in [`Walk`]); the answers that make the rule
-//! decide end a run, the others go on to the next rule. Answers that no host name can give
-//! together are dropped ([`NameBook::search`]), so each run kept is reproducible, with a
-//! witness name where a name decides it. Time is linear in the rules for the shapes real
-//! files have.
-//!
-//! The *plain world* is the one that answers "no" to every question it can: no name
-//! pattern, `daemon@host`, port or netgroup matches, no aclexec command succeeds (unless an
-//! earlier answer forces otherwise). Reports lead with it.
+//! The exploration itself: worlds carried rule by rule through both tables, split by each rule's questions, merged when too many.
 
-use std::rc::Rc;
-
-use rustc_hash::FxHashMap;
-
-use super::names::{self, NameBook, Search};
-use super::run::{FileCache, Request, RuleEnd, Run};
-use super::{
-    Access, Assumption, Candidates, Decision, Env, Fact, Fate, How, Outcome, Pred, Question,
-    RuleLoc, RuleRef, TableProblem, Token, Verdict,
-};
-use crate::model::client::Client;
-use crate::model::syntax::{Document, Entry, Rule, Unterminated};
-use crate::model::tables::{FileState, Role, TableFile, Tables};
-
-/// One rule's walk over answers stops here and keeps what it found plus an "anything
-/// else" world (never reached by the rules of real files).
-const MAX_LEAVES: usize = 4096;
-/// Worlds carried at once; past this the non-plain worlds are merged into one that keeps
-/// only the answers they share (more worlds than really exist, never fewer).
-const MAX_WORLDS: usize = 256;
-
-/// Answers given so far in one world, shared in layers with the worlds it was split from.
-#[derive(Clone, Default)]
-pub(crate) struct Knowledge {
-    frozen: Vec<Rc<FxHashMap<Pred, bool>>>,
-    top: FxHashMap<Pred, bool>,
-    names: NameBook,
-    /// The server port answered "yes" (a daemon listens on one port).
-    port: Option<u16>,
-}
-
-impl Knowledge {
-    fn get(&self, pred: &Pred) -> Option<bool> {
-        self.top
-            .get(pred)
-            .or_else(|| self.frozen.iter().rev().find_map(|m| m.get(pred)))
-            .copied()
-    }
-
-    fn add(&mut self, pred: &Pred, value: bool, env: &Env<'_>) {
-        if pred.is_name() {
-            self.names.add(pred, value, env.flavor);
-        }
-        if let (Pred::ServerPort(p), true) = (pred, value) {
-            self.port = Some(*p);
-        }
-        self.top.insert(pred.clone(), value);
-    }
-
-    fn split(&mut self) -> Knowledge {
-        let top = std::mem::take(&mut self.top);
-        self.frozen.push(Rc::new(top));
-        Knowledge {
-            frozen: self.frozen.clone(),
-            top: FxHashMap::default(),
-            names: self.names.split(),
-            port: self.port,
-        }
-    }
-
-    fn all(&self) -> FxHashMap<Pred, bool> {
-        let mut out = FxHashMap::default();
-        for m in &self.frozen {
-            out.extend(m.iter().map(|(p, v)| (p.clone(), *v)));
-        }
-        out.extend(self.top.iter().map(|(p, v)| (p.clone(), *v)));
-        out
-    }
-}
-
-/// One undecided world.
-struct World<'c> {
-    known: Box<Knowledge>,
-    /// A host name giving every name answer (None: none asked yet, or none found).
-    witness: Option<Token>,
-    /// False once a name search was unsure or worlds were merged: its runs may not exist.
-    proven: bool,
-    facts: Option<std::sync::Arc<Fact>>,
-    req: Request<'c>,
-    aclexec_failed: bool,
-    plain: bool,
-}
-
-/// Answers for one walk over a rule: the world's, then this walk's.
-pub(super) struct Walk<'k> {
-    known: &'k Knowledge,
-    script: Vec<bool>,
-    next: usize,
-    new: Vec<(Pred, bool)>,
-    /// Where each of `new` is (a long list asks thousands of questions).
-    index: FxHashMap<Pred, usize>,
-    /// The answer to a question past the script: "yes" while walking depth-first, "no"
-    /// for the plain world's own walk.
-    beyond: bool,
-}
-
-impl super::run::Ask for Walk<'_> {
-    fn ask(&mut self, pred: Pred) -> bool {
-        if let Some(v) = self.known.get(&pred) {
-            return v;
-        }
-        let known = if self.new.len() <= 8 {
-            self.new.iter().position(|(p, _)| *p == pred)
-        } else {
-            self.index.get(&pred).copied()
-        };
-        if let Some(i) = known {
-            return self.new[i].1;
-        }
-        let v = match self.script.get(self.next) {
-            Some(&v) => v,
-            None => {
-                self.script.push(self.beyond);
-                self.beyond
-            }
-        };
-        self.next += 1;
-        if self.new.len() == 8 {
-            // A long list: look answers up by hash from now on.
-            self.index = self
-                .new
-                .iter()
-                .enumerate()
-                .map(|(i, (p, _))| (p.clone(), i))
-                .collect();
-        }
-        if self.new.len() >= 8 {
-            self.index.insert(pred.clone(), self.new.len());
-        }
-        self.new.push((pred, v));
-        v
-    }
-}
-
-/// One way a rule can go for one world.
-struct Leaf<'c> {
-    new: Vec<(Pred, bool)>,
-    /// Stands for the combinations a cut-short walk did not try: may not exist.
-    guessed: bool,
-    end: RuleEnd,
-    req: Request<'c>,
-    aclexec_failed: bool,
-    /// Set once the leaf is found possible: a name giving its answers, and whether the
-    /// run is proven to exist.
-    witness: Option<Token>,
-    proven: bool,
-}
-
-/// One way a walk went: the new answers, and what `f` made of them.
-pub(super) type Answered<T> = (Vec<(Pred, bool)>, T);
-
-/// Every way `f` can go for answers beyond `known`, in depth-first order ("yes" first, so
-/// the last leaf answers "no" wherever it could). The flag says the walk was cut short;
-/// its last leaf is then still the all-"no" one, walked on its own.
-pub(super) fn walk<T>(
-    known: &Knowledge,
-    mut f: impl FnMut(&mut Walk<'_>) -> T,
-) -> (Vec<Answered<T>>, bool) {
-    let mut script: Vec<bool> = Vec::new();
-    let mut out = Vec::new();
-    loop {
-        let mut w = Walk {
-            known,
-            script: std::mem::take(&mut script),
-            next: 0,
-            new: Vec::new(),
-            index: FxHashMap::default(),
-            beyond: true,
-        };
-        let t = f(&mut w);
-        script = w.script;
-        out.push((w.new, t));
-        // Next combination: flip the last "yes" to "no", forget what came after it.
-        while script.last() == Some(&false) {
-            script.pop();
-        }
-        match script.last_mut() {
-            Some(last) => *last = false,
-            None => return (out, false),
-        }
-        if out.len() >= MAX_LEAVES {
-            // Cut short before the last leaf, the one answering "no" wherever it can: the
-            // plain world's way through the rule. Walk it alone, so it is never missing
-            // (seed 0x18ed468b6d013917 of the unnamed-client test: without it the report
-            // led with a run that needs a name to match).
-            let mut w = Walk {
-                known,
-                script: Vec::new(),
-                next: 0,
-                new: Vec::new(),
-                index: FxHashMap::default(),
-                beyond: false,
-            };
-            let t = f(&mut w);
-            out.push((w.new, t));
-            return (out, true);
-        }
-    }
-}
+use super::*;
 
 /// Where we are in `hosts_access()`.
-struct Explorer<'t, 'e> {
-    env: &'t Env<'e>,
-    files: FileCache,
-    outcomes: Vec<Outcome>,
-    questions: Vec<Question>,
-    widened: bool,
+pub(super) struct Explorer<'t, 'e> {
+    pub(super) env: &'t Env<'e>,
+    pub(super) files: FileCache,
+    pub(super) outcomes: Vec<Outcome>,
+    pub(super) questions: Vec<Question>,
+    pub(super) widened: bool,
     /// Planning a comment edit: rules that refuse in some world are noted here and read
     /// past as if commented out (`None`: evaluate as libwrap does).
-    refusers: Option<Vec<Refuser>>,
+    pub(super) refusers: Option<Vec<Refuser>>,
 }
 
-pub(super) fn explore(
+pub(crate) fn explore(
     tables: &Tables,
     candidates: Option<&Candidates>,
     daemon: &str,
@@ -238,7 +26,7 @@ pub(super) fn explore(
 
 /// [`explore`]; with `transparent`, every rule that refuses in some world is also noted and
 /// read past, as if commented out (the comment strategy's plan, in one pass).
-pub(super) fn explore_with(
+pub(crate) fn explore_with(
     tables: &Tables,
     candidates: Option<&Candidates>,
     daemon: &str,
@@ -296,7 +84,7 @@ pub(super) fn explore_with(
 impl Explorer<'_, '_> {
     /// Walk one table. Worlds still undecided at its end stay in `worlds`; worlds whose
     /// table answered NO early (a void rule, an allow-file error) go to `void`.
-    fn table<'c>(
+    pub(super) fn table<'c>(
         &mut self,
         file: &TableFile,
         candidates: Option<&Candidates>,
@@ -368,7 +156,7 @@ impl Explorer<'_, '_> {
     }
 
     /// Split every world by what this rule asks.
-    fn rule<'c>(
+    pub(super) fn rule<'c>(
         &mut self,
         role: Role,
         pos: usize,
@@ -498,7 +286,7 @@ impl Explorer<'_, '_> {
 
     /// Planning a comment edit, at a last line of hosts.deny without its newline: note the
     /// newline to add, then read the line as the rule it becomes.
-    fn repaired_line<'c>(
+    pub(super) fn repaired_line<'c>(
         &mut self,
         pos: usize,
         l: &crate::model::syntax::Logical<'_>,
@@ -534,7 +322,7 @@ impl Explorer<'_, '_> {
     }
 
     /// Every way the rule can go for this world.
-    fn leaves<'c>(&mut self, world: &World<'c>, rule: &Rule<'_>) -> Vec<Leaf<'c>> {
+    pub(super) fn leaves<'c>(&mut self, world: &World<'c>, rule: &Rule<'_>) -> Vec<Leaf<'c>> {
         let env = self.env;
         let files = &mut self.files;
         let (found, cut) = walk(&world.known, |w| {
@@ -576,7 +364,12 @@ impl Explorer<'_, '_> {
     /// Planning a comment edit: how the first possible leaf that refuses does so (`None`
     /// when none refuses, or when not planning). The other leaves need no name search:
     /// the world reads on as if the rule were not there.
-    fn refusal(&self, world: &World<'_>, leaves: &[Leaf<'_>], role: Role) -> Option<How> {
+    pub(super) fn refusal(
+        &self,
+        world: &World<'_>,
+        leaves: &[Leaf<'_>],
+        role: Role,
+    ) -> Option<How> {
         self.refusers.as_ref()?;
         leaves
             .iter()
@@ -587,7 +380,7 @@ impl Explorer<'_, '_> {
 
     /// The questions of this rule, once each: the rule's questions are the last ones
     /// noted (a rule asks a handful, worlds ask the same ones).
-    fn note_questions(&mut self, leaves: &[Leaf<'_>], at: RuleLoc, pos: usize) {
+    pub(super) fn note_questions(&mut self, leaves: &[Leaf<'_>], at: RuleLoc, pos: usize) {
         let first = self
             .questions
             .iter()
@@ -608,7 +401,11 @@ impl Explorer<'_, '_> {
 
     /// Can this world give these new answers? Returns the witness name and whether the
     /// world is proven possible; `None` when it is impossible.
-    fn feasible(&self, world: &World<'_>, new: &[(Pred, bool)]) -> Option<(Option<Token>, bool)> {
+    pub(super) fn feasible(
+        &self,
+        world: &World<'_>,
+        new: &[(Pred, bool)],
+    ) -> Option<(Option<Token>, bool)> {
         let mut ports = new.iter().filter_map(|(p, v)| match (p, v) {
             (Pred::ServerPort(p), true) => Some(*p),
             _ => None,
@@ -638,7 +435,7 @@ impl Explorer<'_, '_> {
     }
 
     /// Merge every world but the plain one into one that keeps the answers they share.
-    fn widen<'c>(&mut self, worlds: Vec<World<'c>>) -> Vec<World<'c>> {
+    pub(super) fn widen<'c>(&mut self, worlds: Vec<World<'c>>) -> Vec<World<'c>> {
         self.widened = true;
         let (mut out, rest): (Vec<_>, Vec<_>) = worlds.into_iter().partition(|w| w.plain);
         // Worlds merge only with worlds whose request strings and aclexec flag are the same.
@@ -679,7 +476,7 @@ impl Explorer<'_, '_> {
     }
 
     /// A world's run ends here.
-    fn end(&mut self, world: World<'_>, decision: Decision) {
+    pub(super) fn end(&mut self, world: World<'_>, decision: Decision) {
         self.outcomes.push(Outcome {
             decision,
             facts: world.facts,
@@ -689,7 +486,7 @@ impl Explorer<'_, '_> {
         });
     }
 
-    fn finish(self) -> Verdict {
+    pub(super) fn finish(self) -> Verdict {
         let fates = |f: Fate| self.outcomes.iter().any(|o| o.fate() == f);
         let access = match (
             fates(Fate::Granted),
@@ -713,129 +510,5 @@ impl Explorer<'_, '_> {
             questions: self.questions,
             widened: self.widened,
         }
-    }
-}
-
-impl Fact {
-    fn push(
-        prev: Option<std::sync::Arc<Fact>>,
-        pred: Pred,
-        value: bool,
-        at: RuleLoc,
-        pos: usize,
-    ) -> std::sync::Arc<Fact> {
-        let prev_yes = match &prev {
-            Some(p) if p.value => Some(p.clone()),
-            Some(p) => p.prev_yes.clone(),
-            None => None,
-        };
-        std::sync::Arc::new(Fact {
-            now: Assumption {
-                pred,
-                value,
-                at,
-                pos,
-            },
-            value,
-            prev,
-            prev_yes,
-        })
-    }
-}
-
-/// A rule the comment strategy must comment out (or, with `How::Hang` or a table error
-/// other than a missing newline, a line no edit of ours makes harmless).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refuser {
-    pub loc: RuleLoc,
-    /// Byte offset of the entry in its file.
-    pub pos: usize,
-    /// How it refuses (in one of the worlds where it does).
-    pub how: How,
-}
-
-/// Does a rule that ends this way refuse the client?
-fn refuses(end: &RuleEnd, role: Role) -> bool {
-    match end {
-        RuleEnd::Match => role == Role::Deny,
-        RuleEnd::Jump(_, granted) => !granted,
-        RuleEnd::Crash => true,
-        RuleEnd::NoMatch | RuleEnd::Void => false,
-    }
-}
-
-fn how_of(end: &RuleEnd, role: Role) -> How {
-    match (end, role) {
-        (RuleEnd::Jump(how, _), _) => how.clone(),
-        (RuleEnd::Crash, _) => How::Crash,
-        (_, Role::Deny) => How::DenyRule,
-        _ => How::AllowRule,
-    }
-}
-
-pub(super) fn rule_ref(role: Role, line: u32, text: &[u8]) -> RuleRef {
-    let text = text.strip_suffix(b"\n").unwrap_or(text);
-    let text = text.strip_suffix(b"\r").unwrap_or(text);
-    RuleRef {
-        loc: RuleLoc { role, line },
-        text: text.to_vec(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::eval::Mode;
-    use crate::model::accounts::FileAccounts;
-    use crate::model::flavor::Flavor;
-    use crate::rootfs::Root;
-
-    /// The lines the comment strategy must comment out for an unnamed client, and whether
-    /// the client is then let in.
-    fn commented(deny: &str) -> (Vec<u32>, Access) {
-        let root = Root::new("/nonexistent-wrapfix-root");
-        let accounts = FileAccounts::from_names(&["root"], &["root"]);
-        let env = Env {
-            flavor: Flavor::Debian,
-            mode: Mode::Daemon,
-            root: &root,
-            accounts: &accounts,
-            aclexec: None,
-        };
-        let tables = Tables::from_bytes(Some(b""), Some(deny.as_bytes()));
-        let client = Client {
-            addr: "198.51.100.7".into(),
-            name: None,
-            user: None,
-        };
-        let (after, refusers) = explore_with(&tables, None, "sshd", &client, &env, true);
-        (refusers.iter().map(|r| r.loc.line).collect(), after.access)
-    }
-
-    #[test]
-    fn one_pass_finds_every_refusing_rule_even_behind_another() {
-        assert_eq!(
-            commented("ALL: ALL\nALL: ALL\n"),
-            (vec![1, 2], Access::Granted)
-        );
-        assert_eq!(
-            commented("sshd: ALL\nALL: 203.0.113.9\n"),
-            (vec![1], Access::Granted)
-        );
-        // Rules that refuse only some host names are commented out too.
-        assert_eq!(
-            commented("sshd: .example.com\nsshd: ALL EXCEPT good.\n"),
-            (vec![1, 2], Access::Granted)
-        );
-    }
-
-    #[test]
-    fn an_unterminated_last_rule_gets_its_newline_and_is_commented_out() {
-        // Adding the newline alone still refuses; commenting alone leaves it unterminated.
-        let (lines, access) = commented("# x\nALL: ALL");
-        assert_eq!(lines, vec![2, 2]);
-        assert_eq!(access, Access::Granted);
-        let (lines, access) = commented("sshd: 10.0.0.1\nsshd: 10.0.0.2");
-        assert_eq!((lines, access), (vec![2], Access::Granted));
     }
 }
