@@ -54,16 +54,27 @@ def peak_rss(cmd, cwd=None):
     return int(r.stderr.strip().splitlines()[-1]) * 1024
 
 
+def add_wrapfix_arg(ap):
+    """The `--wrapfix PATH` option every benchmark takes (default: the release build)."""
+    ap.add_argument("--wrapfix", default=os.path.join(os.path.dirname(__file__), "..", "..", "target", "release", "wrapfix"))
+
+
+def release_binary(args):
+    """The wrapfix binary `args` names, absolute; exits saying how to build it when missing."""
+    wrapfix = os.path.abspath(args.wrapfix)
+    if not os.access(wrapfix, os.X_OK):
+        sys.exit(f"no wrapfix binary at {wrapfix}: run cargo build --release first")
+    return wrapfix
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--lines", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=15)
     ap.add_argument("--denyhosts", action="store_true", help="every fourth line a '# DenyHosts:' comment")
-    ap.add_argument("--wrapfix", default=os.path.join(os.path.dirname(__file__), "..", "..", "target", "release", "wrapfix"))
+    add_wrapfix_arg(ap)
     args = ap.parse_args()
-    wrapfix = os.path.abspath(args.wrapfix)
-    if not os.access(wrapfix, os.X_OK):
-        sys.exit(f"no wrapfix binary at {wrapfix}: run cargo build --release first")
+    wrapfix = release_binary(args)
     with tempfile.TemporaryDirectory() as root:
         size = make_tree(root, args.lines, denyhosts=args.denyhosts)
         etc = os.path.join(root, "etc")

@@ -15,7 +15,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from check_vs_tcpdmatch import make_tree, wall  # noqa: E402
+from check_vs_tcpdmatch import add_wrapfix_arg, make_tree, release_binary, wall  # noqa: E402
 
 
 def main():
@@ -24,9 +24,9 @@ def main():
     ap.add_argument("--clients", type=int, default=10_000)
     ap.add_argument("--runs", type=int, default=9)
     ap.add_argument("--json", action="store_true", help="time --json output instead of the human report")
-    ap.add_argument("--wrapfix", default=os.path.join(os.path.dirname(__file__), "..", "..", "target", "release", "wrapfix"))
+    add_wrapfix_arg(ap)
     args = ap.parse_args()
-    wrapfix = os.path.abspath(args.wrapfix)
+    wrapfix = release_binary(args)
     with tempfile.TemporaryDirectory() as root:
         make_tree(root, args.lines)
         rnd = random.Random(7)

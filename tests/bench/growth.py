@@ -17,7 +17,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(__file__))
-from check_vs_tcpdmatch import wall  # noqa: E402
+from check_vs_tcpdmatch import add_wrapfix_arg, release_binary, wall  # noqa: E402
 from plan_vs_check import CLIENT, make_root, mixed  # noqa: E402
 
 
@@ -25,11 +25,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--max", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--wrapfix", default=os.path.join(os.path.dirname(__file__), "..", "..", "target", "release", "wrapfix"))
+    add_wrapfix_arg(ap)
     args = ap.parse_args()
-    wrapfix = os.path.abspath(args.wrapfix)
-    if not os.access(wrapfix, os.X_OK):
-        sys.exit(f"no wrapfix binary at {wrapfix}: run cargo build --release first")
+    wrapfix = release_binary(args)
     modes = {
         "check": ["--check"],
         "dry-run allow": ["--dry-run"],

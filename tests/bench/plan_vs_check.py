@@ -20,7 +20,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(__file__))
-from check_vs_tcpdmatch import peak_rss, wall  # noqa: E402
+from check_vs_tcpdmatch import add_wrapfix_arg, peak_rss, release_binary, wall  # noqa: E402
 
 CLIENT = "198.51.100.7"
 
@@ -106,11 +106,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--only", default=None, help="run only tables whose name contains this")
-    ap.add_argument("--wrapfix", default=os.path.join(os.path.dirname(__file__), "..", "..", "target", "release", "wrapfix"))
+    add_wrapfix_arg(ap)
     args = ap.parse_args()
-    wrapfix = os.path.abspath(args.wrapfix)
-    if not os.access(wrapfix, os.X_OK):
-        sys.exit(f"no wrapfix binary at {wrapfix}: run cargo build --release first")
+    wrapfix = release_binary(args)
     ok = True
     for name, deny in tables().items():
         if args.only and args.only not in name:

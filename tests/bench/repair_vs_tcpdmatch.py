@@ -15,16 +15,16 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(__file__))
-from check_vs_tcpdmatch import make_tree, wall  # noqa: E402
+from check_vs_tcpdmatch import add_wrapfix_arg, make_tree, release_binary, wall  # noqa: E402
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--lines", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=7)
-    ap.add_argument("--wrapfix", default=os.path.join(os.path.dirname(__file__), "..", "..", "target", "release", "wrapfix"))
+    add_wrapfix_arg(ap)
     args = ap.parse_args()
-    wrapfix = os.path.abspath(args.wrapfix)
+    wrapfix = release_binary(args)
     with tempfile.TemporaryDirectory() as scratch:
         pristine = os.path.join(scratch, "pristine")
         size = make_tree(pristine, args.lines)

@@ -19,12 +19,11 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(__file__))
-from check_vs_tcpdmatch import peak_rss, wall  # noqa: E402
+from plan_vs_check import make_root  # noqa: E402
+from check_vs_tcpdmatch import add_wrapfix_arg, peak_rss, release_binary, wall  # noqa: E402
 
 
 def make_tree(root, lines, seed=8):
-    etc = os.path.join(root, "etc")
-    os.makedirs(etc, exist_ok=True)
     rnd = random.Random(seed)
     rules = []
     for i in range(lines):
@@ -45,23 +44,16 @@ def make_tree(root, lines, seed=8):
             rules.append("sshd: %d.%d.%d.%d" % (rnd.randint(11, 223), rnd.randint(0, 255),
                                                  rnd.randint(0, 255), rnd.randint(1, 254)))
     rnd.shuffle(rules)
-    with open(os.path.join(etc, "hosts.deny"), "w") as f:
-        f.write("\n".join(rules) + "\n")
-    open(os.path.join(etc, "hosts.allow"), "w").close()
-    with open(os.path.join(etc, "os-release"), "w") as f:
-        f.write("ID=debian\n")
-    return os.path.getsize(os.path.join(etc, "hosts.deny"))
+    return make_root(root, "\n".join(rules) + "\n")
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--lines", type=int, default=100_000)
     ap.add_argument("--runs", type=int, default=11)
-    ap.add_argument("--wrapfix", default=os.path.join(os.path.dirname(__file__), "..", "..", "target", "release", "wrapfix"))
+    add_wrapfix_arg(ap)
     args = ap.parse_args()
-    wrapfix = os.path.abspath(args.wrapfix)
-    if not os.access(wrapfix, os.X_OK):
-        sys.exit(f"no wrapfix binary at {wrapfix}: run cargo build --release first")
+    wrapfix = release_binary(args)
     with tempfile.TemporaryDirectory() as root:
         size = make_tree(root, args.lines)
         base = [wrapfix, "--check", "--root", root, "--json", "--client"]
