@@ -5,7 +5,6 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::time::Duration;
 
 use crate::support;
-use crate::support::pane::Pane;
 use crate::support::system::System;
 
 #[test]
@@ -218,12 +217,7 @@ fn nothing_to_roll_back_is_a_usage_error() {
 
 fn prompt_session(keys: &[&str]) -> Option<(System, String)> {
     let sys = System::new().deny("ALL: ALL\n");
-    let cmd = format!(
-        "env -u SSH_CONNECTION {} --root {} --color never --client 198.51.100.7",
-        env!("CARGO_BIN_EXE_wrapfix"),
-        sys.path().display()
-    );
-    let pane = Pane::start(&cmd)?;
+    let pane = sys.pane("--client 198.51.100.7")?;
     pane.wait_for("Apply this change? [y/N]");
     pane.keys(keys);
     let screen = pane.wait_for("EXIT:");
@@ -277,12 +271,7 @@ fn system_with_refusals() -> System {
 #[test]
 fn without_a_client_the_menu_offers_the_refused_clients_from_the_logs() {
     let sys = system_with_refusals();
-    let cmd = format!(
-        "env -u SSH_CONNECTION {} --root {} --color never",
-        env!("CARGO_BIN_EXE_wrapfix"),
-        sys.path().display()
-    );
-    let Some(pane) = Pane::start(&cmd) else {
+    let Some(pane) = sys.pane("") else {
         return;
     };
     let menu = pane.wait_for("Who should get in?");

@@ -28,6 +28,8 @@ use std::time::Duration;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::pane::Pane;
+
 /// `wrapfix --root ROOT --color never` with a clean environment: the low-level command, for
 /// roots that are not a [`System`] (a typo, an unmounted disk) and for what [`Run`] cannot
 /// express.
@@ -230,6 +232,16 @@ impl System {
             .map(|e| e.unwrap_or_else(|e| panic!("read {}: {e}", dir.display())))
             .filter(|e| e.path().join("manifest.json").exists())
             .count()
+    }
+
+    /// wrapfix on this root in a tmux pane (160x50, see [`Pane::start`]), as an admin runs
+    /// it on a console: no SSH connection, no colour, then `args` (split by sh).
+    pub fn pane(&self, args: &str) -> Option<Pane> {
+        Pane::start(&format!(
+            "env -u SSH_CONNECTION {} --root {} --color never {args}",
+            env!("CARGO_BIN_EXE_wrapfix"),
+            self.path().display()
+        ))
     }
 
     /// The binary with `--root` (and `--flavor`, the environment and stdin asked for).
