@@ -106,12 +106,6 @@ pub(super) fn dns_findings(
     // Flat, then sorted: one small record per question (a nested map per rule costs ~220
     // bytes each, 16 MB on a 100,000-line list of name patterns).
     let mut asked_at: Vec<((RuleLoc, usize), usize, &Pred)> = Vec::new();
-    let who = |tv: &TargetVerdict| {
-        tv.target
-            .client
-            .as_ref()
-            .map_or_else(|| "a client".to_string(), |c| c.addr.clone())
-    };
     // Only where the answer changes the verdict: a ban list of globs before `ALL: ALL`
     // asks about the name on every line, but refuses whatever the answer.
     for (i, tv) in verdicts.iter().enumerate() {
@@ -151,39 +145,19 @@ pub(super) fn dns_findings(
     let mut shown: HashSet<Role> = HashSet::new();
     for ((loc, pos), clients) in by_rule {
         // The rest of a group only lends its line number to the first (see `group`).
-        if per_role[&loc.role] > GROUP_OVER && !shown.insert(loc.role) {
-            out.push(Finding {
-                path: None,
-                kind: Kind::DnsDependent,
-                severity: Severity::Warning,
-                role: Some(loc.role),
-                line: Some(loc.line),
-                text: None,
-                message: String::new(),
-            });
-            continue;
-        }
-        let asked = |p: &Pred| match p {
-            Pred::NameMatches(tok) => format!("matches '{}'", syntax::escape(tok)),
-            Pred::NameKnown => "is a verified name (KNOWN)".to_string(),
-            _ => "has no dot (LOCAL)".to_string(),
+        let lends_only = per_role[&loc.role] > GROUP_OVER && !shown.insert(loc.role);
+        let (text, message) = if lends_only {
+            (None, String::new())
+        } else {
+            (
+                tables
+                    .get(loc.role)
+                    .document()
+                    .and_then(|doc| doc.entries_from(flavor, pos, loc.line).next())
+                    .map(|e| trim_newline(&e.logical().text)),
+                dns_message(&clients, verdicts),
+            )
         };
-        let what: Vec<String> = clients
-            .into_iter()
-            .map(|(i, preds)| {
-                let words: Vec<String> = preds.into_iter().map(asked).collect();
-                format!(
-                    "whether the host name of {} {}",
-                    who(&verdicts[i]),
-                    words.join(" or ")
-                )
-            })
-            .collect();
-        let text = tables
-            .get(loc.role)
-            .document()
-            .and_then(|doc| doc.entries_from(flavor, pos, loc.line).next())
-            .map(|e| trim_newline(&e.logical().text));
         out.push(Finding {
             path: None,
             kind: Kind::DnsDependent,
@@ -191,12 +165,39 @@ pub(super) fn dns_findings(
             role: Some(loc.role),
             line: Some(loc.line),
             text,
-            message: format!(
-                "This rule turns on reverse DNS ({}); give the client's name with --client ADDRESS=NAME to decide.",
-                what.join("; ")
-            ),
+            message,
         });
     }
+}
+
+/// What a rule asks about each client's host name, in words.
+fn dns_message(clients: &PerClient<'_>, verdicts: &[TargetVerdict]) -> String {
+    let who = |tv: &TargetVerdict| {
+        tv.target
+            .client
+            .as_ref()
+            .map_or_else(|| "a client".to_string(), |c| c.addr.clone())
+    };
+    let asked = |p: &Pred| match p {
+        Pred::NameMatches(tok) => format!("matches '{}'", syntax::escape(tok)),
+        Pred::NameKnown => "is a verified name (KNOWN)".to_string(),
+        _ => "has no dot (LOCAL)".to_string(),
+    };
+    let what: Vec<String> = clients
+        .iter()
+        .map(|(i, preds)| {
+            let words: Vec<String> = preds.iter().map(|p| asked(p)).collect();
+            format!(
+                "whether the host name of {} {}",
+                who(&verdicts[*i]),
+                words.join(" or ")
+            )
+        })
+        .collect();
+    format!(
+        "This rule turns on reverse DNS ({}); give the client's name with --client ADDRESS=NAME to decide.",
+        what.join("; ")
+    )
 }
 
 impl Finding {
