@@ -52,20 +52,6 @@ pub struct PerTable<T> {
     pub deny: T,
 }
 
-impl<T> PerTable<T> {
-    pub fn new(mut f: impl FnMut(Role) -> T) -> Self {
-        PerTable {
-            allow: f(Role::Allow),
-            deny: f(Role::Deny),
-        }
-    }
-
-    /// Allow first, as libwrap reads them.
-    pub fn iter(&self) -> impl Iterator<Item = (Role, &T)> {
-        [(Role::Allow, &self.allow), (Role::Deny, &self.deny)].into_iter()
-    }
-}
-
 impl<T> std::ops::Index<Role> for PerTable<T> {
     type Output = T;
     fn index(&self, role: Role) -> &T {
