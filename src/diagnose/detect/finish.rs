@@ -119,52 +119,49 @@ pub(super) fn dns_findings(
         }
     }
     // By rule, then by client; a client's questions keep the order they were asked in
-    // (the sort is stable), each once.
+    // (the sort is stable).
     asked_at.sort_by_key(|&(key, i, _)| (key, i));
-    let mut by_rule: Vec<((RuleLoc, usize), PerClient<'_>)> = Vec::new();
-    for (key, i, pred) in asked_at {
-        if by_rule.last().is_none_or(|(k, _)| *k != key) {
-            by_rule.push((key, Vec::new()));
+    // Rules per file: past GROUP_OVER they are one finding, told by the first rule, whose
+    // questions alone are gathered (the others only give their line numbers).
+    let mut lines: HashMap<Role, Vec<u32>> = HashMap::new();
+    for (i, &((loc, _), _, _)) in asked_at.iter().enumerate() {
+        if i == 0 || asked_at[i - 1].0 != asked_at[i].0 {
+            lines.entry(loc.role).or_default().push(loc.line);
         }
-        let Some((_, clients)) = by_rule.last_mut() else {
+    }
+    for asked in asked_at.chunk_by(|a, b| a.0 == b.0) {
+        let (loc, pos) = asked[0].0;
+        let group = &lines[&loc.role];
+        let grouped = group.len() > GROUP_OVER;
+        if grouped && group.first() != Some(&loc.line) {
             continue;
-        };
-        if clients.last().is_none_or(|(c, _)| *c != i) {
-            clients.push((i, Vec::new()));
         }
-        if let Some((_, preds)) = clients.last_mut()
-            && !preds.contains(&pred)
-        {
-            preds.push(pred);
+        let mut clients: PerClient<'_> = Vec::new();
+        for &(_, i, pred) in asked {
+            if clients.last().is_none_or(|(c, _)| *c != i) {
+                clients.push((i, Vec::new()));
+            }
+            if let Some((_, preds)) = clients.last_mut()
+                && !preds.contains(&pred)
+            {
+                preds.push(pred);
+            }
         }
-    }
-    let mut per_role: HashMap<Role, usize> = HashMap::new();
-    for ((loc, _), _) in &by_rule {
-        *per_role.entry(loc.role).or_default() += 1;
-    }
-    let mut shown: HashSet<Role> = HashSet::new();
-    for ((loc, pos), clients) in by_rule {
-        // The rest of a group only lends its line number to the first (see `group`).
-        let lends_only = per_role[&loc.role] > GROUP_OVER && !shown.insert(loc.role);
-        let (text, message) = if lends_only {
-            (None, String::new())
-        } else {
-            (
-                tables
-                    .get(loc.role)
-                    .document()
-                    .and_then(|doc| doc.entries_from(flavor, pos, loc.line).next())
-                    .map(|e| trim_newline(&e.logical().text)),
-                dns_message(&clients, verdicts),
-            )
-        };
+        let mut message = dns_message(&clients, verdicts);
+        if grouped {
+            message = grouped_message(group, &message);
+        }
         out.push(Finding {
             path: None,
             kind: Kind::DnsDependent,
             severity: Severity::Warning,
             role: Some(loc.role),
             line: Some(loc.line),
-            text,
+            text: tables
+                .get(loc.role)
+                .document()
+                .and_then(|doc| doc.entries_from(flavor, pos, loc.line).next())
+                .map(|e| trim_newline(&e.logical().text)),
             message,
         });
     }

@@ -138,6 +138,17 @@ pub(super) fn rhel6_prefix(tok: &[u8]) -> Option<String> {
 /// first lines (a ban list of 1,500 `ip #NN` lines is one problem, not 1,500).
 pub(super) const GROUP_OVER: usize = 5;
 
+/// The message of a group of findings on `lines`, the first of which says `first`.
+pub(super) fn grouped_message(lines: &[u32], first: &str) -> String {
+    let shown: Vec<String> = lines.iter().take(8).map(u32::to_string).collect();
+    let more = if lines.len() > 8 { ", …" } else { "" };
+    format!(
+        "{} rules like this one (lines {}{more}); the first: {first}",
+        crate::diagnose::explain::count(lines.len()),
+        shown.join(", "),
+    )
+}
+
 /// Findings of one kind in one file, more than [`GROUP_OVER`], told as one.
 pub(super) fn group(findings: Vec<Finding>) -> Vec<Finding> {
     let mut counts: HashMap<(Kind, Option<Role>), usize> = HashMap::new();
@@ -172,14 +183,7 @@ pub(super) fn group(findings: Vec<Finding>) -> Vec<Finding> {
         if f.line != ls.first().copied() {
             continue;
         }
-        let shown: Vec<String> = ls.iter().take(8).map(u32::to_string).collect();
-        let more = if ls.len() > 8 { ", …" } else { "" };
-        f.message = format!(
-            "{} rules like this one (lines {}{more}); the first: {}",
-            crate::diagnose::explain::count(ls.len()),
-            shown.join(", "),
-            f.message
-        );
+        f.message = grouped_message(ls, &f.message);
         out.push(f);
     }
     out
