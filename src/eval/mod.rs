@@ -426,6 +426,8 @@ pub struct Prober<'p, 'e> {
     env: &'p Env<'e>,
     files: FileCache,
     nobody: Client,
+    /// Nothing known: made once (a probe runs for every rule and client).
+    none: explore::Knowledge,
 }
 
 /// A probe's answer.
@@ -448,6 +450,7 @@ impl<'p, 'e> Prober<'p, 'e> {
             env,
             files: FileCache::default(),
             nobody,
+            none: explore::Knowledge::default(),
         }
     }
 
@@ -462,8 +465,7 @@ impl<'p, 'e> Prober<'p, 'e> {
         let client = client.unwrap_or(&self.nobody);
         let env = self.env;
         let files = &mut self.files;
-        let none = explore::Knowledge::default();
-        let (leaves, cut) = explore::walk(&none, |w| {
+        let (leaves, cut) = explore::walk(&self.none, |w| {
             let req = Request::new(daemon.as_bytes(), client);
             let mut run = Run::new(env, req, false, files, w);
             let matched = run.match_list(&mut syntax::tokens(list), f);
