@@ -80,12 +80,7 @@ fn check(config: &Config) -> Result<Exit> {
     let (analysis, _) = ctx.analyse_system(load(config)?);
     write_out(|out| {
         if config.json {
-            let doc = report::json(
-                config,
-                &analysis,
-                serde_json::Value::Null,
-                serde_json::Value::Null,
-            );
+            let doc = report::json(config, &analysis, None, serde_json::Value::Null);
             doc.write(out)
         } else {
             report::human(out, config, &analysis)

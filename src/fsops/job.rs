@@ -14,7 +14,7 @@ pub(super) struct Job<'a> {
     pub(super) action: &'a str,
     pub(super) targets: &'a Value,
     pub(super) rolls_back: Option<&'a str>,
-    pub(super) files: Vec<FileChange>,
+    pub(super) files: &'a [FileChange],
     pub(super) plan: PlanFn<'a>,
     /// The error for a plan that does not apply to a file (path, reason).
     pub(super) refuse: &'a dyn Fn(&str, String) -> Error,
@@ -134,7 +134,7 @@ pub(super) fn record_empty(job: &Job) -> Result<Applied, Error> {
 /// Steps 2–3: read each target (keeping its descriptor) and plan on its bytes.
 pub(super) fn plan_all(job: &Job) -> Result<Vec<Planned>, Error> {
     let mut planned = Vec::new();
-    for target in &job.files {
+    for target in job.files {
         let host = resolve(job.root, &target.system_path)?;
         sys::remove_stale_temps(sys::parent(&host)?);
         let snap = Snapshot::read(&host)?;

@@ -159,7 +159,7 @@ pub fn apply(req: &ChangeRequest) -> Result<Option<Applied>, Error> {
         action: req.action,
         targets: &req.targets_json,
         rolls_back: None,
-        files: req.files.clone(),
+        files: &req.files,
         plan: &plan,
         refuse: &refuse,
         allow_in_place: req.allow_in_place,

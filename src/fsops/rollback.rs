@@ -73,7 +73,7 @@ pub fn rollback_with(req: &RollbackRequest) -> Result<Option<Applied>, Error> {
         reason,
         exact: exact_cmd.clone(),
     };
-    let files = set
+    let files: Vec<FileChange> = set
         .files
         .iter()
         .map(|f| FileChange {
@@ -89,7 +89,7 @@ pub fn rollback_with(req: &RollbackRequest) -> Result<Option<Applied>, Error> {
         action: "rollback",
         targets: &set.targets,
         rolls_back: Some(id),
-        files,
+        files: &files,
         plan: &plan,
         refuse: &refuse,
         allow_in_place: req.allow_in_place || set.files.iter().any(|f| f.in_place),

@@ -62,11 +62,21 @@ pub fn json(b: &[u8]) -> serde_json::Value {
 
 impl Serialize for Bytes {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match std::str::from_utf8(&self.0) {
+        BytesRef(&self.0).serialize(s)
+    }
+}
+
+/// [`Bytes`]'s JSON form of borrowed bytes, for documents serialized straight from the
+/// data they describe.
+pub struct BytesRef<'a>(pub &'a [u8]);
+
+impl Serialize for BytesRef<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match std::str::from_utf8(self.0) {
             Ok(text) => s.serialize_str(text),
             Err(_) => {
                 let mut m = s.serialize_map(Some(1))?;
-                m.serialize_entry("hex", &hex(&self.0))?;
+                m.serialize_entry("hex", &hex(self.0))?;
                 m.end()
             }
         }

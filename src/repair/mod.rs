@@ -189,7 +189,7 @@ fn round(
                 command: config.command(&["--strategy", "comment", "--yes"]),
             }),
         );
-        report::json(config, &before, plan_value, change_set).write(out)
+        report::json(config, &before, Some(plan_value), change_set).write(out)
     };
     let show = |out: &mut dyn Write| -> std::io::Result<()> {
         if !details_shown {

@@ -4,7 +4,7 @@
 use similar::{Algorithm, DiffTag};
 
 use crate::model::bytes::{common_head, common_tail, lines};
-use crate::model::syntax::escape;
+use crate::model::syntax::{escape, escape_into};
 use crate::report::style::Paint;
 
 /// One line of output: the marker, then the text with its line ending removed and control
@@ -14,12 +14,18 @@ fn push_line(out: &mut String, p: Paint, sign: char, line: &[u8]) {
         Some(t) => (t, true),
         None => (line, false),
     };
-    let shown = format!("{sign}{}", escape(text));
-    out.push_str(&match sign {
-        '-' => p.red(&shown),
-        '+' => p.green(&shown),
-        _ => shown,
-    });
+    if p.0 && sign != ' ' {
+        let shown = format!("{sign}{}", escape(text));
+        out.push_str(&if sign == '-' {
+            p.red(&shown)
+        } else {
+            p.green(&shown)
+        });
+    } else {
+        // Unpainted (JSON, pipes): straight into the diff, no line of its own.
+        out.push(sign);
+        escape_into(out, text);
+    }
     out.push('\n');
     if !newline {
         out.push_str("\\ No newline at end of file\n");

@@ -134,7 +134,7 @@ pub struct Doc<'a> {
     pub(super) files: Vec<Value>,
     pub(super) verdicts: Vec<VerdictOut<'a>>,
     pub(super) findings: Vec<Value>,
-    pub(super) plan: Value,
+    pub(super) plan: Option<PlanOut<'a>>,
     pub(super) change_set: Value,
 }
 
@@ -156,7 +156,12 @@ pub fn write_json(out: &mut dyn Write, doc: &impl Serialize) -> io::Result<()> {
 }
 
 /// The whole JSON document. `plan` and `change_set` are filled in by the repair modes.
-pub fn json<'a>(config: &Config, a: &'a Analysis, plan: Value, change_set: Value) -> Doc<'a> {
+pub fn json<'a>(
+    config: &Config,
+    a: &'a Analysis,
+    plan: Option<PlanOut<'a>>,
+    change_set: Value,
+) -> Doc<'a> {
     let files: Vec<Value> = a
         .tables
         .both()

@@ -66,31 +66,57 @@ pub fn plan_human(
     Ok(())
 }
 
-/// The `plan` object of the JSON document.
-pub fn plan_json(plan: &Plan, tables: &Tables) -> Value {
-    let edits: Vec<Value> = plan
-        .edits
+/// One edit in the JSON document, borrowed from the plan: a plan commenting out 50,000
+/// rules is written straight out, never built as a tree of values (that took 130 MB).
+#[derive(Serialize)]
+pub struct EditOut<'a> {
+    file: &'static str,
+    line: u32,
+    kind: &'static str,
+    before: bytes::BytesRef<'a>,
+    after: bytes::BytesRef<'a>,
+    why: &'a str,
+}
+
+fn edits_out(plan: &Plan) -> Vec<EditOut<'_>> {
+    plan.edits
         .iter()
-        .map(|e| {
-            json!({
-                "file": e.role.system_path(),
-                "line": e.line,
-                "kind": e.kind.name(),
-                "before": bytes::json(&e.before),
-                "after": bytes::json(&e.after),
-                "why": e.why,
-            })
+        .map(|e| EditOut {
+            file: e.role.system_path(),
+            line: e.line,
+            kind: e.kind.name(),
+            before: bytes::BytesRef(&e.before),
+            after: bytes::BytesRef(&e.after),
+            why: &e.why,
         })
-        .collect();
-    json!({
-        "strategy": plan.strategy.name(),
-        "edits": edits,
-        "diff": plan_diff(plan, tables, Paint(false)),
-        "after": verdicts_json(&plan.after),
-        // A plan is only ever shown once verified; what the check covered, in words.
-        "verified": true,
-        "verification": plan.verified,
-    })
+        .collect()
+}
+
+/// The `plan` object of the JSON document (docs/json.md), in its key order.
+#[derive(Serialize)]
+pub struct PlanOut<'a> {
+    strategy: Option<&'static str>,
+    edits: Vec<EditOut<'a>>,
+    diff: String,
+    after: Value,
+    /// A plan is only ever shown once verified; `verification` says what the check
+    /// covered, in words.
+    verified: bool,
+    verification: String,
+    nothing_to_do: bool,
+    impossible: Option<String>,
+    opens_to_everyone: Vec<String>,
+    still_refused: Vec<Value>,
+    offer: Option<OfferOut<'a>>,
+}
+
+/// The final-newline fix offered with a plan, in the JSON document.
+#[derive(Serialize)]
+pub struct OfferOut<'a> {
+    why: &'static str,
+    edits: Vec<EditOut<'a>>,
+    diff: String,
+    command: String,
 }
 
 /// The final-newline fix offered alongside a plan that leaves everyone else refused.
@@ -104,18 +130,11 @@ pub struct NewlineOffer<'a> {
 
 /// The `plan` object of the JSON document: what planning concluded, for `--dry-run` and
 /// repairs alike.
-pub fn proposal_json(outcome: &Proposal, before: &Analysis, offer: Option<NewlineOffer>) -> Value {
-    let mut v = match outcome {
-        Proposal::Plan(p) => plan_json(p, &before.tables),
-        Proposal::NothingToDo => json!({
-            "strategy": null, "edits": [], "diff": "", "after": verdicts_json(before),
-            "verified": true, "verification": "every target is already granted",
-        }),
-        Proposal::Impossible(why) => json!({
-            "strategy": null, "edits": [], "diff": "", "after": [],
-            "verified": false, "verification": why,
-        }),
-    };
+pub fn proposal_json<'a>(
+    outcome: &'a Proposal,
+    before: &Analysis,
+    offer: Option<NewlineOffer<'a>>,
+) -> PlanOut<'a> {
     let (opens, still) = match outcome {
         Proposal::Plan(p) => (
             screen::opens_to_everyone(before, &p.after),
@@ -123,35 +142,44 @@ pub fn proposal_json(outcome: &Proposal, before: &Analysis, offer: Option<Newlin
         ),
         _ => (Vec::new(), Vec::new()),
     };
-    let offer = offer.map(|o| {
-        json!({
-            "why": "every other client is still refused: the last line of hosts.deny has no final newline",
-            "edits": plan_json(o.plan, o.tables)["edits"],
-            "diff": plan_diff(o.plan, o.tables, Paint(false)),
-            "command": o.command,
-        })
-    });
-    if let Some(obj) = v.as_object_mut() {
-        obj.insert(
-            "nothing_to_do".into(),
-            json!(matches!(outcome, Proposal::NothingToDo)),
-        );
-        obj.insert(
-            "impossible".into(),
-            match outcome {
-                Proposal::Impossible(why) => json!(why),
-                _ => Value::Null,
-            },
-        );
-        obj.insert("opens_to_everyone".into(), json!(opens));
-        obj.insert(
-            "still_refused".into(),
-            json!(still
-                .iter()
-                .map(|d| json!({"daemon": d, "reason": "the last line of hosts.deny has no final newline"}))
-                .collect::<Vec<_>>()),
-        );
-        obj.insert("offer".into(), offer.unwrap_or(Value::Null));
+    let mut out = PlanOut {
+        strategy: None,
+        edits: Vec::new(),
+        diff: String::new(),
+        after: Value::Array(Vec::new()),
+        verified: true,
+        verification: String::new(),
+        nothing_to_do: matches!(outcome, Proposal::NothingToDo),
+        impossible: None,
+        opens_to_everyone: opens,
+        still_refused: still
+            .iter()
+            .map(|d| json!({"daemon": d, "reason": "the last line of hosts.deny has no final newline"}))
+            .collect(),
+        offer: offer.map(|o| OfferOut {
+            why: "every other client is still refused: the last line of hosts.deny has no final newline",
+            edits: edits_out(o.plan),
+            diff: plan_diff(o.plan, o.tables, Paint(false)),
+            command: o.command,
+        }),
+    };
+    match outcome {
+        Proposal::Plan(p) => {
+            out.strategy = Some(p.strategy.name());
+            out.edits = edits_out(p);
+            out.diff = plan_diff(p, &before.tables, Paint(false));
+            out.after = verdicts_json(&p.after);
+            out.verification = p.verified.clone();
+        }
+        Proposal::NothingToDo => {
+            out.after = verdicts_json(before);
+            out.verification = "every target is already granted".into();
+        }
+        Proposal::Impossible(why) => {
+            out.verified = false;
+            out.verification = why.clone();
+            out.impossible = Some(why.clone());
+        }
     }
-    v
+    out
 }

@@ -204,10 +204,12 @@ impl SetWriter {
     /// Write `manifest.json` (atomically: a reader sees the old or the new one, never half).
     pub fn save(&mut self, complete: bool) -> Result<(), Error> {
         self.manifest.complete = complete;
-        let mut text = serde_json::to_vec_pretty(&self.manifest)
-            .map_err(|e| Error::Unsafe(format!("cannot encode the manifest: {e}")))?;
-        text.push(b'\n');
-        write_atomic(&self.dir, MANIFEST, &text)?;
+        // Encoding a manifest cannot fail (plain data, string keys): an error here is the
+        // file's, and says so.
+        write_atomic_with(&self.dir, MANIFEST, |out| {
+            serde_json::to_writer_pretty(&mut *out, &self.manifest)?;
+            out.write_all(b"\n")
+        })?;
         sys::sync_dir(&self.dir)
     }
 

@@ -3,11 +3,22 @@
 /// File bytes as text a terminal shows safely: invalid UTF-8 replaced, control characters
 /// written as escapes (a CR or an escape sequence would otherwise hide or forge output).
 pub fn escape(bytes: &[u8]) -> String {
-    // Most lines are printable ASCII: nothing to do but copy.
-    if bytes.iter().all(|&b| (0x20..0x7f).contains(&b)) {
-        return String::from_utf8_lossy(bytes).into_owned();
+    let mut out = String::with_capacity(bytes.len());
+    escape_into(&mut out, bytes);
+    out
+}
+
+/// [`escape`], appended to `out` (a diff of 50,000 edits escapes 200,000 lines).
+pub fn escape_into(out: &mut String, bytes: &[u8]) {
+    // Most lines are printable ASCII: nothing to do but copy. (No early exit: the check
+    // then runs over whole vectors of bytes.)
+    let printable = bytes
+        .iter()
+        .fold(true, |ok, &b| ok & (b.wrapping_sub(0x20) < 0x5f));
+    if printable && let Ok(text) = std::str::from_utf8(bytes) {
+        out.push_str(text);
+        return;
     }
-    let mut out = String::new();
     for c in String::from_utf8_lossy(bytes).chars() {
         match c {
             '\t' => out.push_str("\\t"),
@@ -17,7 +28,6 @@ pub fn escape(bytes: &[u8]) -> String {
             c => out.push(c),
         }
     }
-    out
 }
 
 /// strtok separators libwrap uses for daemon and client lists.

@@ -31,6 +31,8 @@ pub(super) fn comment_edits(
             &tv.evaluated,
             &env,
         );
+        let why = format!("it refused {daemon} to {who}");
+        let what = format!("commented out: {why}");
         for r in refusers {
             match &r.how {
                 How::DenyTableError(TableProblem::Unterminated(Unterminated::MissingNewline)) => {
@@ -56,7 +58,8 @@ pub(super) fn comment_edits(
                     r.pos,
                     ctx.flavor,
                     id,
-                    &format!("it refused {daemon} to {who}"),
+                    &why,
+                    &what,
                 )),
             }
         }
@@ -98,6 +101,8 @@ pub(super) fn comment_rule(
     flavor: Flavor,
     id: &str,
     why: &str,
+    // The marker's words: "commented out: " and `why` (made once for thousands of rules).
+    what: &str,
 ) -> Option<Edit> {
     let doc = tables.get(loc.role).document()?;
     let entry = doc.entries_from(flavor, pos, loc.line).next()?;
@@ -115,7 +120,7 @@ pub(super) fn comment_rule(
     } else {
         &b"\n"[..]
     };
-    let mut after = marker(id, &format!("commented out: {why}"), nl);
+    let mut after = marker(id, what, nl);
     for line in before.split_inclusive(|&b| b == b'\n') {
         after.push(b'#');
         after.extend_from_slice(line);

@@ -61,8 +61,16 @@ pub(super) fn terminator(doc: Option<&Document>) -> &'static [u8] {
 }
 
 pub(super) fn marker(id: &str, what: &str, nl: &[u8]) -> Vec<u8> {
-    let mut m = format!("# wrapfix {id}: {what}").into_bytes();
-    m.extend_from_slice(nl);
+    let mut m = Vec::with_capacity(12 + id.len() + what.len() + nl.len());
+    for piece in [
+        &b"# wrapfix "[..],
+        id.as_bytes(),
+        b": ",
+        what.as_bytes(),
+        nl,
+    ] {
+        m.extend_from_slice(piece);
+    }
     m
 }
 
