@@ -53,7 +53,7 @@ pub const EXIT_STATUS: [(&str, &str); 4] = [
     ),
     (
         "3",
-        "The change could not be made safely: a read-only file system, no permission, an I/O error, a file changed underneath in a way the plan cannot follow, another wrapfix run holding the lock, or verification failed. The message says what state each file is in.",
+        "The change could not be made safely: a read-only file system, no permission, an I/O error, a file changed underneath in a way the plan cannot follow, another wrapfix run holding the lock, verification failed, or another program still had a replaced file open for writing (the change is made; its lines may miss the file). The message says what state each file is in.",
     ),
 ];
 

@@ -319,6 +319,7 @@ pub(super) fn applied_file(p: &PendingWrite, w: Written) -> AppliedFile {
         salvaged: w.salvaged,
         in_place: w.in_place,
         warnings: w.warnings,
+        still_open: w.still_open,
     }
 }
 

@@ -131,8 +131,11 @@ pub struct AppliedFile {
     pub salvaged: Vec<u8>,
     /// Overwritten in place (bind mount), not replaced atomically.
     pub in_place: bool,
-    /// Things the admin should know (a writer that kept the old file open, ...).
+    /// Things the admin should know (other hard links, an in-place write, ...).
     pub warnings: Vec<String>,
+    /// Another program still had the replaced file open for writing when wrapfix stopped
+    /// waiting for it: lines it writes now miss the file. The message says so, whole.
+    pub still_open: Option<String>,
 }
 
 /// Apply a change. `Ok(None)`: nothing to do (every file already holds what the plan

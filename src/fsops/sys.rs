@@ -454,6 +454,44 @@ fn set_xattrs(file: &File, path: &Path, want: &[(String, Vec<u8>)]) -> Result<()
     Ok(())
 }
 
+/// Whether any program has `file`'s inode open for writing, as the kernel counts it (its
+/// count of writable descriptors, every process's): a read lease (`F_SETLEASE` `F_RDLCK`)
+/// is refused with `EAGAIN` exactly then. A granted lease is given back at once. `Err`
+/// when leases are not available here: not the file's owner and no `CAP_LEASE` (`EACCES`),
+/// a file system without them or `fs.leases-enable` off (`EINVAL`), `ENOLCK`. `file` must
+/// be open read-only and we must hold no writable descriptor on it (we would count).
+pub(crate) fn open_for_writing(file: &File) -> Result<bool, Errno> {
+    // While the lease is held, a program opening the file for writing makes the kernel
+    // signal us, SIGIO by default, which would kill wrapfix: ask for SIGURG instead, which
+    // is ignored unless handled (wrapfix handles no signal).
+    fcntl_int(file, F_SETSIG, libc::SIGURG)?;
+    match fcntl_int(file, libc::F_SETLEASE, libc::F_RDLCK) {
+        Ok(()) => {
+            // While we hold it, a program opening the file for writing waits for us. Should
+            // giving it back fail, closing the descriptor does it; the caller then treats
+            // leases as unavailable.
+            fcntl_int(file, libc::F_SETLEASE, libc::F_UNLCK)?;
+            Ok(false)
+        }
+        Err(Errno::EAGAIN) => Ok(true),
+        Err(e) => Err(e),
+    }
+}
+
+/// `F_SETSIG` from `<asm-generic/fcntl.h>`, the same on every Linux architecture; the
+/// libc crate does not export it for glibc.
+const F_SETSIG: libc::c_int = 10;
+
+/// `fcntl(fd, cmd, arg)` for the commands nix has no wrapper for (`F_SETLEASE`,
+/// `F_SETSIG`), whose argument is a plain int.
+#[allow(unsafe_code)]
+fn fcntl_int(file: &File, cmd: libc::c_int, arg: libc::c_int) -> Result<(), Errno> {
+    // SAFETY: `file` is open for the whole call, and these commands take an int argument:
+    // the kernel reads no memory of ours and writes none.
+    let rc = unsafe { libc::fcntl(file.as_raw_fd(), cmd, arg) };
+    Errno::result(rc).map(drop)
+}
+
 /// Counts who opens and closes one inode (inotify on the descriptor we hold), so that after
 /// the rename we can wait until every writer that had the old file open has closed it: then
 /// nothing can be appended to the old inode any more, and the salvage is complete.

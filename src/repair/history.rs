@@ -148,10 +148,16 @@ pub fn rollback(config: &Config, id: Option<&str>, exact: bool) -> Result<Exit> 
         allow_in_place: config.in_place,
         command: &command,
     })?;
+    // A program that still writes to the file it replaced: the rollback is made, but that
+    // no line is lost is not certain (exit 3).
+    let exit = match &done {
+        Some(a) if crate::repair::still_open(config, a) => Exit::Unsafe,
+        _ => Exit::Ok,
+    };
     if config.json {
         let cs = change_set_json(config, done.as_ref(), true, Some(&set.info.id));
         write_out(|out| report::write_json(out, &json_doc(cs)))?;
-        return Ok(Exit::Ok);
+        return Ok(exit);
     }
     // What the files hold now, read back.
     let now = |r: &Restore| config.root.read_optional(&r.path).ok().flatten();
@@ -182,7 +188,7 @@ pub fn rollback(config: &Config, id: Option<&str>, exact: bool) -> Result<Exit> 
             ),
         }
     })?;
-    Ok(Exit::Ok)
+    Ok(exit)
 }
 
 /// The plain diff of one planned restore, for JSON.

@@ -503,6 +503,7 @@ fn apply_plan(
             Ok(())
         })?;
     }
+    let open = still_open(config, &applied);
     if !granted {
         // The change set stays in the JSON: its ID is what --rollback needs.
         term::say(&format!(
@@ -513,7 +514,27 @@ fn apply_plan(
         ));
         return Ok((Exit::Unsafe, change_set));
     }
+    if open {
+        return Ok((Exit::Unsafe, change_set));
+    }
     Ok((Exit::Ok, change_set))
+}
+
+/// Say on stderr, for each file of `applied` that another program still had open for
+/// writing when wrapfix stopped waiting, that lines may miss it and what state it is in;
+/// whether there was one (then the exit status is 3: the change is made, but that no line
+/// is lost is not certain).
+pub(crate) fn still_open(config: &Config, applied: &fsops::Applied) -> bool {
+    let mut any = false;
+    for msg in applied.files.iter().filter_map(|f| f.still_open.as_ref()) {
+        any = true;
+        term::say(&format!(
+            "{msg}. Change set {} is in place (undo: {})",
+            applied.id,
+            config.command(&["--rollback", &applied.id])
+        ));
+    }
+    any
 }
 
 fn who(tv: &crate::diagnose::analysis::TargetVerdict) -> String {

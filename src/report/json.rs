@@ -233,6 +233,16 @@ pub fn change_set_json(
                     .collect::<Vec<_>>()
             })
             .unwrap_or_default(),
+        // Files whose replaced copy another program still had open for writing when
+        // wrapfix stopped waiting: lines it writes now miss them (exit status 3).
+        "still_open": applied
+            .map(|a| {
+                a.files
+                    .iter()
+                    .filter_map(|f| Some(json!({"file": f.system_path, "message": f.still_open.as_ref()?})))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default(),
     })
 }
 

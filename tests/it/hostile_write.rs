@@ -172,3 +172,162 @@ fn the_ebusy_message_says_nothing_was_changed_once() {
         )
     );
 }
+
+/// A writer wrapfix cannot see coming: it opens `path` for appending (`exec 3>>`) before
+/// wrapfix reads it, waits until wrapfix has renamed the new version over it, then after
+/// `delay` writes `first` to the file it opened (the old one), keeps it open for `hold`,
+/// writes `second` (unless empty) and closes it: DenyHosts, or a fail2ban action caught
+/// between its open and its write. Returned once the file is open.
+fn early_writer(
+    path: &std::path::Path,
+    delay: &str,
+    first: &str,
+    hold: &str,
+    second: &str,
+) -> std::process::Child {
+    use std::io::BufRead as _;
+    let script = r#"exec 3>>"$1" || exit 97
+        ino=$(stat -c %i "$1")
+        echo ready
+        n=0
+        while [ "$(stat -c %i "$1")" = "$ino" ]; do
+          n=$((n + 1)); [ $n -lt 5000 ] || exit 98; sleep 0.001
+        done
+        sleep "$2"; printf '%s\n' "$3" >&3
+        sleep "$4"; [ -z "$5" ] || printf '%s\n' "$5" >&3
+        exec 3>&-"#;
+    let mut child = std::process::Command::new("sh")
+        .args(["-c", script, "early-writer"])
+        .arg(path)
+        .args([delay, first, hold, second])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn the writer");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read from the writer");
+    assert_eq!(
+        line,
+        "ready\n",
+        "the writer did not open {}",
+        path.display()
+    );
+    child
+}
+
+#[track_caller]
+fn finished(mut writer: std::process::Child) {
+    let status = writer.wait().expect("wait for the writer");
+    assert!(status.success(), "the writer failed: {status}");
+}
+
+#[test]
+fn a_line_written_through_a_descriptor_opened_before_wrapfix_read_the_file_is_kept() {
+    // It used to be lost: the salvage read the old file right after the rename, and the
+    // writer's line came later, into the replaced file, while wrapfix said it was done.
+    let s = sandbox().deny("ALL: ALL\n");
+    let deny = s.at("/etc/hosts.deny");
+    let writer = early_writer(&deny, "0.3", "ALL: 203.0.113.99", "0", "");
+    let fixed = s
+        .run(["--yes", "--strategy", "comment"])
+        .code(0)
+        .stderr_empty()
+        .stdout_has("/etc/hosts.deny: kept 18 bytes another program appended meanwhile");
+    finished(writer);
+    let text = s.text("/etc/hosts.deny");
+    assert!(
+        text.ends_with("\n#ALL: ALL\nALL: 203.0.113.99\n"),
+        "{text}\n{}",
+        fixed.stdout()
+    );
+    // The same for a rollback: the ban outlives it.
+    let writer = early_writer(&deny, "0.3", "ALL: 203.0.113.98", "0", "");
+    s.run(["--yes", "--rollback"]).code(0).stderr_empty();
+    finished(writer);
+    assert_eq!(
+        s.text("/etc/hosts.deny"),
+        "ALL: ALL\nALL: 203.0.113.99\nALL: 203.0.113.98\n"
+    );
+}
+
+#[test]
+fn a_writer_that_keeps_the_replaced_file_open_past_the_wait_is_exit_3_and_said() {
+    let s = sandbox()
+        .deny("ALL: ALL\n")
+        .env("WRAPFIX_WRITER_WAIT_MS", "300");
+    let deny = s.at("/etc/hosts.deny");
+    // Writes one line at once, the next long after wrapfix stopped waiting.
+    let writer = early_writer(&deny, "0", "ALL: 203.0.113.99", "1.5", "ALL: 203.0.113.98");
+    let start = std::time::Instant::now();
+    let run = s.run(["--yes", "--strategy", "comment"]).code(3);
+    let took = start.elapsed();
+    let id = run
+        .stdout()
+        .lines()
+        .find_map(|l| l.strip_prefix("Applied change set ")?.split(';').next())
+        .expect("the change set is applied")
+        .to_string();
+    let root = s.path().display();
+    let run = run.stderr_is(&format!(
+        "wrapfix: /etc/hosts.deny: after 300 ms, another program still had the replaced copy \
+         of /etc/hosts.deny open for writing (the kernel refused a read lease on it): lines it \
+         writes there now are not in /etc/hosts.deny, only what it wrote before was kept; \
+         restart that program (fail2ban, DenyHosts) so that it writes to the new file. Change \
+         set {id} is in place (undo: wrapfix --root {root} --rollback {id})\n"
+    ));
+    assert!(
+        took < Duration::from_millis(1500),
+        "waited {took:?} for the writer"
+    );
+    finished(writer);
+    let text = s.text("/etc/hosts.deny");
+    assert!(
+        text.ends_with("\n#ALL: ALL\nALL: 203.0.113.99\n"),
+        "what it wrote before the wait ran out is kept, the rest is not: {text}\n{}",
+        run.stdout()
+    );
+    // A rollback says it too, in its JSON.
+    let writer = early_writer(&deny, "0", "ALL: 203.0.113.97", "1.5", "");
+    let run = s.run(["--yes", "--rollback", "--json"]).code(3);
+    finished(writer);
+    let doc = run.json();
+    assert_eq!(
+        doc["change_set"]["still_open"][0]["file"], "/etc/hosts.deny",
+        "{doc:#}"
+    );
+    assert_eq!(
+        s.text("/etc/hosts.deny"),
+        "ALL: ALL\nALL: 203.0.113.99\nALL: 203.0.113.97\n"
+    );
+}
+
+#[test]
+fn without_leases_a_fix_settles_and_succeeds_as_before() {
+    // Not the file's owner and no CAP_LEASE: the kernel refuses leases (EACCES), and the
+    // salvage waits for the file to stop growing instead.
+    if !nix::unistd::geteuid().is_root() {
+        crate::support::skip("root privileges", "drops CAP_LEASE with setpriv");
+        return;
+    }
+    if !crate::support::require_tool("setpriv", "drops CAP_LEASE") {
+        return;
+    }
+    let s = sandbox().deny("ALL: ALL\n");
+    let deny = s.at("/etc/hosts.deny");
+    std::os::unix::fs::chown(&deny, Some(1234), Some(1234)).expect("chown");
+    let out = std::process::Command::new("setpriv")
+        .args(["--bounding-set=-lease", "--inh-caps=-lease"])
+        .arg(env!("CARGO_BIN_EXE_wrapfix"))
+        .arg("--root")
+        .arg(s.path())
+        .args(["--color", "never", "--yes", "--strategy", "comment"])
+        .env_remove("SSH_CONNECTION")
+        .env("WRAPFIX_WRITER_WAIT_MS", "300")
+        .output()
+        .expect("run wrapfix without CAP_LEASE");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(stderr, "");
+    assert!(s.text("/etc/hosts.deny").ends_with("\n#ALL: ALL\n"));
+}

@@ -26,11 +26,12 @@ use verify::*;
 
 /// How often a file may change underneath us before we give up (docs/write-protocol.md step 5).
 const MAX_ATTEMPTS: usize = 5;
-/// How long to wait for a writer that still has the old file open (DenyHosts keeps its
-/// file open while it calls the firewall). Longer than any `printf >>`.
-const WRITER_WAIT: Duration = Duration::from_secs(2);
-/// Without inotify, how long to keep watching the old file for late appends.
-const SETTLE: Duration = Duration::from_millis(20);
+/// How long to wait after the rename for programs that still have the old file open for
+/// writing (DenyHosts keeps its file open while it calls the firewall). Far longer than
+/// any `printf >>`. `WRAPFIX_WRITER_WAIT_MS` overrides it.
+const WRITER_WAIT: Duration = Duration::from_secs(5);
+/// Without leases, how long the old file's size must stay the same before the salvage.
+const SETTLE: Duration = Duration::from_millis(100);
 
 /// What a file should become. `bytes: None` removes it; `meta: None` keeps the metadata the
 /// file has (or, for a new file, the creation default).
@@ -72,6 +73,9 @@ pub(crate) struct Written {
     /// A rebase found that nothing is left to change.
     pub unchanged: bool,
     pub warnings: Vec<String>,
+    /// Another program still had the old file open for writing when the wait for it ran
+    /// out: the message saying so (the change is made, but lines may miss it).
+    pub still_open: Option<String>,
 }
 
 /// An error, and whether the target had been touched when it happened.
@@ -230,8 +234,12 @@ fn replace(p: &mut PendingWrite, new: &[u8], allow_in_place: bool) -> Result<Ste
     let mut warnings = hard_link_warning(p);
     sys::sync_dir(&dir).map_err(touched)?;
     let written = [new, &carried.glue, &carried.bytes].concat();
-    let (late, waited) = salvage_bytes(p, carried.bytes.len()).map_err(touched)?;
-    warnings.extend(waited);
+    let Salvage {
+        bytes: late,
+        still_open,
+        warnings: unsure,
+    } = salvage_bytes(p, carried.bytes.len()).map_err(touched)?;
+    warnings.extend(unsure);
     let appended = if late.is_empty() {
         Vec::new()
     } else {
@@ -251,6 +259,7 @@ fn replace(p: &mut PendingWrite, new: &[u8], allow_in_place: bool) -> Result<Ste
         before,
         salvaged,
         warnings,
+        still_open,
         ..Written::default()
     }))
 }

@@ -37,7 +37,11 @@ pub(super) fn remove(p: &mut PendingWrite) -> Result<Step, Failed> {
 
 pub(super) fn finish_removal(p: &mut PendingWrite, dir: &Path) -> Result<Written, Error> {
     sys::sync_dir(dir)?;
-    let (salvaged, warnings) = salvage_bytes(p, 0)?;
+    let Salvage {
+        bytes: salvaged,
+        still_open,
+        warnings,
+    } = salvage_bytes(p, 0)?;
     let mut after = None;
     if !salvaged.is_empty() {
         // Someone appended to the file while we removed it: their lines stay.
@@ -53,6 +57,7 @@ pub(super) fn finish_removal(p: &mut PendingWrite, dir: &Path) -> Result<Written
         after,
         before,
         salvaged,
+        still_open,
         warnings,
         ..Written::default()
     })

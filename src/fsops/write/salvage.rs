@@ -2,53 +2,150 @@
 
 use super::*;
 
-/// docs/write-protocol.md step 7: everything appended to the held old inode beyond what we read and
-/// the `carried` bytes already copied (a fail2ban `printf >>` between our last look and
-/// the rename), once no writer can add more.
-pub(super) fn salvage_bytes(
-    p: &mut PendingWrite,
-    carried: usize,
-) -> Result<(Vec<u8>, Vec<String>), Error> {
-    if p.snap.held.is_none() {
-        // The file did not exist: there is no old inode anyone could append to.
-        return Ok((Vec::new(), Vec::new()));
-    }
-    let warnings = wait_for_writers(p.snap.watch.as_mut(), &p.host);
-    let (Some(held), Some(read)) = (&p.snap.held, &p.snap.bytes) else {
-        return Ok((Vec::new(), warnings));
-    };
-    let extra = tail_of(held, (read.len() + carried) as u64)
-        .map_err(|e| io_err("read the old version of", &p.host, e))?;
-    Ok((extra, warnings))
+/// What the salvage found.
+#[derive(Default)]
+pub(super) struct Salvage {
+    /// Appended to the old inode beyond what was read and carried over before the rename.
+    pub bytes: Vec<u8>,
+    /// Set when another program still has the old inode open for writing: what to tell
+    /// the admin (the change is made, but its lines may miss the file).
+    pub still_open: Option<String>,
+    /// Without leases, what may have been missed, as a warning (as before leases).
+    pub warnings: Vec<String>,
 }
 
-/// After the rename only descriptors opened before it can reach the old inode. Wait
-/// (bounded) until every one opened since our read was closed; without inotify, or when it
-/// lost events, give late writers a short settling time instead.
-pub(super) fn wait_for_writers(watch: Option<&mut sys::OpenWatch>, host: &Path) -> Vec<String> {
-    let start = Instant::now();
-    let settle = || std::thread::sleep(SETTLE.saturating_sub(start.elapsed()));
-    let Some(watch) = watch else {
-        settle();
-        return Vec::new();
+/// docs/write-protocol.md step 7: everything appended to the held old inode beyond what we
+/// read and the `carried` bytes already copied (a fail2ban `printf >>` between our last
+/// look and the rename, or a writer that opened the file before we read it and writes
+/// after the rename), once no program has it open for writing any more, or the wait for
+/// that is over.
+pub(super) fn salvage_bytes(p: &mut PendingWrite, carried: usize) -> Result<Salvage, Error> {
+    let Snapshot {
+        held: Some(held),
+        bytes: Some(read),
+        watch,
+        ..
+    } = &mut p.snap
+    else {
+        // The file did not exist: there is no old inode anyone could append to.
+        return Ok(Salvage::default());
     };
+    let wait = writer_wait();
+    let quiet = wait_for_writers(held, watch.as_mut(), wait);
+    let bytes = tail_of(held, (read.len() + carried) as u64)
+        .map_err(|e| io_err("read the old version of", &p.host, e))?;
+    let (path, wait) = (&p.system_path, seconds(wait));
+    let mut salvage = Salvage {
+        bytes,
+        ..Salvage::default()
+    };
+    match quiet {
+        Quiet::Yes => {}
+        Quiet::Leased => {
+            salvage.still_open = Some(format!(
+                "{path}: after {wait}, another program still had the replaced copy of {path} open for writing (the kernel refused a read lease on it): lines it writes there now are not in {path}, only what it wrote before was kept; restart that program (fail2ban, DenyHosts) so that it writes to the new file"
+            ));
+        }
+        Quiet::Opened => salvage.warnings.push(format!(
+            "after {wait}, a program that opened it after wrapfix read it still had the replaced copy open (for writing or only reading: without file leases wrapfix cannot tell): anything it writes there now is lost (stop it, e.g. DenyHosts, while repairing)"
+        )),
+        Quiet::Growing => salvage.warnings.push(format!(
+            "after {wait}, the replaced copy was still being written to: anything written there now is lost (stop the program writing it, e.g. DenyHosts, while repairing)"
+        )),
+    }
+    Ok(salvage)
+}
+
+/// Whether the old inode is done with, when the salvage reads it.
+enum Quiet {
+    /// No program has it open for writing (or, without leases, it settled).
+    Yes,
+    /// A read lease was still refused when the wait ran out: a program has it open for
+    /// writing.
+    Leased,
+    /// Without leases: a program inotify saw opening it after our read still has it open.
+    Opened,
+    /// Without leases: its size still changed when the wait ran out.
+    Growing,
+}
+
+/// How long to wait for writers: [`WRITER_WAIT`], or `WRAPFIX_WRITER_WAIT_MS` milliseconds
+/// (at most ten minutes; for tests, and for writers known to be slow).
+fn writer_wait() -> Duration {
+    std::env::var("WRAPFIX_WRITER_WAIT_MS")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(WRITER_WAIT, |ms| Duration::from_millis(ms.min(600_000)))
+}
+
+/// `5 s`, `1.5 s`, `200 ms`.
+fn seconds(d: Duration) -> String {
+    let ms = d.as_millis();
+    match ms {
+        _ if ms.is_multiple_of(1000) => format!("{} s", ms / 1000),
+        ..1000 => format!("{ms} ms"),
+        _ => format!("{:.1} s", d.as_secs_f64()),
+    }
+}
+
+/// After the rename only descriptors opened before it can reach the old inode, among them
+/// those opened before we read the file. Wait (bounded by `wait`) until no program has the
+/// inode open for writing, as a read lease tells (docs/write-protocol.md step 7). Where
+/// leases are not available, see [`settle`].
+fn wait_for_writers(held: &File, watch: Option<&mut sys::OpenWatch>, wait: Duration) -> Quiet {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(1);
     loop {
-        match watch.writers_may_remain() {
-            Some(false) => return Vec::new(),
-            None => {
-                settle();
-                return Vec::new();
+        match sys::open_for_writing(held) {
+            Ok(false) => return Quiet::Yes,
+            Ok(true) if start.elapsed() >= wait => return Quiet::Leased,
+            Ok(true) => {
+                // A writer's line is one write and a close: look often at first.
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(MAX_PAUSE);
             }
-            Some(true) if start.elapsed() >= WRITER_WAIT => {
-                return vec![format!(
-                    "a program still had the old {} open for writing after {} s: anything it writes there from now on is lost (stop it, e.g. DenyHosts, while repairing)",
-                    host.display(),
-                    WRITER_WAIT.as_secs()
-                )];
-            }
-            Some(true) => std::thread::sleep(Duration::from_millis(1)),
+            Err(_) => return settle(held, watch, start, wait),
         }
     }
+}
+
+/// The longest sleep between two looks for writers.
+const MAX_PAUSE: Duration = Duration::from_millis(10);
+
+/// Without leases: wait until every program inotify saw opening the file after our read
+/// has closed it (one that opened it before is not seen), then until its size has not
+/// changed for [`SETTLE`], within the same `wait`.
+fn settle(
+    held: &File,
+    watch: Option<&mut sys::OpenWatch>,
+    start: Instant,
+    wait: Duration,
+) -> Quiet {
+    if let Some(watch) = watch {
+        loop {
+            match watch.writers_may_remain() {
+                // None: the kernel lost events; the size still tells.
+                Some(false) | None => break,
+                Some(true) if start.elapsed() >= wait => return Quiet::Opened,
+                Some(true) => std::thread::sleep(Duration::from_millis(1)),
+            }
+        }
+    }
+    let size = || held.metadata().map(|m| m.len()).ok();
+    let mut last = size();
+    let mut stable = Instant::now();
+    while stable.elapsed() < SETTLE {
+        std::thread::sleep(SETTLE / 10);
+        let now = size();
+        if now != last {
+            if start.elapsed() >= wait {
+                return Quiet::Growing;
+            }
+            last = now;
+            stable = Instant::now();
+        }
+    }
+    Quiet::Yes
 }
 
 pub(super) fn read_at_most(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
