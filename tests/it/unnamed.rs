@@ -336,7 +336,7 @@ pub(crate) fn check_seeds(seeds: &[u64], sets: usize) {
         }
     }
     eprintln!(
-        "unnamed: seeds {seeds:#x?}: {verdicts} unnamed verdicts ({depends} depends, {widened} widened), {runs_checked} runs, {asked} hosts_ctl() calls, {:.1} s ({eval_time:.1} s evaluating, {oracle_time:.1} s in libwrap)",
+        "unnamed: seeds {seeds:#x?}: {verdicts} unnamed verdicts ({depends} depends, {widened} widened), {runs_checked} runs, {asked} calls of the real library, {:.1} s ({eval_time:.1} s evaluating, {oracle_time:.1} s in libwrap)",
         started.elapsed().as_secs_f64()
     );
     assert!(
