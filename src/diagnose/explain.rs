@@ -69,10 +69,13 @@ pub fn plain_world(v: &Verdict) -> Option<String> {
     let mut kinds: Vec<&str> = Vec::new();
     for q in &v.questions {
         let k = match q.pred {
-            Pred::NameMatches(_) | Pred::NameKnown | Pred::NameLocal => "name pattern",
-            Pred::ServerHost(_) => "daemon@host",
+            Pred::NameMatches(_)
+            | Pred::SanitizedNameMatches(_)
+            | Pred::NameKnown
+            | Pred::NameLocal => "name pattern",
+            Pred::ServerHost(_) | Pred::SanitizedServerHost(_) => "daemon@host",
             Pred::ServerPort(_) => "port",
-            Pred::Netgroup(_) => "netgroup",
+            Pred::Netgroup(_) | Pred::SanitizedNetgroup(_) => "netgroup",
             Pred::AclexecSucceeds(_) => "aclexec command",
             Pred::ExpansionFits(_) => "over-long expansion",
         };

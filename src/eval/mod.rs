@@ -10,6 +10,7 @@
 
 mod explore;
 mod names;
+mod percent;
 mod run;
 mod solve;
 
@@ -18,7 +19,6 @@ use std::sync::Arc;
 use crate::model::client::Client;
 use crate::model::flavor::Flavor;
 use crate::model::options::{Accounts, OptionError};
-use crate::model::pattern;
 use crate::model::syntax::{self, Rule, Unterminated};
 use crate::model::tables::PerTable;
 use crate::model::tables::{Role, Tables};
@@ -58,16 +58,23 @@ pub type Token = Arc<[u8]>;
 pub enum Pred {
     /// `string_match(token, client name)`.
     NameMatches(Token),
+    /// `string_match(token, client name)` once `%` expansion has sanitised the name in
+    /// place (asked only for tokens with a literal `_`: see `percent::after_sanitize`).
+    SanitizedNameMatches(Token),
     /// The client name is a verified one (not `unknown`/`paranoid`): `KNOWN`.
     NameKnown,
     /// The client name is verified and has no dot: `LOCAL`.
     NameLocal,
     /// `daemon@HOST`: the local address or name the client connected to matches HOST.
     ServerHost(Token),
+    /// [`Pred::ServerHost`] after `%H` or `%N` may have sanitised the server's name.
+    SanitizedServerHost(Token),
     /// A numeric daemon token: the daemon listens on this port.
     ServerPort(u16),
     /// `@group`: the client is in this NIS netgroup.
     Netgroup(Token),
+    /// [`Pred::Netgroup`] asked with the client's name as `%` expansion sanitised it.
+    SanitizedNetgroup(Token),
     /// `aclexec CMD` exits with status 0.
     AclexecSucceeds(Token),
     /// This option value still fits libwrap's 8 KiB buffer once `%` expansion has put in
@@ -79,7 +86,10 @@ impl Pred {
     pub fn is_name(&self) -> bool {
         matches!(
             self,
-            Pred::NameMatches(_) | Pred::NameKnown | Pred::NameLocal
+            Pred::NameMatches(_)
+                | Pred::SanitizedNameMatches(_)
+                | Pred::NameKnown
+                | Pred::NameLocal
         )
     }
 
@@ -94,6 +104,10 @@ impl Pred {
         let s = if yes { "es" } else { "" };
         match self {
             Pred::NameMatches(tok) => format!("the client's host name {does}match{s} '{}'", t(tok)),
+            Pred::SanitizedNameMatches(tok) => format!(
+                "the client's host name, once % expansion has replaced its odd bytes with '_', {does}match{s} '{}'",
+                t(tok)
+            ),
             Pred::NameKnown => format!(
                 "the client's address {does}resolve{} to a verified host name",
                 if yes { "s" } else { "" }
@@ -103,8 +117,16 @@ impl Pred {
                 "the server address the client connects to {does}match{s} '{}'",
                 t(h)
             ),
+            Pred::SanitizedServerHost(h) => format!(
+                "the server address the client connects to, once % expansion has replaced odd bytes of its name with '_', {does}match{s} '{}'",
+                t(h)
+            ),
             Pred::ServerPort(p) => format!("the daemon {is} listening on port {p}"),
             Pred::Netgroup(g) => format!("the client {is} in NIS netgroup '{}'", t(g)),
+            Pred::SanitizedNetgroup(g) => format!(
+                "the client, its host name as % expansion sanitised it, {is} in NIS netgroup '{}'",
+                t(g)
+            ),
             Pred::AclexecSucceeds(c) => format!(
                 "the command '{}' {}",
                 t(c),
@@ -395,24 +417,25 @@ pub fn evaluate_candidates(
 pub fn hosts_ctl_answer(pred: &Pred, daemon: &str, client: &Client, env: &Env<'_>) -> bool {
     let name = client.name.as_deref().unwrap_or("unknown").as_bytes();
     match pred {
-        Pred::NameMatches(_) | Pred::NameKnown | Pred::NameLocal => {
-            names::answer(pred, &name[..name.len().min(127)], env.flavor)
-        }
-        Pred::ServerHost(host) => {
+        Pred::NameMatches(_)
+        | Pred::SanitizedNameMatches(_)
+        | Pred::NameKnown
+        | Pred::NameLocal => names::answer(pred, &name[..name.len().min(127)], env.flavor),
+        // The server is `unknown`: nothing for an expansion to replace.
+        Pred::ServerHost(host) | Pred::SanitizedServerHost(host) => {
             let ctl = Env {
                 mode: Mode::HostsCtl,
                 ..*env
             };
             let mut files = FileCache::default();
             let mut never = |_: Pred| false;
-            let req = Request::new(b"", client);
+            let req = Request::new(b"", client, Mode::HostsCtl);
             Run::new(&ctl, req, false, &mut files, &mut never).server_host(host)
         }
-        Pred::ServerPort(_) | Pred::Netgroup(_) => false,
+        Pred::ServerPort(_) | Pred::Netgroup(_) | Pred::SanitizedNetgroup(_) => false,
         Pred::ExpansionFits(value) => {
-            let req = Request::new(daemon.as_bytes(), client);
-            let unknown = pattern::UNKNOWN.len();
-            run::expansion_len(value, &req, (unknown, unknown)).1 < run::EXPANSION_LIMIT
+            let req = Request::new(daemon.as_bytes(), client, Mode::HostsCtl);
+            percent::expansion_len(value, &req, Mode::HostsCtl).1 < percent::EXPANSION_LIMIT
         }
         Pred::AclexecSucceeds(cmd) => match env.aclexec {
             Some(known) => known(cmd),
@@ -466,7 +489,7 @@ impl<'p, 'e> Prober<'p, 'e> {
         let env = self.env;
         let files = &mut self.files;
         let (leaves, cut) = explore::walk(&self.none, |w| {
-            let req = Request::new(daemon.as_bytes(), client);
+            let req = Request::new(daemon.as_bytes(), client, env.mode);
             let mut run = Run::new(env, req, false, files, w);
             let matched = run.match_list(&mut syntax::tokens(list), f);
             (matched, run.crashed)

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use std::rc::Rc;
 
+use super::percent::{AfterSanitize, EXPANSION_LIMIT, after_sanitize, expansion_len, expansion_ok};
 use super::{Env, How, Mode, Pred};
 use crate::model::client::Client;
 use crate::model::flavor::Flavor;
@@ -57,26 +58,37 @@ pub(super) enum RuleEnd {
 }
 
 /// libwrap keeps each request string in a 128-byte field: 127 bytes of text.
-const FIELD: usize = 127;
+pub(super) const FIELD: usize = 127;
 
 /// The request's strings as libwrap holds them: truncated to their fields, and rewritten in
-/// place when an option's `%` expansion sanitizes them.
+/// place when an option's `%` expansion sanitizes them (see [`super::percent`]).
 #[derive(Clone, PartialEq, Eq)]
 pub(super) struct Request<'r> {
-    daemon: Cow<'r, [u8]>,
-    addr: Cow<'r, [u8]>,
+    pub(super) daemon: Cow<'r, [u8]>,
+    pub(super) addr: Cow<'r, [u8]>,
     /// `None`: the name is unknown to us (every possibility counts).
-    name: Option<Cow<'r, [u8]>>,
-    user: Cow<'r, [u8]>,
+    pub(super) name: Option<Cow<'r, [u8]>>,
+    pub(super) user: Cow<'r, [u8]>,
+    /// libwrap has the client's name: `hosts_ctl()` is given it, a daemon looks it up when
+    /// a pattern or `%n` first needs it. Until then `%h` shows the address.
+    pub(super) looked_up: bool,
+    /// An expansion may have rewritten the name since it was looked up (for a name we do
+    /// not know: one did sanitise it), so name questions are about the sanitised name.
+    pub(super) name_rewritten: bool,
+    /// `%H` or `%N` may have rewritten the server's name (a daemon's, unknown to us).
+    pub(super) server_rewritten: bool,
 }
 
 impl<'r> Request<'r> {
-    pub(super) fn new(daemon: &'r [u8], client: &'r Client) -> Self {
+    pub(super) fn new(daemon: &'r [u8], client: &'r Client, mode: Mode) -> Self {
         Request {
             daemon: field(daemon),
             addr: field(client.addr.as_bytes()),
             name: client.name.as_deref().map(|n| field(n.as_bytes())),
             user: field(client.user().as_bytes()),
+            looked_up: mode == Mode::HostsCtl,
+            name_rewritten: false,
+            server_rewritten: false,
         }
     }
 }
@@ -85,23 +97,9 @@ fn field(s: &[u8]) -> Cow<'_, [u8]> {
     Cow::Borrowed(&s[..s.len().min(FIELD)])
 }
 
-/// Bytes `percent_x()` keeps in an expansion; any other byte becomes `_`.
-fn expansion_ok(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!@%-_=+:,./".contains(&b)
-}
-
-fn sanitize(s: &mut Cow<'_, [u8]>) {
-    if s.iter().any(|&b| !expansion_ok(b)) {
-        *s = Cow::Owned(
-            s.iter()
-                .map(|&b| if expansion_ok(b) { b } else { b'_' })
-                .collect(),
-        );
-    }
-}
-
 /// Would an option's `%` expansion rewrite any of these strings? (Then the scan, which
-/// probes the strings as given, may miss what a later rule sees.)
+/// probes the strings as given, may miss what a later rule sees.) A name we do not know
+/// needs no care: the scan asks about every name, the sanitised ones included.
 pub(super) fn sanitize_stable(daemon: &[u8], client: &Client) -> bool {
     [
         daemon,
@@ -111,58 +109,6 @@ pub(super) fn sanitize_stable(daemon: &[u8], client: &Client) -> bool {
     ]
     .iter()
     .all(|s| s.iter().all(|&b| expansion_ok(b)))
-}
-
-/// `percent_x()` writes into an 8192-byte buffer and exits the process at 8191 bytes.
-pub(super) const EXPANSION_LIMIT: usize = 8191;
-
-fn known(name: &[u8]) -> bool {
-    !eq_nocase(name, UNKNOWN) && !eq_nocase(name, PARANOID)
-}
-
-/// The shortest and longest `percent_x()` result for an option value: a name we do not
-/// know is anything from 1 to 127 bytes (or `unknown`, when `%h` shows the address).
-/// `server` is the range of the server's address and name lengths.
-pub(super) fn expansion_len(
-    value: &[u8],
-    req: &Request<'_>,
-    server: (usize, usize),
-) -> (usize, usize) {
-    let addr = req.addr.len();
-    let (host_lo, host_hi, name_lo, name_hi) = match req.name.as_deref() {
-        Some(n) if known(n) => (n.len(), n.len(), n.len(), n.len()),
-        Some(n) => (addr, addr, n.len(), n.len()),
-        None => (addr.min(1), addr.max(FIELD), 1, FIELD),
-    };
-    let user = req.user.len();
-    let user_unknown = eq_nocase(&req.user, UNKNOWN);
-    let (mut lo, mut hi) = (0, 0);
-    let mut i = 0;
-    while i < value.len() {
-        if value[i] != b'%' || i + 1 == value.len() {
-            lo += 1;
-            hi += 1;
-            i += 1;
-            continue;
-        }
-        let (l, h) = match value[i + 1] {
-            b'a' => (addr, addr),
-            b'h' => (host_lo, host_hi),
-            b'n' => (name_lo, name_hi),
-            b'd' | b's' => (req.daemon.len(), req.daemon.len()),
-            b'u' => (user, user),
-            b'c' if user_unknown => (host_lo, host_hi),
-            b'c' => (user + 1 + host_lo, user + 1 + host_hi),
-            b'A' | b'H' | b'N' => server,
-            b'p' => (5, 5),
-            b'%' => (1, 1),
-            _ => (0, 0),
-        };
-        lo += l;
-        hi += h;
-        i += 2;
-    }
-    (lo, hi)
 }
 
 /// Answers to the questions a rule asks that the files cannot answer.
@@ -328,6 +274,15 @@ impl<'r, 'e, 'a> Run<'r, 'e, 'a> {
             Mode::Daemon if host.first() == Some(&b'/') => {
                 self.file_words(host, &mut |run, word| run.server_host_match(word))
             }
+            // After `%H`/`%N` the server's name may read otherwise for a pattern that
+            // tells the sanitised name apart: a question of its own.
+            Mode::Daemon
+                if self.req.server_rewritten
+                    && (host.first() == Some(&b'@')
+                        || after_sanitize(host) != AfterSanitize::Same) =>
+            {
+                self.ask(Pred::SanitizedServerHost(host.into()))
+            }
             Mode::Daemon => self.ask(Pred::ServerHost(host.into())),
         }
     }
@@ -345,14 +300,9 @@ impl<'r, 'e, 'a> Run<'r, 'e, 'a> {
     }
 
     /// `percent_x()` on an option value: false if the result would not fit (libwrap then
-    /// exits the process). `%a %h %n %d %u` sanitize the request's own strings in place.
-    /// With the client's or the server's name unknown, the length may be unknown too.
+    /// exits the process). The request's own strings are sanitised in place.
     fn expand(&mut self, value: &[u8]) -> bool {
-        let server = match self.env.mode {
-            Mode::HostsCtl => (UNKNOWN.len(), UNKNOWN.len()),
-            Mode::Daemon => (1, FIELD),
-        };
-        let (lo, hi) = expansion_len(value, &self.req, server);
+        let (lo, hi) = expansion_len(value, &self.req, self.env.mode);
         let fits = if hi < EXPANSION_LIMIT {
             true
         } else if lo >= EXPANSION_LIMIT {
@@ -360,40 +310,43 @@ impl<'r, 'e, 'a> Run<'r, 'e, 'a> {
         } else {
             self.ask(Pred::ExpansionFits(value.into()))
         };
-        let known_name = self.req.name.as_deref().is_some_and(known);
-        let mut i = 0;
-        while i + 1 < value.len() {
-            if value[i] != b'%' {
-                i += 1;
-                continue;
-            }
-            match value[i + 1] {
-                b'a' => sanitize(&mut self.req.addr),
-                b'h' if known_name => self.req.name.iter_mut().for_each(sanitize),
-                b'h' => sanitize(&mut self.req.addr),
-                b'n' => self.req.name.iter_mut().for_each(sanitize),
-                b'd' => sanitize(&mut self.req.daemon),
-                b'u' => sanitize(&mut self.req.user),
-                _ => {}
-            }
-            i += 2;
-        }
+        self.req.expand_in_place(value, self.env.mode);
         fits
+    }
+
+    /// `string_match(tok, name)` for a name we do not know, as libwrap reads it now.
+    fn name_matches(&mut self, tok: &[u8]) -> bool {
+        if !self.req.name_rewritten {
+            return self.ask(Pred::NameMatches(tok.into()));
+        }
+        match after_sanitize(tok) {
+            AfterSanitize::Same => self.ask(Pred::NameMatches(tok.into())),
+            AfterSanitize::Never => false,
+            AfterSanitize::Differs => self.ask(Pred::SanitizedNameMatches(tok.into())),
+        }
     }
 
     /// host_match() for the client: `name` None means the name is unknown to us.
     fn host_match(&mut self, tok: &[u8], addr: &[u8], name: Option<&[u8]>) -> bool {
         let known = |n: &[u8]| !eq_nocase(n, UNKNOWN) && !eq_nocase(n, PARANOID);
         if tok.first() == Some(&b'@') {
+            // innetgr() is asked with the name (looked up for it).
+            self.req.looked_up = true;
             return match self.env.mode {
                 Mode::HostsCtl => false,
+                Mode::Daemon if self.req.name_rewritten => {
+                    self.ask(Pred::SanitizedNetgroup(tok[1..].into()))
+                }
                 Mode::Daemon => self.ask(Pred::Netgroup(tok[1..].into())),
             };
         }
         if tok.first() == Some(&b'/') {
             return self.file_match(tok, addr, name);
         }
+        // KNOWN and LOCAL read the same of a sanitised name: `unknown`, `paranoid` and dots
+        // are kept.
         if eq_nocase(tok, b"KNOWN") {
+            self.req.looked_up = true;
             return !eq_nocase(addr, UNKNOWN)
                 && match name {
                     Some(n) => known(n),
@@ -401,6 +354,7 @@ impl<'r, 'e, 'a> Run<'r, 'e, 'a> {
                 };
         }
         if eq_nocase(tok, b"LOCAL") {
+            self.req.looked_up = true;
             return match name {
                 Some(n) => !n.contains(&b'.') && known(n),
                 None => self.ask(Pred::NameLocal),
@@ -419,12 +373,13 @@ impl<'r, 'e, 'a> Run<'r, 'e, 'a> {
         if !pattern::not_inaddr(tok) {
             return false;
         }
+        self.req.looked_up = true;
         match name {
             Some(n) => pattern::string_match(tok, n, self.env.flavor),
             // A `[v6]` token could only match a name that is an IPv6 literal, and a verified
             // host name never is one (libwrap turns a numeric reverse name into "paranoid").
             None if tok.first() == Some(&b'[') && tok.last() == Some(&b']') => false,
-            None => self.ask(Pred::NameMatches(tok.into())),
+            None => self.name_matches(tok),
         }
     }
 

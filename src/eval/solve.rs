@@ -12,6 +12,7 @@ use std::collections::VecDeque;
 use rustc_hash::FxHashMap;
 
 use super::names::is_bracketed;
+use super::percent::expansion_ok;
 use crate::model::flavor::Flavor;
 use crate::model::pattern::eq_nocase;
 
@@ -25,6 +26,9 @@ const MAX_STATES: usize = 20_000;
 pub(super) struct Glob {
     pat: Vec<u8>,
     nocase: bool,
+    /// Matched against the name as `%` expansion sanitises it: a byte percent_x() does
+    /// not keep reads as `_`.
+    sanitized: bool,
 }
 
 impl Glob {
@@ -41,10 +45,27 @@ impl Glob {
         } else {
             pat.to_vec()
         };
-        Glob { pat, nocase }
+        Glob {
+            pat,
+            nocase,
+            sanitized: false,
+        }
+    }
+
+    /// The same glob, matched against the sanitised name.
+    pub(super) fn sanitized(self) -> Glob {
+        Glob {
+            sanitized: true,
+            ..self
+        }
     }
 
     fn same(&self, p: u8, c: u8) -> bool {
+        let c = if self.sanitized && !expansion_ok(c) {
+            b'_'
+        } else {
+            c
+        };
         if self.nocase {
             p.eq_ignore_ascii_case(&c)
         } else {
@@ -160,6 +181,11 @@ pub(super) fn solve(yes: &[Glob], no: &[Glob]) -> Solved {
         .find(|b| !alphabet.iter().any(|a| a.eq_ignore_ascii_case(b)))
     {
         alphabet.push(fresh);
+    }
+    // A byte percent_x() replaces acts as `_` for a sanitised glob; `*` is never a
+    // literal of any glob, so it stands for all of them.
+    if all.iter().any(|g| g.sanitized) {
+        alphabet.push(b'*');
     }
     let start: Vec<Vec<bool>> = all.iter().map(|g| g.start()).collect();
     let dead = |s: &[Vec<bool>]| {

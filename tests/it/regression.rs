@@ -43,6 +43,171 @@ fn real_library(allow: &str, deny: &str, names: &[&str]) -> Option<Vec<OracleVer
     Some(got)
 }
 
+/// How the real library is asked: `hosts_ctl()` (given the name) or as a daemon asks it
+/// (the name looked up on first use).
+#[derive(Clone, Copy)]
+enum Asked {
+    HostsCtl,
+    Daemon,
+}
+
+/// The real library's answers for `names` of `daemon`, client `addr` (None without it).
+fn library(
+    how: Asked,
+    (allow, deny): (&[u8], &[u8]),
+    daemon: &str,
+    addr: &str,
+    names: &[&str],
+) -> Option<Vec<OracleVerdict>> {
+    if !support::require_libwrap("asks the real library the same question") {
+        return None;
+    }
+    let cases: Vec<OracleCase> = names
+        .iter()
+        .map(|n| OracleCase {
+            allow: Some(allow.to_vec()),
+            deny: Some(deny.to_vec()),
+            daemon: daemon.into(),
+            name: n.to_string(),
+            addr: addr.into(),
+            user: "unknown".into(),
+        })
+        .collect();
+    let got = match how {
+        Asked::HostsCtl => oracle::hosts_ctl_batch(&cases),
+        Asked::Daemon => oracle::daemon_batch(&cases),
+    };
+    assert_eq!(got.len(), names.len(), "one answer per name: {got:?}");
+    Some(got)
+}
+
+/// Bug (seed 0x18ed31ab9312c098 of the unnamed-client test): percent_x() sanitises `%h` in
+/// the request's own name, so a hosts.deny rule read after a failed aclexec no longer
+/// matches a name with bytes it replaces. hosts_ctl() has the name from the start: `%h` is
+/// the name, and the client is let in. A daemon has not looked the name up when `[::]/1`
+/// matched: `%h` is the address, the name stays as it was and the deny rule refuses it;
+/// with `%n` (which looks the name up) it is let in whatever the name.
+#[test]
+fn percent_h_sanitises_the_cached_name_for_later_rules_seed_0x18ed31ab9312c098() {
+    use wrapfix::eval::Access;
+    use wrapfix::model::client::Client;
+    use wrapfix::model::flavor::Flavor;
+    let deny: &[u8] = b"in.telnetd: EXCEPT\x0bGOOD.\n";
+    let allow_h: &[u8] = b"in.telnetd: [::]/1: aclexec /bin/false %h\n";
+    let allow_n: &[u8] = b"in.telnetd: [::]/1: aclexec /bin/false %n\n";
+    let odd = "EXCEPT\x0bGOOD.qqq";
+    let client = |name: Option<&str>| Client {
+        addr: "2001:db8::ffff".into(),
+        name: name.map(str::to_string),
+        user: None,
+    };
+    let daemon = support::Eval::daemon(Flavor::Debian);
+    let ctl = support::Eval::hosts_ctl();
+    let access = |e: &support::Eval, allow: &[u8], name| {
+        e.evaluate(Some(allow), Some(deny), "in.telnetd", &client(name))
+            .access
+    };
+    assert_eq!(access(&ctl, allow_h, Some(odd)), Access::Granted);
+    assert_eq!(access(&daemon, allow_h, Some(odd)), Access::Denied);
+    assert_eq!(
+        access(&daemon, allow_h, Some("good.example.com")),
+        Access::Granted
+    );
+    assert_eq!(access(&daemon, allow_h, None), Access::Depends);
+    // `%n` looks the name up and sanitises it: no name matches the deny rule after that.
+    assert_eq!(access(&daemon, allow_n, Some(odd)), Access::Granted);
+    assert_eq!(access(&daemon, allow_n, None), Access::Granted);
+    // The unnamed run that is refused has a name that reproduces it.
+    let v = daemon.evaluate(Some(allow_h), Some(deny), "in.telnetd", &client(None));
+    let refused = v
+        .outcomes
+        .iter()
+        .find(|o| !o.decision.granted)
+        .and_then(|o| o.witness.clone())
+        .expect("a refused run with a witness");
+    let refused = String::from_utf8(refused.to_vec()).expect("a UTF-8 witness");
+    let tables = |allow| (allow, deny);
+    if let Some(real) = library(
+        Asked::HostsCtl,
+        tables(allow_h),
+        "in.telnetd",
+        "2001:db8::ffff",
+        &[odd],
+    ) {
+        assert_eq!(real, [OracleVerdict::Granted]);
+    }
+    let names = [odd, "good.example.com", &refused];
+    if let Some(real) = library(
+        Asked::Daemon,
+        tables(allow_h),
+        "in.telnetd",
+        "2001:db8::ffff",
+        &names,
+    ) {
+        use OracleVerdict::{Denied, Granted};
+        assert_eq!(real, [Denied, Granted, Denied], "{refused:?}");
+    }
+    if let Some(real) = library(
+        Asked::Daemon,
+        tables(allow_n),
+        "in.telnetd",
+        "2001:db8::ffff",
+        &names,
+    ) {
+        assert!(
+            real.iter().all(|r| *r == OracleVerdict::Granted),
+            "{real:?}"
+        );
+    }
+    if support::require_libwrap("replays the seed against the real library") {
+        crate::unnamed::check_seeds(&[0x18ed_31ab_9312_c098], 400);
+    }
+}
+
+/// Named clients: `--client 10.0.0.1=evil*x.example.com` on the command line (a daemon's
+/// libwrap). `%h` before any pattern looked the name up is the address, so `evil_x` in
+/// hosts.deny does not match the name as given; once `KNOWN` has looked it up, `%h`
+/// sanitises it to `evil_x.example.com` and the deny rule refuses it.
+#[test]
+fn percent_h_sanitises_a_named_client_only_once_its_name_is_looked_up() {
+    let deny = "sshd: evil_x.example.com\n";
+    let cases = [
+        ("sshd: 10.0.0.1: aclexec /bin/false %h\n", "granted"),
+        ("sshd: KNOWN: aclexec /bin/false %h\n", "denied"),
+        ("sshd: 10.0.0.1: aclexec /bin/false %n\n", "denied"),
+    ];
+    for (allow, access) in cases {
+        let sys = System::new().allow(allow).deny(deny);
+        let v = verdict(&sys, "10.0.0.1=evil*x.example.com");
+        assert_eq!(v["access"], access, "{allow}: {v}");
+        let want = if access == "granted" {
+            OracleVerdict::Granted
+        } else {
+            OracleVerdict::Denied
+        };
+        let tables = (allow.as_bytes(), deny.as_bytes());
+        if let Some(real) = library(
+            Asked::Daemon,
+            tables,
+            "sshd",
+            "10.0.0.1",
+            &["evil*x.example.com"],
+        ) {
+            assert_eq!(real, [want], "{allow}");
+        }
+        // hosts_ctl() is given the name: `%h` sanitises it at once.
+        if let Some(real) = library(
+            Asked::HostsCtl,
+            tables,
+            "sshd",
+            "10.0.0.1",
+            &["evil*x.example.com"],
+        ) {
+            assert_eq!(real, [OracleVerdict::Denied], "{allow}");
+        }
+    }
+}
+
 /// Bug (e9708a9, seed 0x18ed6fc38de90ad8 of the unnamed-client test): a numeric address was
 /// taken for a possible verified host name, which Debian's and CentOS 6's libwrap never
 /// see: they turn such a reverse name into `paranoid`.

@@ -1,6 +1,9 @@
 //! The mode admins run: a client given without `=NAME`, evaluated as the daemon's libwrap
 //! would see it (the host name, the server address and port, netgroups all unknown), judged
-//! by the real `hosts_ctl()` once per candidate name.
+//! by the real library once per candidate name: `hosts_access()` on a request built as a
+//! daemon's is, the name looked up only when libwrap first needs it (`oracle::daemon_batch`;
+//! with `hosts_ctl()`, given the name up front, `%h` would show a name a daemon has not
+//! looked up yet).
 //!
 //! For every generated rule set (with unknown-fact constructs behind `EXCEPT` at depth
 //! 1–3) and client:
@@ -117,7 +120,7 @@ fn unnamed_clients_get_verdicts_that_hold_for_every_name_libwrap_may_see() {
 }
 
 /// `sets` generated rule sets per seed, `CLIENTS_PER_SET` unnamed clients each: our verdict
-/// must hold for every name the real `hosts_ctl()` is asked with. The caller has made sure
+/// must hold for every name the real library is asked with. The caller has made sure
 /// the oracle can be built.
 pub(crate) fn check_seeds(seeds: &[u64], sets: usize) {
     let scratch = tempfile::Builder::new()
@@ -197,7 +200,7 @@ pub(crate) fn check_seeds(seeds: &[u64], sets: usize) {
             .collect();
         asked += cases.len();
         let t0 = Instant::now();
-        let theirs = oracle::hosts_ctl_batch(&cases);
+        let theirs = oracle::daemon_batch(&cases);
         oracle_time += t0.elapsed().as_secs_f64();
         let mut answers = theirs.iter();
         for t in &trials {
@@ -333,7 +336,7 @@ pub(crate) fn check_seeds(seeds: &[u64], sets: usize) {
         }
     }
     eprintln!(
-        "unnamed: seeds {seeds:#x?}: {verdicts} unnamed verdicts ({depends} depends, {widened} widened), {runs_checked} runs, {asked} hosts_ctl() calls, {:.1} s ({eval_time:.1} s evaluating, {oracle_time:.1} s in libwrap)",
+        "unnamed: seeds {seeds:#x?}: {verdicts} unnamed verdicts ({depends} depends, {widened} widened), {runs_checked} runs, {asked} calls of the real library, {:.1} s ({eval_time:.1} s evaluating, {oracle_time:.1} s in libwrap)",
         started.elapsed().as_secs_f64()
     );
     assert!(

@@ -177,6 +177,10 @@ fn dns_message(clients: &PerClient<'_>, verdicts: &[TargetVerdict]) -> String {
     };
     let asked = |p: &Pred| match p {
         Pred::NameMatches(tok) => format!("matches '{}'", syntax::escape(tok)),
+        Pred::SanitizedNameMatches(tok) => format!(
+            "matches '{}' once % expansion has sanitised it",
+            syntax::escape(tok)
+        ),
         Pred::NameKnown => "is a verified name (KNOWN)".to_string(),
         _ => "has no dot (LOCAL)".to_string(),
     };

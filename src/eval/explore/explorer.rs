@@ -47,7 +47,7 @@ pub(crate) fn explore_with(
         witness: None,
         proven: true,
         facts: None,
-        req: Request::new(daemon.as_bytes(), client),
+        req: Request::new(daemon.as_bytes(), client, env.mode),
         aclexec_failed: false,
         plain: true,
     };

@@ -52,11 +52,13 @@ impl NameBook {
     /// Look for a name that gives every answer recorded here and `extra`.
     pub(crate) fn search(&self, extra: &[(Pred, bool)], flavor: Flavor) -> Search {
         let mut yes: Vec<&[u8]> = Vec::new();
+        let mut clean_yes: Vec<&[u8]> = Vec::new();
         let mut known = None;
         let mut local = None;
         let mut used = Bytes::default();
         for l in self.layers() {
             yes.extend(l.yes.iter().map(|t| &**t));
+            clean_yes.extend(l.clean_yes.iter().map(|t| &**t));
             known = l.known.or(known);
             local = l.local.or(local);
             used.union(&l.used);
@@ -64,7 +66,8 @@ impl NameBook {
         for (p, v) in extra {
             match p {
                 Pred::NameMatches(t) if *v => yes.push(t),
-                Pred::NameMatches(t) => used.add_all(t),
+                Pred::SanitizedNameMatches(t) if *v => clean_yes.push(t),
+                Pred::NameMatches(t) | Pred::SanitizedNameMatches(t) => used.add_all(t),
                 Pred::NameKnown => known = Some(*v),
                 Pred::NameLocal => local = Some(*v),
                 _ => {}
@@ -77,16 +80,20 @@ impl NameBook {
             }
             known = Some(true);
         }
-        let (found, exhaustive) = candidates(&yes, known, &used, flavor, &mut |c| {
+        // Made-up names are built from the tokens as they read (a name that matches a
+        // token without replaced bytes matches it sanitised too), so they are no longer
+        // every possible name once a sanitised name must match something.
+        let made: Vec<&[u8]> = yes.iter().chain(&clean_yes).copied().collect();
+        let (found, exhaustive) = candidates(&made, known, &used, flavor, &mut |c| {
             self.fits(c, extra, flavor)
         });
         if let Some(name) = found {
             return Search::Found(name);
         }
-        if exhaustive {
+        if exhaustive && clean_yes.is_empty() {
             return Search::Impossible;
         }
-        self.solve(&yes, known, local, extra, flavor)
+        self.solve(&yes, &clean_yes, known, local, extra, flavor)
     }
 
     /// The exact search: globs for what the name must and must not match, refined with
@@ -94,16 +101,17 @@ impl NameBook {
     pub(super) fn solve(
         &self,
         yes: &[&[u8]],
+        clean_yes: &[&[u8]],
         known: Option<bool>,
         local: Option<bool>,
         extra: &[(Pred, bool)],
         flavor: Flavor,
     ) -> Search {
-        let Some(mut must) = yes
+        let raw = yes.iter().map(|t| solve::as_glob(t, flavor));
+        let clean = clean_yes
             .iter()
-            .map(|t| solve::as_glob(t, flavor))
-            .collect::<Option<Vec<_>>>()
-        else {
+            .map(|t| solve::as_glob(t, flavor).map(solve::Glob::sanitized));
+        let Some(mut must) = raw.chain(clean).collect::<Option<Vec<_>>>() else {
             return Search::Unsure;
         };
         // The made-up names included `unknown` and `paranoid` whenever they could fit:
@@ -129,19 +137,32 @@ impl NameBook {
             }
             // Which "no" answer does it break?
             let lower = name.to_ascii_lowercase();
+            let clean = sanitized(&name);
+            let raw_no = |t: &[u8]| solve::as_glob(t, flavor);
+            let clean_no = |t: &[u8]| solve::as_glob(t, flavor).map(solve::Glob::sanitized);
             let broken = self
                 .layers()
                 .find_map(|l| l.matching_no(&name, &lower, flavor))
-                .map(<[u8]>::to_vec)
+                .map(raw_no)
+                .or_else(|| {
+                    self.layers()
+                        .find_map(|l| l.matching_clean_no(&name, flavor))
+                        .map(clean_no)
+                })
                 .or_else(|| {
                     extra.iter().find_map(|(p, v)| match p {
                         Pred::NameMatches(t) if !*v && pattern::string_match(t, &name, flavor) => {
-                            Some(t.to_vec())
+                            Some(raw_no(t))
+                        }
+                        Pred::SanitizedNameMatches(t)
+                            if !*v && pattern::string_match(t, &clean, flavor) =>
+                        {
+                            Some(clean_no(t))
                         }
                         _ => None,
                     })
                 });
-            match broken.and_then(|t| solve::as_glob(&t, flavor)) {
+            match broken.flatten() {
                 Some(g) if !must_not.contains(&g) => must_not.push(g),
                 // Something the globs do not express (a mapped-IPv4-looking name, …).
                 _ => return Search::Unsure,

@@ -5,6 +5,13 @@ use super::*;
 impl Layer {
     pub(super) fn add(&mut self, pred: &Pred, value: bool, flavor: Flavor) {
         match pred {
+            Pred::SanitizedNameMatches(tok) => {
+                self.used.add_all(tok);
+                match value {
+                    true => self.clean_yes.push(tok.clone()),
+                    false => self.clean_no.push(tok.clone()),
+                }
+            }
             Pred::NameKnown => self.known = Some(value),
             Pred::NameLocal => self.local = Some(value),
             Pred::NameMatches(tok) => {
@@ -52,6 +59,31 @@ impl Layer {
                 .iter()
                 .any(|t| !pattern::string_match(t, name, flavor))
             || self.matching_no(name, lower, flavor).is_some()
+            || self.clean_contradicts(name, flavor)
+    }
+
+    /// Does the sanitised `name` fail a token it should match, or match one it should not?
+    fn clean_contradicts(&self, name: &[u8], flavor: Flavor) -> bool {
+        if self.clean_yes.is_empty() && self.clean_no.is_empty() {
+            return false;
+        }
+        let clean = sanitized(name);
+        self.clean_yes
+            .iter()
+            .any(|t| !pattern::string_match(t, &clean, flavor))
+            || self.matching_clean_no(name, flavor).is_some()
+    }
+
+    /// A token this layer says the sanitised name does not match, that `name`'s does.
+    pub(super) fn matching_clean_no(&self, name: &[u8], flavor: Flavor) -> Option<&[u8]> {
+        if self.clean_no.is_empty() {
+            return None;
+        }
+        let clean = sanitized(name);
+        self.clean_no
+            .iter()
+            .find(|t| pattern::string_match(t, &clean, flavor))
+            .map(|t| &**t)
     }
 
     /// A token this layer says the name does not match, that `name` matches.

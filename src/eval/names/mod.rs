@@ -12,6 +12,7 @@ use std::rc::Rc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use super::percent::sanitized;
 use super::{Pred, Token, solve};
 use crate::model::flavor::Flavor;
 use crate::model::pattern::{self, PARANOID, UNKNOWN, eq_nocase};
@@ -52,6 +53,10 @@ struct Layer {
     tail_lens: Lens,
     /// Anything else (checked one by one; rare).
     no_other: Vec<Token>,
+    /// Tokens the name, once `%` expansion has sanitised it, does and does not match
+    /// (one by one; only tokens with a literal `_` are asked so).
+    clean_yes: Vec<Token>,
+    clean_no: Vec<Token>,
     known: Option<bool>,
     local: Option<bool>,
     /// Bytes used by any token: a filler for made-up names avoids them.
@@ -190,6 +195,7 @@ fn is_numeric(name: &[u8]) -> bool {
 pub(crate) fn answer(pred: &Pred, name: &[u8], flavor: Flavor) -> bool {
     match pred {
         Pred::NameMatches(tok) => pattern::string_match(tok, name, flavor),
+        Pred::SanitizedNameMatches(tok) => pattern::string_match(tok, &sanitized(name), flavor),
         Pred::NameKnown => is_known(name),
         Pred::NameLocal => is_known(name) && !name.contains(&b'.'),
         _ => false,

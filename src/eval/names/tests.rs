@@ -79,3 +79,18 @@ fn a_name_longer_than_libwraps_field_is_no_witness() {
         Search::Impossible
     );
 }
+
+#[test]
+fn a_sanitised_name_matches_an_underscore_its_raw_name_does_not() {
+    let clean = |t: &str| Pred::SanitizedNameMatches(t.as_bytes().into());
+    let b = book(&[(pred("evil_x.example.com"), false)]);
+    let n = found(b.search(&[(clean("evil_x.example.com"), true)], Flavor::Debian));
+    assert!(n.starts_with("evil") && n != "evil_x.example.com", "{n}");
+    assert_eq!(&*sanitized(n.as_bytes()), b"evil_x.example.com");
+    // Both ways round it is impossible: the sanitised name equals the raw one here.
+    let b = book(&[(pred("good.example.com"), true)]);
+    assert_eq!(
+        b.search(&[(clean("good_example.com"), true)], Flavor::Debian),
+        Search::Impossible
+    );
+}

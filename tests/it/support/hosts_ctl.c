@@ -10,6 +10,11 @@
  *     granted | denied | noverdict <exit status> | signal <number>
  * "noverdict" is what `twist` leaves: libwrap exits the process without returning.
  *
+ * With the argument "daemon", each case is hosts_access() on a request built the way a
+ * daemon's is: the address given, the name looked up only when libwrap first asks for it
+ * (eval_hostname() calls the request's hostname hook), so `%h` shows the address until
+ * then, as in sshd or tcpd. Without it, hosts_ctl() is given the name up front.
+ *
  * Every case runs in its own forked child because libwrap keeps process-global state
  * (Debian's aclexec failure flag is never cleared, `resident` counts calls, `twist`
  * exits the process, `nice`/`umask`/`setenv` change the process).
@@ -111,6 +116,28 @@ static void pin_limits(void) {
     }
 }
 
+/* The daemon mode's name lookup: the case's name for the client; the server keeps the
+ * `unknown` eval_hostname() put there first, as hosts_ctl() has it. */
+static int daemon_mode;
+static const char *lookup_name;
+
+static void lookup(struct host_info *host) {
+    if (host == host->request->client) {
+        strncpy(host->name, lookup_name, sizeof(host->name) - 1);
+        host->name[sizeof(host->name) - 1] = 0;
+    }
+}
+
+static int decide(char **f) {
+    if (!daemon_mode)
+        return hosts_ctl(f[2], f[3], f[4], f[5]);
+    struct request_info request;
+    lookup_name = f[3];
+    request_init(&request, RQ_DAEMON, f[2], RQ_CLIENT_ADDR, f[4], RQ_USER, f[5], 0);
+    request.hostname = lookup;
+    return hosts_access(&request);
+}
+
 static void run_case(char **f) {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) {
@@ -130,9 +157,16 @@ static void run_case(char **f) {
         /* A hang must not stall the whole test run. */
         alarm(30);
         pin_limits();
+        /* Commands libwrap runs (spawn, aclexec) must not write into our verdict lines:
+         * `/bin/false --help` prints its usage when `%h` expands to that. */
+        int null = open("/dev/null", O_WRONLY);
+        if (null >= 0) {
+            dup2(null, STDOUT_FILENO);
+            close(null);
+        }
         hosts_allow_table = f[0];
         hosts_deny_table = f[1];
-        char verdict = hosts_ctl(f[2], f[3], f[4], f[5]) ? 'G' : 'D';
+        char verdict = decide(f) ? 'G' : 'D';
         if (write(fds[1], &verdict, 1) != 1)
             _exit(3);
         _exit(0);
@@ -161,8 +195,9 @@ static void run_case(char **f) {
         printf("noverdict %d\n", WEXITSTATUS(status));
 }
 
-int main(void) {
+int main(int argc, char **argv) {
     log_to_stderr = getenv("WRAPFIX_ORACLE_LOG") != 0;
+    daemon_mode = argc > 1 && strcmp(argv[1], "daemon") == 0;
     for (;;) {
         char *f[FIELDS];
         f[0] = read_field(1);

@@ -104,6 +104,17 @@ impl OracleVerdict {
 /// Run every case through the real `hosts_ctl()`, one forked child per case, in order.
 /// Tables with the same bytes share a scratch file.
 pub fn hosts_ctl_batch(cases: &[OracleCase]) -> Vec<OracleVerdict> {
+    batch(cases, &[])
+}
+
+/// Run every case through the real `hosts_access()` as a daemon calls it: the name is
+/// looked up only when libwrap first needs it (until then `%h` shows the address), the
+/// server is `unknown` as for hosts_ctl(). What `Mode::Daemon` verdicts are judged by.
+pub fn daemon_batch(cases: &[OracleCase]) -> Vec<OracleVerdict> {
+    batch(cases, &["daemon"])
+}
+
+fn batch(cases: &[OracleCase], args: &[&str]) -> Vec<OracleVerdict> {
     if cases.is_empty() {
         return Vec::new();
     }
@@ -129,6 +140,7 @@ pub fn hosts_ctl_batch(cases: &[OracleCase]) -> Vec<OracleVerdict> {
         }
     }
     let mut child = Command::new(exe)
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
