@@ -224,7 +224,14 @@ pub fn of_changes(
     }
     let old_lines = lines(old.unwrap_or_default());
     let from = if old.is_some() { path } else { "/dev/null" };
-    let mut out = String::new();
+    // About what the hunks hold: each change's lines on both sides and a line of context
+    // (a String grown by doubling would need up to twice that at its peak).
+    let line = old.map_or(0, |o| o.len() / old_lines.len().max(1));
+    let guess: usize = changes
+        .iter()
+        .map(|c| c.new.len() + (c.old_lines + 1) * (line + 2))
+        .sum();
+    let mut out = String::with_capacity(guess + guess / 4);
     out.push_str(&p.bold(&format!("--- {from}")));
     out.push('\n');
     out.push_str(&p.bold(&format!("+++ {path} ({label})")));
@@ -247,43 +254,51 @@ pub fn of_changes(
         }
         let first = changes[i].start.saturating_sub(CONTEXT);
         let end_old = (changes[j].start + changes[j].old_lines + CONTEXT).min(old_lines.len());
-        let mut body = String::new();
+        let hunk = &changes[i..=j];
+        // The hunk's old lines, in order: context before each change, then what it removes.
+        let gone = |c: &Change<'_>| {
+            &old_lines[c.start.min(old_lines.len())..(c.start + c.old_lines).min(old_lines.len())]
+        };
+        // Counted first, so the header goes before the body straight into `out` (a comment
+        // plan for a ban list is one diff of 200,000 lines).
         let (mut n_old, mut n_new) = (0usize, 0usize);
         let mut at = first;
-        let hunk_shift = shift;
-        for c in &changes[i..=j] {
-            for l in &old_lines[at.min(c.start)..c.start] {
-                push_line(&mut body, p, ' ', l);
-                n_old += 1;
-                n_new += 1;
-            }
-            let gone = &old_lines
-                [c.start.min(old_lines.len())..(c.start + c.old_lines).min(old_lines.len())];
-            for l in gone {
-                push_line(&mut body, p, '-', l);
-            }
-            let added = lines(c.new);
-            for l in &added {
-                push_line(&mut body, p, '+', l);
-            }
-            n_old += gone.len();
-            n_new += added.len();
-            shift += added.len() as i64 - gone.len() as i64;
+        for c in hunk {
+            let context = c.start - at.min(c.start);
+            let added = lines(c.new).len();
+            n_old += context + gone(c).len();
+            n_new += context + added;
             at = c.start + c.old_lines;
         }
-        for l in &old_lines[at.min(end_old)..end_old] {
-            push_line(&mut body, p, ' ', l);
-            n_old += 1;
-            n_new += 1;
-        }
-        let new_first = (first as i64 + hunk_shift).max(0) as usize;
+        let trailing = end_old - at.min(end_old);
+        n_old += trailing;
+        n_new += trailing;
+        let new_first = (first as i64 + shift).max(0) as usize;
         // An empty side is numbered by the line before it, as in diff(1): `range` does it.
         out.push_str(&format!(
             "@@ -{} +{} @@\n",
             range(first, n_old),
             range(new_first, n_new)
         ));
-        out.push_str(&body);
+        let mut at = first;
+        for c in hunk {
+            for l in &old_lines[at.min(c.start)..c.start] {
+                push_line(&mut out, p, ' ', l);
+            }
+            let gone = gone(c);
+            for l in gone {
+                push_line(&mut out, p, '-', l);
+            }
+            let added = lines(c.new);
+            for l in &added {
+                push_line(&mut out, p, '+', l);
+            }
+            shift += added.len() as i64 - gone.len() as i64;
+            at = c.start + c.old_lines;
+        }
+        for l in &old_lines[at.min(end_old)..end_old] {
+            push_line(&mut out, p, ' ', l);
+        }
         i = j + 1;
     }
     out

@@ -27,7 +27,9 @@ pub fn render(tables: &Tables, edits: &[Edit]) -> PerTable<Option<Vec<u8>>> {
         }
         mine.sort_by_key(|e| e.at);
         let old = tables.get(role).document().map_or(&[][..], Document::bytes);
-        let mut new = Vec::with_capacity(old.len() + 256);
+        // Exactly: a comment plan for a ban list more than doubles the file.
+        let grows: usize = mine.iter().map(|e| e.after.len()).sum();
+        let mut new = Vec::with_capacity(old.len() + grows);
         let mut pos = 0;
         for e in mine {
             // Planning never makes edits that overlap or lie beyond the file (see
