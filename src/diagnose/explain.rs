@@ -55,10 +55,16 @@ pub fn reason(d: &Decision) -> String {
 
 /// The conditions of a run, in words ("the client's host name matches '.example.com'").
 pub fn conditions(o: &Outcome) -> Vec<String> {
-    o.deciding()
-        .iter()
-        .map(|a| a.pred.describe(a.value))
-        .collect()
+    let (facts, left_out) = o.deciding();
+    let mut out: Vec<String> = Vec::with_capacity(facts.len() + 1);
+    if left_out > 0 {
+        out.push(format!(
+            "the deciding rule's {} earlier questions (before those below) are answered no",
+            count(left_out)
+        ));
+    }
+    out.extend(facts.iter().map(|a| a.pred.describe(a.value)));
+    out
 }
 
 /// What the plain world assumes, for a verdict that asks anything.
@@ -122,7 +128,7 @@ fn when_any(runs: &[&Outcome]) -> String {
     let mut seen: FxHashSet<String> = FxHashSet::default();
     let mut witness = None;
     for o in runs {
-        let facts = o.deciding();
+        let (facts, _) = o.deciding();
         let yes: Vec<&Assumption> = facts.iter().filter(|a| a.value).collect();
         let shown: Vec<&Assumption> = if yes.is_empty() {
             facts.iter().collect()

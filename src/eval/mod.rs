@@ -279,9 +279,13 @@ impl Outcome {
     }
 
     /// What tells this run apart, in the order asked: every "yes" answer, and the answers
-    /// given at the rule that decided it.
-    pub fn deciding(&self) -> Vec<Assumption> {
+    /// given at the rule that decided it: of its "no" answers only the newest
+    /// [`DECIDING_NOS`], with how many older ones were left out (a `/file` list of 4,000
+    /// names says "no" to every name before the one that matches: run k would list k).
+    pub fn deciding(&self) -> (Vec<Assumption>, usize) {
         let mut out = Vec::new();
+        let mut left_out = 0;
+        let mut nos = 0;
         let last_rule = self.decision.rule.as_ref().map(|r| r.loc);
         // The answers given at the deciding rule (the newest ones).
         let mut at = self.facts.as_deref();
@@ -289,7 +293,12 @@ impl Outcome {
             if Some(f.now.at) != last_rule {
                 break;
             }
-            out.push(f.now.clone());
+            if f.value || nos < DECIDING_NOS {
+                nos += usize::from(!f.value);
+                out.push(f.now.clone());
+            } else {
+                left_out += 1;
+            }
             at = f.prev.as_deref();
         }
         // Then every earlier "yes".
@@ -303,9 +312,12 @@ impl Outcome {
             yes = f.prev_yes.as_deref();
         }
         out.reverse();
-        out
+        (out, left_out)
     }
 }
+
+/// "No" answers at a run's deciding rule told one by one; the rest are counted.
+pub const DECIDING_NOS: usize = 8;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {

@@ -386,9 +386,20 @@ impl Explorer<'_, '_> {
             .iter()
             .rposition(|q| q.at != at)
             .map_or(0, |i| i + 1);
+        // By hash past a few: a `/file` list of 4,000 names asks 4,000 questions in one
+        // rule, and each of its leaves repeats those before it.
+        let mut seen: rustc_hash::FxHashSet<Pred> = rustc_hash::FxHashSet::default();
         for leaf in leaves {
             for (p, _) in &leaf.new {
-                if !self.questions[first..].iter().any(|q| q.pred == *p) {
+                let asked = if self.questions.len() - first <= 8 {
+                    self.questions[first..].iter().any(|q| q.pred == *p)
+                } else {
+                    if seen.is_empty() {
+                        seen.extend(self.questions[first..].iter().map(|q| q.pred.clone()));
+                    }
+                    !seen.insert(p.clone())
+                };
+                if !asked {
                     self.questions.push(Question {
                         pred: p.clone(),
                         at,
