@@ -221,6 +221,24 @@ impl Explorer<'_, '_> {
             let last = kept.iter().filter(|l| goes(l)).count();
             let mut k = 0;
             let base = world.facts.clone();
+            // The leaves' facts, shared where consecutive leaves agree: a walk's next leaf
+            // keeps the answers before the one it flips (a `/file` list of n names gives n
+            // leaves and n²/2 answers, but only n distinct facts).
+            let mut chain: Vec<(Pred, bool, std::sync::Arc<Fact>)> = Vec::new();
+            let mut facts_of = |new: &[(Pred, bool)]| {
+                let common = chain
+                    .iter()
+                    .zip(new)
+                    .take_while(|((p, v, _), (q, w))| v == w && p == q)
+                    .count();
+                chain.truncate(common);
+                for (p, v) in &new[common..] {
+                    let prev = chain.last().map(|c| c.2.clone()).or_else(|| base.clone());
+                    let fact = Fact::push(prev, p.clone(), *v, at, pos);
+                    chain.push((p.clone(), *v, fact));
+                }
+                chain.last().map(|c| c.2.clone()).or_else(|| base.clone())
+            };
             let mut parent = Some(world);
             for (i, leaf) in kept.into_iter().enumerate() {
                 let decision = match (&leaf.end, role) {
@@ -232,10 +250,7 @@ impl Explorer<'_, '_> {
                     (RuleEnd::Crash, _) => Some(decided(false, How::Crash)),
                 };
                 if let Some(decision) = decision {
-                    let mut facts = base.clone();
-                    for (pr, v) in &leaf.new {
-                        facts = Some(Fact::push(facts, pr.clone(), *v, at, pos));
-                    }
+                    let facts = facts_of(&leaf.new);
                     self.outcomes.push(Outcome {
                         decision,
                         facts,
@@ -268,9 +283,9 @@ impl Explorer<'_, '_> {
                 child.proven = leaf.proven;
                 child.req = leaf.req;
                 child.aclexec_failed = leaf.aclexec_failed;
-                for (p, v) in leaf.new {
-                    child.known.add(&p, v, self.env);
-                    child.facts = Some(Fact::push(child.facts.take(), p, v, at, pos));
+                child.facts = facts_of(&leaf.new);
+                for (p, v) in &leaf.new {
+                    child.known.add(p, *v, self.env);
                 }
                 match leaf.end {
                     RuleEnd::Void => void.push(child),

@@ -16,7 +16,7 @@
 
 use std::rc::Rc;
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::{
     Access, Assumption, Candidates, Decision, Env, Fact, Fate, How, Outcome, Pred, Question,

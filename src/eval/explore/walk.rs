@@ -13,6 +13,9 @@ pub(crate) struct Walk<'k> {
     /// The answer to a question past the script: "yes" while walking depth-first, "no"
     /// for the plain world's own walk.
     pub(super) beyond: bool,
+    /// Questions of a long walk, kept once: each leaf of a `/file` list of n names asks
+    /// again the names before its own (n²/2 answers sharing n tokens, not n²/2 copies).
+    pub(super) interned: Option<&'k mut FxHashSet<Pred>>,
 }
 
 impl crate::eval::run::Ask for Walk<'_> {
@@ -48,6 +51,16 @@ impl crate::eval::run::Ask for Walk<'_> {
         if self.new.len() >= 8 {
             self.index.insert(pred.clone(), self.new.len());
         }
+        let pred = match self.interned.as_deref_mut() {
+            Some(set) => match set.get(&pred) {
+                Some(kept) => kept.clone(),
+                None => {
+                    set.insert(pred.clone());
+                    pred
+                }
+            },
+            None => pred,
+        };
         self.new.push((pred, v));
         v
     }
@@ -79,6 +92,7 @@ pub(crate) fn walk<T>(
 ) -> (Vec<Answered<T>>, bool) {
     let mut script: Vec<bool> = Vec::new();
     let mut out = Vec::new();
+    let mut interned: FxHashSet<Pred> = FxHashSet::default();
     loop {
         let mut w = Walk {
             known,
@@ -87,6 +101,8 @@ pub(crate) fn walk<T>(
             new: Vec::new(),
             index: FxHashMap::default(),
             beyond: true,
+            // Only for long walks: most rules have two leaves.
+            interned: (out.len() >= 16).then_some(&mut interned),
         };
         let t = f(&mut w);
         script = w.script;
@@ -111,6 +127,7 @@ pub(crate) fn walk<T>(
                 new: Vec::new(),
                 index: FxHashMap::default(),
                 beyond: false,
+                interned: None,
             };
             let t = f(&mut w);
             out.push((w.new, t));
