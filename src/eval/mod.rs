@@ -500,12 +500,27 @@ impl<'p, 'e> Prober<'p, 'e> {
         let client = client.unwrap_or(&self.nobody);
         let env = self.env;
         let files = &mut self.files;
-        let (leaves, cut) = explore::walk(&self.none, |w| {
-            let req = Request::new(daemon.as_bytes(), client, env.mode);
-            let mut run = Run::new(env, req, false, files, w);
-            let matched = run.match_list(&mut syntax::tokens(list), f);
-            (matched, run.crashed)
-        });
+        // A leaf that matches (or crashes) and one that does not: "it depends" already.
+        // (Asked after each leaf: all before the last were alike, so compare it with the
+        // first.)
+        let mixed = |leaves: &[explore::Answered<(bool, bool)>]| {
+            let matters =
+                |(_, (matched, crashed)): &explore::Answered<(bool, bool)>| *matched || *crashed;
+            leaves
+                .first()
+                .zip(leaves.last())
+                .is_some_and(|(a, b)| matters(a) != matters(b))
+        };
+        let (leaves, cut) = explore::walk_until(
+            &self.none,
+            |w| {
+                let req = Request::new(daemon.as_bytes(), client, env.mode);
+                let mut run = Run::new(env, req, false, files, w);
+                let matched = run.match_list(&mut syntax::tokens(list), f);
+                (matched, run.crashed)
+            },
+            mixed,
+        );
         if cut {
             return Probe::Maybe;
         }

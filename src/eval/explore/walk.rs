@@ -88,7 +88,18 @@ pub(crate) type Answered<T> = (Vec<(Pred, bool)>, T);
 /// its last leaf is then still the all-"no" one, walked on its own.
 pub(crate) fn walk<T>(
     known: &Knowledge,
+    f: impl FnMut(&mut Walk<'_>) -> T,
+) -> (Vec<Answered<T>>, bool) {
+    walk_until(known, f, |_| false)
+}
+
+/// [`walk`], ended as soon as `enough` says the leaves so far tell the caller all it needs
+/// (the scan only asks "always, never, or it depends": a `/file` list of 4,000 names need
+/// not be walked 4,000 times for that). Stopped early, the flag says nothing about a cut.
+pub(crate) fn walk_until<T>(
+    known: &Knowledge,
     mut f: impl FnMut(&mut Walk<'_>) -> T,
+    enough: impl Fn(&[Answered<T>]) -> bool,
 ) -> (Vec<Answered<T>>, bool) {
     let mut script: Vec<bool> = Vec::new();
     let mut out = Vec::new();
@@ -107,6 +118,9 @@ pub(crate) fn walk<T>(
         let t = f(&mut w);
         script = w.script;
         out.push((w.new, t));
+        if enough(&out) {
+            return (out, false);
+        }
         // Next combination: flip the last "yes" to "no", forget what came after it.
         while script.last() == Some(&false) {
             script.pop();
