@@ -39,6 +39,12 @@ fn plans_vouched_for_by_construction_pass_the_full_verification_too() {
     let (mut vouched, mut evaluated, mut plans) = (0, 0, 0);
     let mut failures = Vec::new();
     let seeds = seeds();
+    // Said first: a panic inside planning ends the test before the summary (a failure was
+    // once seen without its seed).
+    eprintln!(
+        "plans: seeds {:#x} (fixed), {:#x} (this run; replay with WRAPFIX_DIFF_SEED)",
+        seeds[0], seeds[1]
+    );
     for seed in seeds {
         let mut g = Gen::new(seed ^ 0x706c_616e_7300);
         g.unknowns_in_except = true;
