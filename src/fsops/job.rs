@@ -262,11 +262,18 @@ pub(super) fn write_all(
         set.discard();
         return Ok(None);
     }
-    if let Err(e) = set.save(true) {
-        let state = format!(
-            "Every file was changed; the backups in {} are complete, but the manifest still marks the change set as incomplete",
-            set.dir.display()
-        );
+    if let Err((e, in_place)) = set.save_telling(true) {
+        let state = if in_place {
+            format!(
+                "Every file was changed and the manifest in {} marks the change set complete, but it may not survive a crash (its directory could not be synced)",
+                set.dir.display()
+            )
+        } else {
+            format!(
+                "Every file was changed; the backups in {} are complete, but the manifest still marks the change set as incomplete",
+                set.dir.display()
+            )
+        };
         return Err(e.with_state(&state));
     }
     Ok(Some(Applied {

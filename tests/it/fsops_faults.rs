@@ -376,6 +376,17 @@ fn check(s: &Scratch, scenario: &str, out: &Output, killed_on_purpose: bool, wha
         "{what}: hosts.allow holds {allow:?}"
     );
     let sets = fsops::list(&s.root, &s.backup).unwrap_or_else(|e| panic!("{what}: list: {e}"));
+    // What the message says of the manifest is what the manifest says (a failed sync of its
+    // directory after the rename once made it say "still marks … incomplete" of a complete
+    // one).
+    if let Some(r) = &said
+        && r.contains("still marks the change set as incomplete")
+    {
+        assert!(
+            sets.iter().any(|i| !i.complete),
+            "{what}: said the manifest is incomplete, but every change set is complete: {r}"
+        );
+    }
     if is_fix(scenario) {
         if said.as_deref().is_some_and(|r| r.starts_with("ok")) {
             assert!(

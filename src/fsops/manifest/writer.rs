@@ -203,14 +203,21 @@ impl SetWriter {
 
     /// Write `manifest.json` (atomically: a reader sees the old or the new one, never half).
     pub fn save(&mut self, complete: bool) -> Result<(), Error> {
+        self.save_telling(complete).map_err(|(e, _)| e)
+    }
+
+    /// [`save`](Self::save); a failure also says whether the new manifest is in place
+    /// (only syncing its directory failed) or the old one still is.
+    pub fn save_telling(&mut self, complete: bool) -> Result<(), (Error, bool)> {
         self.manifest.complete = complete;
         // Encoding a manifest cannot fail (plain data, string keys): an error here is the
         // file's, and says so.
         write_atomic_with(&self.dir, MANIFEST, |out| {
             serde_json::to_writer_pretty(&mut *out, &self.manifest)?;
             out.write_all(b"\n")
-        })?;
-        sys::sync_dir(&self.dir)
+        })
+        .map_err(|e| (e, false))?;
+        sys::sync_dir(&self.dir).map_err(|e| (e, true))
     }
 
     /// Remove the change set again: nothing was changed, so it must not show up as one.
