@@ -37,10 +37,10 @@ pub(crate) fn sanitized(s: &[u8]) -> Cow<'_, [u8]> {
 
 /// Sanitise in place; true if that changed the string.
 fn sanitize(s: &mut Cow<'_, [u8]>) -> bool {
-    if s.iter().all(|&b| expansion_ok(b)) {
+    let Cow::Owned(clean) = sanitized(s) else {
         return false;
-    }
-    *s = Cow::Owned(sanitized(s).into_owned());
+    };
+    *s = Cow::Owned(clean);
     true
 }
 

@@ -265,7 +265,7 @@ pub fn of_changes(
         let mut at = first;
         for c in hunk {
             let context = c.start - at.min(c.start);
-            let added = lines(c.new).len();
+            let added = c.new.split_inclusive(|&b| b == b'\n').count();
             n_old += context + gone(c).len();
             n_new += context + added;
             at = c.start + c.old_lines;

@@ -520,4 +520,23 @@ fn each_run_of_a_file_list_of_names_listed_every_name_before_its_own() {
         when[9],
         "the client's host name matches 'host999.bad.example.net'"
     );
+    // The real library, asked as sshd asks it, with the list at a path of its own: the
+    // last run's witness is refused, the plain world's name let in.
+    let lists = tempfile::tempdir().expect("temp dir");
+    let list = lists.path().join("badnames");
+    std::fs::write(&list, names.join("\n") + "\n").expect("write the list");
+    let deny = format!("sshd: {}\n", list.display());
+    let witness = last["name"].as_str().expect("a witness name");
+    let plain = v["runs"][0]["name"]
+        .as_str()
+        .expect("the plain world's name");
+    if let Some(got) = library(
+        Asked::Daemon,
+        (b"", deny.as_bytes()),
+        "sshd",
+        "10.0.0.1",
+        &[witness, plain],
+    ) {
+        assert_eq!(got, [OracleVerdict::Denied, OracleVerdict::Granted]);
+    }
 }
