@@ -14,9 +14,10 @@ use super::*;
 /// the reservation lies between the old bytes and it, what comes later beyond it. One
 /// `pwrite` of the new bytes and the earlier appends then covers exactly the old bytes,
 /// those appends and the reservation, and nothing written later. Shorter new bytes (a
-/// rollback) need the file cut, which no appender waits for: appends are moved down after
-/// the new bytes until a look finds none, and the cut follows that look at once; a line
-/// appended in the microseconds between them would be lost.
+/// rollback) would need the file cut, which no appender waits for: appends are moved down
+/// after the new bytes until a look finds none, and the old bytes still below that size
+/// become newlines instead. The file keeps its length, ending in blank lines libwrap skips,
+/// and a line appended at any moment lands after them, kept.
 pub(super) fn write_in_place(p: &PendingWrite, new: &[u8], meta: &Meta) -> Result<Written, Failed> {
     let open = |append: bool| {
         OpenOptions::new()
@@ -55,6 +56,8 @@ pub(super) fn write_in_place(p: &PendingWrite, new: &[u8], meta: &Meta) -> Resul
     };
     let old_len = p.snap.bytes.as_ref().map_or(0, Vec::len) as u64;
     let new_len = new.len() as u64;
+    // Blank lines left where old bytes were (a shorter file written in place: see above).
+    let mut padding = 0;
     let appended = if new_len >= old_len {
         let reserve = new_len - old_len;
         let end = if reserve > 0 {
@@ -84,8 +87,16 @@ pub(super) fn write_in_place(p: &PendingWrite, new: &[u8], meta: &Meta) -> Resul
         loop {
             let now = size_of(&file).map_err(touched)?;
             if now == size {
-                file.set_len(new_len + appended.len() as u64)
+                // The old bytes left below `size` become blank lines, which libwrap skips.
+                // Cutting them off instead would also cut a line appended between this look
+                // and the cut (no appender waits for us): seen in CI, one ban of 171 lost.
+                let pad = usize::try_from(size - new_len - appended.len() as u64)
+                    .map_err(io::Error::other)
+                    .map_err(io("write in place"))
+                    .map_err(touched)?;
+                file.write_all_at(&vec![b'\n'; pad], new_len + appended.len() as u64)
                     .map_err(|e| touched(io_err("write in place", &p.host, e)))?;
+                padding = pad;
                 break;
             }
             rounds += 1;
@@ -113,7 +124,7 @@ pub(super) fn write_in_place(p: &PendingWrite, new: &[u8], meta: &Meta) -> Resul
     if now != *meta {
         sys::apply_meta(&file, &p.host, meta).map_err(touched)?;
     }
-    let written = [new, &appended].concat();
+    let written = [new, &appended, &vec![b'\n'; padding]].concat();
     verify(&p.host, &written, &[], meta).map_err(touched)?;
     let before = p
         .snap
