@@ -242,21 +242,21 @@ impl Context {
             }
             Some(out)
         };
-        let verdict = |tv: &TargetVerdict, c: &Candidates| TargetVerdict {
-            target: tv.target.clone(),
-            evaluated: tv.evaluated.clone(),
+        let verdict = |target: Target, evaluated: Client, c: &Candidates| TargetVerdict {
             verdict: match moved(c) {
                 Some(c) => {
-                    eval::evaluate_candidates(&planned, &c, &tv.target.daemon, &tv.evaluated, &env)
+                    eval::evaluate_candidates(&planned, &c, &target.daemon, &evaluated, &env)
                 }
-                None => eval::evaluate(&planned, &tv.target.daemon, &tv.evaluated, &env),
+                None => eval::evaluate(&planned, &target.daemon, &evaluated, &env),
             },
+            target,
+            evaluated,
         };
         let verdicts = before
             .verdicts
             .iter()
             .zip(&before.candidates)
-            .map(|(tv, c)| verdict(tv, c))
+            .map(|(tv, c)| verdict(tv.target.clone(), tv.evaluated.clone(), c))
             .collect();
         // The generic client, per daemon (what the screens compare).
         let extra = self
@@ -264,15 +264,11 @@ impl Context {
             .iter()
             .zip(&before.generic_candidates)
             .map(|(d, c)| {
-                let tv = TargetVerdict {
-                    target: Target {
-                        daemon: d.clone(),
-                        client: Some(before.generic.clone()),
-                    },
-                    evaluated: before.generic.clone(),
-                    verdict: before.verdicts[0].verdict.clone(),
+                let target = Target {
+                    daemon: d.clone(),
+                    client: Some(before.generic.clone()),
                 };
-                verdict(&tv, c)
+                verdict(target, before.generic.clone(), c)
             })
             .collect();
         Analysis {

@@ -29,17 +29,14 @@ pub(super) struct Job<'a> {
 }
 
 impl Job<'_> {
-    /// The edits to record for a file going from `before` to `after`.
-    pub(super) fn edits(
+    /// For a rollback, the edits to record for a file going from `before` to `after`
+    /// (`None` for a change made from a plan: its edits are recorded once, as planned).
+    pub(super) fn derived(
         &self,
-        target: &FileChange,
         before: Option<&[u8]>,
         after: Option<&[u8]>,
-    ) -> Vec<EditRecord> {
-        match self.derive {
-            Some(derive) => derive(before, after),
-            None => target.edits.clone(),
-        }
+    ) -> Option<Vec<EditRecord>> {
+        self.derive.map(|derive| derive(before, after))
     }
 }
 
@@ -208,8 +205,11 @@ pub(super) fn creation_meta(root: &Root, target: &FileChange) -> Meta {
 pub(super) fn back_up(job: &Job, set: &mut SetWriter, planned: &[Planned]) -> Result<(), Error> {
     for p in planned {
         let after = p.pending.desired.bytes.as_deref();
-        let edits = job.edits(&p.target, p.pending.snap.bytes.as_deref(), after);
-        set.add(&p.target.system_path, &p.pending.snap, after, &edits)?;
+        // Shared with the manifest, not copied: a comment plan records 50,000 edits.
+        let edits = job
+            .derived(p.pending.snap.bytes.as_deref(), after)
+            .map_or_else(|| p.target.edits.clone(), Records::new);
+        set.add(&p.target.system_path, &p.pending.snap, after, edits)?;
     }
     set.save(false)
 }
@@ -234,8 +234,9 @@ pub(super) fn write_all(
                     snap.meta.as_ref(),
                     desired.bytes.as_deref(),
                 )?;
-                let edits = job.edits(target, snap.bytes.as_deref(), desired.bytes.as_deref());
-                set.set_edits(i, edits);
+                if let Some(edits) = job.derived(snap.bytes.as_deref(), desired.bytes.as_deref()) {
+                    set.set_edits(i, Records::new(edits));
+                }
                 set.save(false)?;
                 Ok(desired)
             };
@@ -244,7 +245,7 @@ pub(super) fn write_all(
         match written {
             Ok(w) => {
                 changed[i] = !w.unchanged;
-                if let Err(error) = record(job, &mut set, i, target, pending, &w) {
+                if let Err(error) = record(job, &mut set, i, pending, &w) {
                     return Err(fail(job, set, &planned, &changed, i, error));
                 }
                 if !w.unchanged {
@@ -291,7 +292,6 @@ pub(super) fn record(
     job: &Job,
     set: &mut SetWriter,
     i: usize,
-    target: &FileChange,
     p: &PendingWrite,
     w: &Written,
 ) -> Result<(), Error> {
@@ -309,8 +309,9 @@ pub(super) fn record(
                 p.snap.meta.as_ref(),
                 w.after.as_deref(),
             )?;
-            let edits = job.edits(target, w.before.as_deref(), w.after.as_deref());
-            set.set_edits(i, edits);
+            if let Some(edits) = job.derived(w.before.as_deref(), w.after.as_deref()) {
+                set.set_edits(i, Records::new(edits));
+            }
         }
         set.set_after(i, w.after.as_deref(), &w.salvaged, w.in_place);
     }

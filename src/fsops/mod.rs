@@ -43,6 +43,10 @@ mod rollback;
 pub use job::*;
 pub use rollback::*;
 
+/// A file's edit records, shared by the request and the manifest that keeps them (a
+/// comment plan has 50,000: each copy was 14 MB).
+pub type Records = std::sync::Arc<Vec<EditRecord>>;
+
 /// One file a change set will rewrite.
 #[derive(Debug, Clone)]
 pub struct FileChange {
@@ -50,7 +54,7 @@ pub struct FileChange {
     pub system_path: String,
     /// The edits the plan makes to it, recorded verbatim in the manifest for a later
     /// rollback (which hands them back to [`Revert`]).
-    pub edits: Vec<EditRecord>,
+    pub edits: Records,
     /// When the file does not exist and is created: copy mode and owner from this file
     /// (system path, e.g. the sibling `/etc/hosts.deny`) if it exists; else 0644 root:root.
     pub create_like: Option<String>,
@@ -60,7 +64,7 @@ impl FileChange {
     pub fn new(system_path: impl Into<String>, edits: Vec<EditRecord>) -> FileChange {
         FileChange {
             system_path: system_path.into(),
-            edits,
+            edits: edits.into(),
             create_like: None,
         }
     }

@@ -20,8 +20,9 @@ pub struct Edit {
     pub line: u32,
     pub before: Vec<u8>,
     pub after: Vec<u8>,
-    /// Why, in words (also written into the marker line).
-    pub why: String,
+    /// Why, in words (also written into the marker line). Shared: a comment plan gives
+    /// the same reason for each of thousands of rules.
+    pub why: std::sync::Arc<str>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

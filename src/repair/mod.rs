@@ -352,7 +352,12 @@ fn offer_newline(config: &Config, o: &Offer) -> Result<()> {
     write_out(|out| {
         let text = "Every other client is still refused: the last line of /etc/hosts.deny has no final newline. Adding it lets them in again (a change set of its own):";
         write!(out, "\n{}", wrap(text, config.width, "", ""))?;
-        write!(out, "\n{}", report::plan_diff(&o.plan, &o.before.tables, p))
+        let diff = report::PlanDiff {
+            plan: &o.plan,
+            tables: &o.before.tables,
+            paint: p,
+        };
+        write!(out, "\n{diff}")
     })?;
     if prompt::confirm("Add the missing newline too?") {
         apply_plan(config, &o.ctx, &o.before, &o.plan, &o.id)?;
@@ -404,9 +409,9 @@ fn apply_plan(
             // The same edit on the new bytes must pass the same verification: every
             // target let in, and no one refused whom the file as it is now lets in.
             let mut now = PerTable::default();
-            now[role] = Some(current.to_vec());
+            now[role] = Some(std::sync::Arc::new(current.to_vec()));
             let mut planned = plan.new.clone();
-            planned[role] = Some(new.clone());
+            planned[role] = Some(std::sync::Arc::new(new.clone()));
             let now = plan::planned_tables(&before.tables, &now);
             let after = plan::planned_tables(&before.tables, &planned);
             plan::verify_rebased(ctx, &now, &after)

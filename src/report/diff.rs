@@ -4,32 +4,40 @@
 use similar::{Algorithm, DiffTag};
 
 use crate::model::bytes::{common_head, common_tail, lines};
-use crate::model::syntax::{escape, escape_into};
+use std::fmt::{self, Write};
+
+use crate::model::syntax::{escape, write_escaped};
 use crate::report::style::Paint;
 
 /// One line of output: the marker, then the text with its line ending removed and control
 /// characters escaped; a missing final newline is said, as diff(1) does.
-fn push_line(out: &mut String, p: Paint, sign: char, line: &[u8]) {
+fn push_line<W: Write + ?Sized>(out: &mut W, p: Paint, sign: char, line: &[u8]) -> fmt::Result {
     let (text, newline) = match line.strip_suffix(b"\n") {
         Some(t) => (t, true),
         None => (line, false),
     };
     if p.0 && sign != ' ' {
         let shown = format!("{sign}{}", escape(text));
-        out.push_str(&if sign == '-' {
+        out.write_str(&if sign == '-' {
             p.red(&shown)
         } else {
             p.green(&shown)
-        });
+        })?;
     } else {
         // Unpainted (JSON, pipes): straight into the diff, no line of its own.
-        out.push(sign);
-        escape_into(out, text);
+        out.write_char(sign)?;
+        write_escaped(out, text)?;
     }
-    out.push('\n');
+    out.write_char('\n')?;
     if !newline {
-        out.push_str("\\ No newline at end of file\n");
+        out.write_str("\\ No newline at end of file\n")?;
     }
+    Ok(())
+}
+
+/// [`push_line`] into a String, which cannot fail.
+fn put_line(out: &mut String, p: Paint, sign: char, line: &[u8]) {
+    let _ = push_line(out, p, sign, line);
 }
 
 /// Lines of a window of a file, indexed by their line number in the whole file.
@@ -179,18 +187,18 @@ pub fn unified_as(path: &str, old: Option<&[u8]>, new: &[u8], label: &str, p: Pa
             match op.tag() {
                 DiffTag::Equal => op
                     .old_range()
-                    .for_each(|i| push_line(&mut out, p, ' ', a[i])),
+                    .for_each(|i| put_line(&mut out, p, ' ', a[i])),
                 DiffTag::Delete => op
                     .old_range()
-                    .for_each(|i| push_line(&mut out, p, '-', a[i])),
+                    .for_each(|i| put_line(&mut out, p, '-', a[i])),
                 DiffTag::Insert => op
                     .new_range()
-                    .for_each(|i| push_line(&mut out, p, '+', b[i])),
+                    .for_each(|i| put_line(&mut out, p, '+', b[i])),
                 DiffTag::Replace => {
                     op.old_range()
-                        .for_each(|i| push_line(&mut out, p, '-', a[i]));
+                        .for_each(|i| put_line(&mut out, p, '-', a[i]));
                     op.new_range()
-                        .for_each(|i| push_line(&mut out, p, '+', b[i]));
+                        .for_each(|i| put_line(&mut out, p, '+', b[i]));
                 }
             }
         }
@@ -210,32 +218,24 @@ pub struct Change<'a> {
 /// comparing the files: wrapfix knows which lines its edits replace, and a comment plan for
 /// a ban list replaces thousands of lines far apart (a line diff of the whole file would
 /// cost more than the plan). Hunks as diff(1) makes them: 3 lines of context, hunks closer
-/// than that merged.
-pub fn of_changes(
+/// than that merged. Written straight to `out`: a comment plan's diff is megabytes, and
+/// made as one string first it was the peak of the run's memory.
+pub fn write_changes<W: Write + ?Sized>(
+    out: &mut W,
     path: &str,
     old: Option<&[u8]>,
     changes: &[Change<'_>],
     label: &str,
     p: Paint,
-) -> String {
+) -> fmt::Result {
     const CONTEXT: usize = 3;
     if changes.is_empty() {
-        return String::new();
+        return Ok(());
     }
     let old_lines = lines(old.unwrap_or_default());
     let from = if old.is_some() { path } else { "/dev/null" };
-    // About what the hunks hold: each change's lines on both sides and a line of context
-    // (a String grown by doubling would need up to twice that at its peak).
-    let line = old.map_or(0, |o| o.len() / old_lines.len().max(1));
-    let guess: usize = changes
-        .iter()
-        .map(|c| c.new.len() + (c.old_lines + 1) * (line + 2))
-        .sum();
-    let mut out = String::with_capacity(guess + guess / 4);
-    out.push_str(&p.bold(&format!("--- {from}")));
-    out.push('\n');
-    out.push_str(&p.bold(&format!("+++ {path} ({label})")));
-    out.push('\n');
+    writeln!(out, "{}", p.bold(&format!("--- {from}")))?;
+    writeln!(out, "{}", p.bold(&format!("+++ {path} ({label})")))?;
     let range = |start: usize, len: usize| match len {
         0 => format!("{start},0"),
         1 => format!("{}", start + 1),
@@ -275,33 +275,34 @@ pub fn of_changes(
         n_new += trailing;
         let new_first = (first as i64 + shift).max(0) as usize;
         // An empty side is numbered by the line before it, as in diff(1): `range` does it.
-        out.push_str(&format!(
-            "@@ -{} +{} @@\n",
+        writeln!(
+            out,
+            "@@ -{} +{} @@",
             range(first, n_old),
             range(new_first, n_new)
-        ));
+        )?;
         let mut at = first;
         for c in hunk {
             for l in &old_lines[at.min(c.start)..c.start] {
-                push_line(&mut out, p, ' ', l);
+                push_line(out, p, ' ', l)?;
             }
             let gone = gone(c);
             for l in gone {
-                push_line(&mut out, p, '-', l);
+                push_line(out, p, '-', l)?;
             }
             let added = lines(c.new);
             for l in &added {
-                push_line(&mut out, p, '+', l);
+                push_line(out, p, '+', l)?;
             }
             shift += added.len() as i64 - gone.len() as i64;
             at = c.start + c.old_lines;
         }
         for l in &old_lines[at.min(end_old)..end_old] {
-            push_line(&mut out, p, ' ', l);
+            push_line(out, p, ' ', l)?;
         }
         i = j + 1;
     }
-    out
+    Ok(())
 }
 
 #[cfg(test)]
@@ -366,10 +367,17 @@ mod tests {
             ),
         ];
         for (changes, new) in cases {
-            assert_eq!(
-                of_changes("/f", Some(old), &changes, "planned", Paint(false)),
-                unified("/f", Some(old), &new, Paint(false))
-            );
+            let mut diff = String::new();
+            write_changes(
+                &mut diff,
+                "/f",
+                Some(old),
+                &changes,
+                "planned",
+                Paint(false),
+            )
+            .expect("a String takes any text");
+            assert_eq!(diff, unified("/f", Some(old), &new, Paint(false)));
         }
     }
 

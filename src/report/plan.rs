@@ -1,37 +1,72 @@
 //! A plan, shown: its diff file by file, the summary lines, and its JSON object.
 
 use super::*;
+use crate::model::edit::Edit;
 use crate::repair::plan::Proposal;
 use crate::report::screen;
 
-/// The diff of a plan, file by file.
-pub fn plan_diff(plan: &Plan, tables: &Tables, p: Paint) -> String {
-    let mut out = String::new();
-    for role in Role::BOTH {
-        if plan.new[role].is_none() {
-            continue;
+/// The diff of a plan, file by file, written where it is shown: to the terminal, or into
+/// the JSON document's `diff` string as it is written (a comment plan's diff is megabytes:
+/// made as one string first, it was the peak of the run's memory).
+#[derive(Clone, Copy)]
+pub struct PlanDiff<'a> {
+    pub plan: &'a Plan,
+    /// The tables the plan was made for.
+    pub tables: &'a Tables,
+    pub paint: Paint,
+}
+
+impl std::fmt::Display for PlanDiff<'_> {
+    fn fmt(&self, out: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for role in Role::BOTH {
+            if self.plan.new[role].is_none() {
+                continue;
+            }
+            let old = self.tables.get(role).document().map(Document::bytes);
+            // From the edits themselves: they say which lines they replace.
+            let mut edits: Vec<_> = self.plan.edits.iter().filter(|e| e.role == role).collect();
+            edits.sort_by_key(|e| e.at);
+            let changes: Vec<diff::Change<'_>> = edits
+                .iter()
+                .map(|e| diff::Change {
+                    start: e.line.saturating_sub(1) as usize,
+                    old_lines: crate::model::bytes::lines(&e.before).len(),
+                    new: &e.after,
+                })
+                .collect();
+            diff::write_changes(
+                out,
+                role.system_path(),
+                old,
+                &changes,
+                "planned",
+                self.paint,
+            )?;
         }
-        let old = tables.get(role).document().map(Document::bytes);
-        // From the edits themselves: they say which lines they replace.
-        let mut edits: Vec<_> = plan.edits.iter().filter(|e| e.role == role).collect();
-        edits.sort_by_key(|e| e.at);
-        let changes: Vec<diff::Change<'_>> = edits
-            .iter()
-            .map(|e| diff::Change {
-                start: e.line.saturating_sub(1) as usize,
-                old_lines: crate::model::bytes::lines(&e.before).len(),
-                new: &e.after,
-            })
-            .collect();
-        out.push_str(&diff::of_changes(
-            role.system_path(),
-            old,
-            &changes,
-            "planned",
-            p,
-        ));
+        Ok(())
     }
-    out
+}
+
+/// A `diff` string of the JSON document: empty without a plan.
+pub struct DiffOut<'a>(Option<PlanDiff<'a>>);
+
+impl Serialize for DiffOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match &self.0 {
+            // serde_json escapes the text as the diff writes it: no copy of it is made.
+            Some(d) => s.collect_str(d),
+            None => s.serialize_str(""),
+        }
+    }
+}
+
+/// The diff of a plan, unpainted, for the JSON document.
+fn diff_out<'a>(plan: &'a Plan, tables: &'a Tables) -> DiffOut<'a> {
+    DiffOut(Some(PlanDiff {
+        plan,
+        tables,
+        paint: Paint(false),
+    }))
 }
 
 /// The plan in words, then (with `diff`) its diff.
@@ -61,7 +96,15 @@ pub fn plan_human(
     write!(out, "{}", wrap(&verified, config.width, "  ", "    "))?;
     if diff {
         writeln!(out)?;
-        write!(out, "{}", plan_diff(plan, tables, p))?;
+        write!(
+            out,
+            "{}",
+            PlanDiff {
+                plan,
+                tables,
+                paint: p
+            }
+        )?;
     }
     Ok(())
 }
@@ -78,26 +121,33 @@ pub struct EditOut<'a> {
     why: &'a str,
 }
 
-fn edits_out(plan: &Plan) -> Vec<EditOut<'_>> {
-    plan.edits
-        .iter()
-        .map(|e| EditOut {
+/// A plan's edits in the JSON document, each made into its [`EditOut`] as it is written
+/// (a comment plan has one per rule: 50,000 of them held 4.4 MB).
+pub struct EditsOut<'a>(&'a [Edit]);
+
+impl Serialize for EditsOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|e| EditOut {
             file: e.role.system_path(),
             line: e.line,
             kind: e.kind.name(),
             before: bytes::BytesRef(&e.before),
             after: bytes::BytesRef(&e.after),
             why: &e.why,
-        })
-        .collect()
+        }))
+    }
+}
+
+fn edits_out(plan: &Plan) -> EditsOut<'_> {
+    EditsOut(&plan.edits)
 }
 
 /// The `plan` object of the JSON document (docs/json.md), in its key order.
 #[derive(Serialize)]
 pub struct PlanOut<'a> {
     strategy: Option<&'static str>,
-    edits: Vec<EditOut<'a>>,
-    diff: String,
+    edits: EditsOut<'a>,
+    diff: DiffOut<'a>,
     after: Value,
     /// A plan is only ever shown once verified; `verification` says what the check
     /// covered, in words.
@@ -114,8 +164,8 @@ pub struct PlanOut<'a> {
 #[derive(Serialize)]
 pub struct OfferOut<'a> {
     why: &'static str,
-    edits: Vec<EditOut<'a>>,
-    diff: String,
+    edits: EditsOut<'a>,
+    diff: DiffOut<'a>,
     command: String,
 }
 
@@ -132,7 +182,7 @@ pub struct NewlineOffer<'a> {
 /// repairs alike.
 pub fn proposal_json<'a>(
     outcome: &'a Proposal,
-    before: &Analysis,
+    before: &'a Analysis,
     offer: Option<NewlineOffer<'a>>,
 ) -> PlanOut<'a> {
     let (opens, still) = match outcome {
@@ -144,8 +194,8 @@ pub fn proposal_json<'a>(
     };
     let mut out = PlanOut {
         strategy: None,
-        edits: Vec::new(),
-        diff: String::new(),
+        edits: EditsOut(&[]),
+        diff: DiffOut(None),
         after: Value::Array(Vec::new()),
         verified: true,
         verification: String::new(),
@@ -159,7 +209,7 @@ pub fn proposal_json<'a>(
         offer: offer.map(|o| OfferOut {
             why: "every other client is still refused: the last line of hosts.deny has no final newline",
             edits: edits_out(o.plan),
-            diff: plan_diff(o.plan, o.tables, Paint(false)),
+            diff: diff_out(o.plan, o.tables),
             command: o.command,
         }),
     };
@@ -167,7 +217,7 @@ pub fn proposal_json<'a>(
         Proposal::Plan(p) => {
             out.strategy = Some(p.strategy.name());
             out.edits = edits_out(p);
-            out.diff = plan_diff(p, &before.tables, Paint(false));
+            out.diff = diff_out(p, &before.tables);
             out.after = verdicts_json(&p.after);
             out.verification = p.verified.clone();
         }

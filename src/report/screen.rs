@@ -4,6 +4,8 @@
 //! it. The details (every verdict, findings, advice for the tools that write the files)
 //! come before it and may scroll away.
 
+use std::fmt::Write as _;
+
 use crate::config::Config;
 use crate::config::Strategy;
 use crate::diagnose::analysis::{Analysis, TargetVerdict};
@@ -167,7 +169,13 @@ pub fn question_screen(
         out.push_str(&wrap(&text, w, "", "  "));
     }
     out.push('\n');
-    out.push_str(&report::plan_diff(plan, &before.tables, p));
+    let diff = report::PlanDiff {
+        plan,
+        tables: &before.tables,
+        paint: p,
+    };
+    // Writing to a String cannot fail.
+    let _ = write!(out, "{diff}");
     out.push('\n');
     if !applying {
         // A command is never broken across lines: pasted, each line would run on its own.

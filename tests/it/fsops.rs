@@ -108,7 +108,7 @@ impl Scratch {
                 .iter()
                 .map(|p| FileChange {
                     system_path: p.to_string(),
-                    edits: vec![test_edit(p)],
+                    edits: vec![test_edit(p)].into(),
                     create_like: Some("/etc/hosts.deny".into()),
                 })
                 .collect(),

@@ -529,11 +529,16 @@ impl Explorer<'_, '_> {
             .iter()
             .position(|o| o.plain)
             .unwrap_or_default();
+        // Kept as long as the run (a ban list of name patterns has a run per rule): give
+        // back what growing by doubling left over.
+        let (mut outcomes, mut questions) = (self.outcomes, self.questions);
+        outcomes.shrink_to_fit();
+        questions.shrink_to_fit();
         Verdict {
             access,
-            outcomes: self.outcomes,
+            outcomes,
             plain,
-            questions: self.questions,
+            questions,
             widened: self.widened,
         }
     }

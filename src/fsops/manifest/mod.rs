@@ -12,6 +12,7 @@ use std::path::{Component, Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::fsops::Records;
 use crate::model::bytes::{hex, unhex};
 use crate::model::edit::EditRecord;
 use sha2::{Digest, Sha256};
@@ -82,7 +83,7 @@ struct FileEntry {
     /// What the change did to the file; `None` in change sets of older versions, which
     /// only `--exact` can roll back.
     #[serde(default)]
-    edits: Option<Vec<EditRecord>>,
+    edits: Option<Records>,
 }
 
 /// One change set as `--list-backups` shows it.

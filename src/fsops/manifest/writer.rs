@@ -103,7 +103,7 @@ impl SetWriter {
         system_path: &str,
         snap: &Snapshot,
         after: Option<&[u8]>,
-        edits: &[EditRecord],
+        edits: Records,
     ) -> Result<usize, Error> {
         self.manifest.files.push(FileEntry {
             path: system_path.to_string(),
@@ -119,7 +119,7 @@ impl SetWriter {
             xattr_values: BTreeMap::new(),
             salvaged: String::new(),
             in_place: false,
-            edits: Some(edits.to_vec()),
+            edits: Some(edits),
         });
         let i = self.manifest.files.len() - 1;
         self.set_before(i, snap.bytes.as_deref(), snap.meta.as_ref(), after)?;
@@ -177,7 +177,7 @@ impl SetWriter {
 
     /// The edits recorded for file `i` (a rollback's: its line diff, made again after a
     /// rebase or a salvage).
-    pub fn set_edits(&mut self, i: usize, edits: Vec<EditRecord>) {
+    pub fn set_edits(&mut self, i: usize, edits: Records) {
         self.manifest.files[i].edits = Some(edits);
     }
 

@@ -118,8 +118,13 @@ pub(crate) fn commit(
                 ..Written::default()
             });
         }
-        let step = match p.desired.bytes.clone() {
-            Some(new) => replace(p, &new, allow_in_place)?,
+        // Lent to `replace`, not copied: a comment plan's bytes are megabytes.
+        let step = match p.desired.bytes.take() {
+            Some(new) => {
+                let step = replace(p, &new, allow_in_place);
+                p.desired.bytes = Some(new);
+                step?
+            }
             None => remove(p)?,
         };
         match step {
@@ -233,7 +238,13 @@ fn replace(p: &mut PendingWrite, new: &[u8], allow_in_place: bool) -> Result<Ste
     // From here on the target holds the new bytes.
     let mut warnings = hard_link_warning(p);
     sys::sync_dir(&dir).map_err(touched)?;
-    let written = [new, &carried.glue, &carried.bytes].concat();
+    // Copied only when lines were carried over: a comment plan's bytes are megabytes.
+    let written: std::borrow::Cow<'_, [u8]> = if carried.glue.is_empty() && carried.bytes.is_empty()
+    {
+        std::borrow::Cow::Borrowed(new)
+    } else {
+        std::borrow::Cow::Owned([new, &carried.glue, &carried.bytes].concat())
+    };
     let Salvage {
         bytes: late,
         still_open,
@@ -253,7 +264,11 @@ fn replace(p: &mut PendingWrite, new: &[u8], allow_in_place: bool) -> Result<Ste
         .bytes
         .as_ref()
         .map(|b| [b.as_slice(), &salvaged].concat());
-    let after = Some([written.as_slice(), &appended].concat());
+    let after = Some(if appended.is_empty() {
+        written.into_owned()
+    } else {
+        [&written[..], &appended].concat()
+    });
     Ok(Step::Done(Written {
         after,
         before,

@@ -10,24 +10,30 @@ pub fn escape(bytes: &[u8]) -> String {
 
 /// [`escape`], appended to `out` (a diff of 50,000 edits escapes 200,000 lines).
 pub fn escape_into(out: &mut String, bytes: &[u8]) {
+    // Writing to a String cannot fail.
+    let _ = write_escaped(out, bytes);
+}
+
+/// [`escape`], written to any text sink (a plan's diff goes straight into the JSON output).
+pub fn write_escaped<W: std::fmt::Write + ?Sized>(out: &mut W, bytes: &[u8]) -> std::fmt::Result {
     // Most lines are printable ASCII: nothing to do but copy. (No early exit: the check
     // then runs over whole vectors of bytes.)
     let printable = bytes
         .iter()
         .fold(true, |ok, &b| ok & (b.wrapping_sub(0x20) < 0x5f));
     if printable && let Ok(text) = std::str::from_utf8(bytes) {
-        out.push_str(text);
-        return;
+        return out.write_str(text);
     }
     for c in String::from_utf8_lossy(bytes).chars() {
         match c {
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            '\n' => out.push_str("\\n"),
-            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push(c),
+            '\t' => out.write_str("\\t")?,
+            '\r' => out.write_str("\\r")?,
+            '\n' => out.write_str("\\n")?,
+            c if c.is_control() => write!(out, "\\x{:02x}", c as u32)?,
+            c => out.write_char(c)?,
         }
     }
+    Ok(())
 }
 
 /// strtok separators libwrap uses for daemon and client lists.

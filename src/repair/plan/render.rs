@@ -3,10 +3,10 @@
 use super::*;
 
 /// The tables with the planned bytes in place.
-pub fn planned_tables(tables: &Tables, new: &PerTable<Option<Vec<u8>>>) -> Tables {
-    let file = |f: &TableFile, bytes: &Option<Vec<u8>>| match bytes {
+pub fn planned_tables(tables: &Tables, new: &NewBytes) -> Tables {
+    let file = |f: &TableFile, bytes: &Option<Arc<Vec<u8>>>| match bytes {
         Some(b) => TableFile {
-            state: FileState::Present(Document::new(b.clone())),
+            state: FileState::Present(Document::shared(b.clone())),
             ..f.clone()
         },
         None => f.clone(),
@@ -18,8 +18,8 @@ pub fn planned_tables(tables: &Tables, new: &PerTable<Option<Vec<u8>>>) -> Table
 }
 
 /// Apply edits (any order) to the current bytes of each table.
-pub fn render(tables: &Tables, edits: &[Edit]) -> PerTable<Option<Vec<u8>>> {
-    let mut out: PerTable<Option<Vec<u8>>> = PerTable::default();
+pub fn render(tables: &Tables, edits: &[Edit]) -> NewBytes {
+    let mut out: NewBytes = PerTable::default();
     for role in Role::BOTH {
         let mut mine: Vec<&Edit> = edits.iter().filter(|e| e.role == role).collect();
         if mine.is_empty() {
@@ -28,7 +28,10 @@ pub fn render(tables: &Tables, edits: &[Edit]) -> PerTable<Option<Vec<u8>>> {
         mine.sort_by_key(|e| e.at);
         let old = tables.get(role).document().map_or(&[][..], Document::bytes);
         // Exactly: a comment plan for a ban list more than doubles the file.
-        let grows: usize = mine.iter().map(|e| e.after.len()).sum();
+        let grows: usize = mine
+            .iter()
+            .map(|e| e.after.len().saturating_sub(e.before.len()))
+            .sum();
         let mut new = Vec::with_capacity(old.len() + grows);
         let mut pos = 0;
         for e in mine {
@@ -43,7 +46,7 @@ pub fn render(tables: &Tables, edits: &[Edit]) -> PerTable<Option<Vec<u8>>> {
             pos = e.at + e.before.len();
         }
         new.extend_from_slice(old.get(pos..).unwrap_or_default());
-        out[role] = Some(new);
+        out[role] = Some(Arc::new(new));
     }
     out
 }

@@ -8,7 +8,7 @@ fn edit(kind: EditKind, line: u32, before: &[u8], after: &[u8]) -> Edit {
         line,
         before: before.to_vec(),
         after: after.to_vec(),
-        why: String::new(),
+        why: "".into(),
     }
 }
 
@@ -83,7 +83,7 @@ fn rebase_keeps_bans_appended_meanwhile_and_anchors_on_content() {
         line: 2,
         before: b"ALL: ALL\n".to_vec(),
         after: b"# m\n#ALL: ALL\n".to_vec(),
-        why: String::new(),
+        why: "".into(),
     };
     let appended = b"# h\nALL: ALL\nALL: 192.0.2.1\n";
     assert_eq!(
