@@ -34,11 +34,14 @@ pub(crate) fn explore_with(
     env: &Env<'_>,
     transparent: bool,
 ) -> (Verdict, Vec<Refuser>) {
+    // A run and a question per candidate rule is the shape of a ban list of name patterns:
+    // room made once, not by doubling (whose freed halves stay in the process).
+    let expected = candidates.map_or(0, |c| c.allow.len() + c.deny.len());
     let mut ex = Explorer {
         env,
         files: FileCache::default(),
-        outcomes: Vec::new(),
-        questions: Vec::new(),
+        outcomes: Vec::with_capacity(expected + 1),
+        questions: Vec::with_capacity(expected),
         widened: false,
         refusers: transparent.then(Vec::new),
     };

@@ -16,6 +16,10 @@ pub(crate) struct Walk<'k> {
     /// Questions of a long walk, kept once: each leaf of a `/file` list of n names asks
     /// again the names before its own (n²/2 answers sharing n tokens, not n²/2 copies).
     pub(super) interned: Option<&'k mut FxHashSet<Pred>>,
+    /// The previous leaf's answers: a short walk asks its questions again in the same
+    /// order, and keeps the token it already has (a ban list of 50,000 name patterns held
+    /// two copies of each, one per leaf).
+    pub(super) prior: &'k [(Pred, bool)],
 }
 
 impl crate::eval::run::Ask for Walk<'_> {
@@ -59,7 +63,10 @@ impl crate::eval::run::Ask for Walk<'_> {
                     pred
                 }
             },
-            None => pred,
+            None => match self.prior.get(self.new.len()) {
+                Some((kept, _)) if *kept == pred => kept.clone(),
+                _ => pred,
+            },
         };
         self.new.push((pred, v));
         v
@@ -114,10 +121,14 @@ pub(crate) fn walk_until<T>(
             beyond: true,
             // Only for long walks: most rules have two leaves.
             interned: (out.len() >= 16).then_some(&mut interned),
+            prior: out
+                .last()
+                .map_or(&[][..], |(new, _): &Answered<T>| &new[..]),
         };
         let t = f(&mut w);
         script = w.script;
-        out.push((w.new, t));
+        let new = w.new;
+        out.push((new, t));
         if enough(&out) {
             return (out, false);
         }
@@ -142,6 +153,7 @@ pub(crate) fn walk_until<T>(
                 index: FxHashMap::default(),
                 beyond: false,
                 interned: None,
+                prior: &[],
             };
             let t = f(&mut w);
             out.push((w.new, t));
