@@ -8,7 +8,7 @@ use crate::diagnose::scan;
 use crate::eval::{self, Access, Candidates, Env, Mode, Verdict};
 use crate::model::accounts::FileAccounts;
 use crate::model::client::Client;
-use crate::model::edit::Edit;
+use crate::model::edit::{Edit, EditKind};
 use crate::model::flavor::Flavor;
 use crate::model::syntax::Entry;
 use crate::model::tables::PerTable;
@@ -296,15 +296,14 @@ fn move_candidates(
     let mut edits: Vec<&Edit> = edits.to_vec();
     edits.sort_by_key(|e| e.at);
     let lines = |b: &[u8]| memchr::memchr_iter(b'\n', b).count() as i64;
-    // Per edit: where it starts in the planned bytes, and the shift after it.
-    let mut shifts = Vec::with_capacity(edits.len());
-    let (mut bytes, mut nl) = (0i64, 0i64);
-    for e in &edits {
-        let start = (e.at as i64 + bytes, i64::from(e.line) + nl);
-        bytes += e.after.len() as i64 - e.before.len() as i64;
-        nl += lines(&e.after) - lines(&e.before);
-        shifts.push((start, bytes, nl));
-    }
+    // What an edit shifts the bytes and lines after it by (summed as the edits are passed:
+    // a comment plan has 50,000, and a table of their shifts was 2 MB).
+    let shift = |e: &Edit| {
+        (
+            e.after.len() as i64 - e.before.len() as i64,
+            lines(&e.after) - lines(&e.before),
+        )
+    };
     // Edits are sorted and never overlap: those wholly before an entry are a prefix.
     let wholly_before = |e: &Edit, pos: usize| {
         if e.before.is_empty() {
@@ -313,10 +312,16 @@ fn move_candidates(
             e.at + e.before.len() <= pos
         }
     };
-    let mut out = Vec::with_capacity(list.len() + edits.len() * 2);
+    let writes = edits.iter().filter(|e| e.kind != EditKind::Comment).count();
+    let mut out = Vec::with_capacity(list.len() + writes * 2);
     let mut k = 0;
+    // The shift of the edits before `k`.
+    let (mut db, mut dl) = (0i64, 0i64);
     for &(pos, line) in list {
         while k < edits.len() && wholly_before(edits[k], pos) {
+            let (b, l) = shift(edits[k]);
+            db += b;
+            dl += l;
             k += 1;
         }
         // Inside an edit: commented out, or ended by the new final newline (the edit's
@@ -327,18 +332,19 @@ fn move_candidates(
         {
             continue;
         }
-        let (db, dl) = k
-            .checked_sub(1)
-            .map_or((0, 0), |i| (shifts[i].1, shifts[i].2));
         out.push(((pos as i64 + db) as usize, (i64::from(line) + dl) as u32));
     }
     // The entries the edits wrote that evaluation reads (the new rule, the line with its
     // newline; the markers and commented lines are comments, which it skips anyway).
     if let Some(doc) = planned {
-        for (e, ((start, sline), _, _)) in edits.iter().zip(&shifts) {
-            let start = *start as usize;
-            let mut entries =
-                doc.entries_between(flavor, start, *sline as u32, start + e.after.len());
+        let (mut db, mut dl) = (0i64, 0i64);
+        for e in &edits {
+            let start = (e.at as i64 + db) as usize;
+            let sline = (i64::from(e.line) + dl) as u32;
+            let (b, l) = shift(e);
+            db += b;
+            dl += l;
+            let mut entries = doc.entries_between(flavor, start, sline, start + e.after.len());
             loop {
                 let (pos, line) = entries.position();
                 let Some(entry) = entries.next() else { break };

@@ -18,8 +18,9 @@ pub struct Edit {
     pub at: usize,
     /// Physical line (1-based) where the edit starts in the original file.
     pub line: u32,
-    pub before: Vec<u8>,
-    pub after: Vec<u8>,
+    // Boxed slices, not vectors: a comment plan holds 50,000 edits.
+    pub before: Box<[u8]>,
+    pub after: Box<[u8]>,
     /// Why, in words (also written into the marker line). Shared: a comment plan gives
     /// the same reason for each of thousands of rules.
     pub why: std::sync::Arc<str>,

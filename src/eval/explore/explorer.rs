@@ -237,7 +237,7 @@ impl Explorer<'_, '_> {
                 chain.truncate(common);
                 for (p, v) in &new[common..] {
                     let prev = chain.last().map(|c| c.2.clone()).or_else(|| base.clone());
-                    let fact = Fact::push(prev, p.clone(), *v, at, pos);
+                    let fact = Fact::push(prev, p.clone(), *v, at);
                     chain.push((p.clone(), *v, fact));
                 }
                 chain.last().map(|c| c.2.clone()).or_else(|| base.clone())

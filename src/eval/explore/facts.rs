@@ -8,21 +8,14 @@ impl Fact {
         pred: Pred,
         value: bool,
         at: RuleLoc,
-        pos: usize,
     ) -> std::sync::Arc<Fact> {
         let prev_yes = match &prev {
-            Some(p) if p.value => Some(p.clone()),
+            Some(p) if p.now.value => Some(p.clone()),
             Some(p) => p.prev_yes.clone(),
             None => None,
         };
         std::sync::Arc::new(Fact {
-            now: Assumption {
-                pred,
-                value,
-                at,
-                pos,
-            },
-            value,
+            now: Assumption { pred, value, at },
             prev,
             prev_yes,
         })

@@ -57,8 +57,8 @@ pub(super) fn allow_edits(ctx: &Context, before: &Analysis, id: &str) -> Result<
         kind: EditKind::Insert,
         at,
         line,
-        before: Vec::new(),
-        after,
+        before: Box::default(),
+        after: after.into(),
         why: why.into(),
     }])
 }

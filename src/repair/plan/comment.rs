@@ -138,8 +138,8 @@ pub(super) fn comment_rule(
         kind: EditKind::Comment,
         at: start,
         line: loc.line,
-        before,
-        after,
+        before: before.into(),
+        after: after.into(),
         why: why.clone(),
     })
 }

@@ -22,8 +22,8 @@ pub(super) fn final_newline(tables: &Tables, id: &str) -> Option<Edit> {
         kind: EditKind::FinalNewline,
         at: start,
         line,
-        before,
-        after,
+        before: before.into(),
+        after: after.into(),
         why: why.into(),
     })
 }

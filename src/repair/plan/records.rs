@@ -88,8 +88,8 @@ pub fn records(edits: &[Edit], role: Role) -> Vec<EditRecord> {
     out.extend(edits.iter().filter(|e| e.role == role).map(|e| EditRecord {
         kind: e.kind.record(),
         line: u64::from(e.line),
-        before: Bytes::from(e.before.as_slice()),
-        after: Bytes::from(e.after.as_slice()),
+        before: Bytes::from(&e.before[..]),
+        after: Bytes::from(&e.after[..]),
         next: None,
         why: e.why.to_string(),
     }));

@@ -6,8 +6,8 @@ fn edit(kind: EditKind, line: u32, before: &[u8], after: &[u8]) -> Edit {
         kind,
         at: 0,
         line,
-        before: before.to_vec(),
-        after: after.to_vec(),
+        before: before.into(),
+        after: after.into(),
         why: "".into(),
     }
 }
@@ -81,8 +81,8 @@ fn rebase_keeps_bans_appended_meanwhile_and_anchors_on_content() {
         kind: EditKind::Comment,
         at: 4,
         line: 2,
-        before: b"ALL: ALL\n".to_vec(),
-        after: b"# m\n#ALL: ALL\n".to_vec(),
+        before: b"ALL: ALL\n"[..].into(),
+        after: b"# m\n#ALL: ALL\n"[..].into(),
         why: "".into(),
     };
     let appended = b"# h\nALL: ALL\nALL: 192.0.2.1\n";

@@ -51,8 +51,8 @@ pub fn refuses_no_one_new(
             return Err(format!("an edited line of {} would be too long", e.role));
         }
         let doc = Document::new(match e.kind {
-            EditKind::Insert => e.after.clone(),
-            _ => e.before.clone(),
+            EditKind::Insert => e.after.to_vec(),
+            _ => e.before.to_vec(),
         });
         let rules: Vec<Entry<'_>> = doc
             .entries(ctx.flavor)
