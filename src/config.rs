@@ -202,20 +202,33 @@ impl Config {
             None => FlavorChoice::detect(&root),
         };
 
-        let mut specs: Vec<(String, String)> = cli
-            .client
-            .iter()
-            .map(|s| ("--client".to_string(), s.clone()))
-            .collect();
-        if let Some(file) = &cli.clients_from {
-            specs.extend(read_clients_file(file)?);
+        // Each spec with the line of the --clients-from file it is on (None: a --client);
+        // where it came from is put in words only for an error (10,000 clients are read).
+        let file = match &cli.clients_from {
+            Some(f) => Some((f.display().to_string(), read_clients_file(f)?)),
+            None => None,
+        };
+        let mut specs: Vec<(Option<usize>, &str)> =
+            cli.client.iter().map(|s| (None, s.as_str())).collect();
+        if let Some((_, text)) = &file {
+            specs.extend(
+                text.lines()
+                    .enumerate()
+                    .map(|(i, l)| (Some(i + 1), l.trim()))
+                    .filter(|(_, l)| !l.is_empty() && !l.starts_with('#')),
+            );
         }
         let (clients, client_source) = if !specs.is_empty() {
             let mut clients = Vec::with_capacity(specs.len());
-            let mut seen = std::collections::HashSet::new();
-            for (origin, spec) in &specs {
-                let c = Client::parse(spec, flavor.flavor)
-                    .map_err(|e| Error::Usage(format!("{origin}: {e}")))?;
+            let mut seen = rustc_hash::FxHashSet::default();
+            for &(line, spec) in &specs {
+                let c = Client::parse(spec, flavor.flavor).map_err(|e| {
+                    let origin = match (line, &file) {
+                        (Some(n), Some((shown, _))) => format!("--clients-from {shown} line {n}"),
+                        _ => "--client".to_string(),
+                    };
+                    Error::Usage(format!("{origin}: {e}"))
+                })?;
                 if seen.insert(c.clone()) {
                     clients.push(c);
                 }
@@ -359,9 +372,8 @@ fn check_is_a_system(root: &Root, given: &std::path::Path) -> Result<()> {
     )))
 }
 
-/// The client specs of `--clients-from FILE` (`-`: standard input), each with where it came
-/// from (`FILE line N`) for error messages.
-fn read_clients_file(file: &std::path::Path) -> Result<Vec<(String, String)>> {
+/// The text of `--clients-from FILE` (`-`: standard input): one client spec a line.
+fn read_clients_file(file: &std::path::Path) -> Result<String> {
     use std::io::Read;
     let mut text = String::new();
     let shown = file.display().to_string();
@@ -371,13 +383,7 @@ fn read_clients_file(file: &std::path::Path) -> Result<Vec<(String, String)>> {
         std::fs::File::open(file).and_then(|mut f| f.read_to_string(&mut text))
     };
     read.map_err(|e| Error::Usage(format!("--clients-from {shown}: cannot read it: {e}")))?;
-    Ok(text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l.trim()))
-        .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'))
-        .map(|(n, l)| (format!("--clients-from {shown} line {n}"), l.to_string()))
-        .collect())
+    Ok(text)
 }
 
 #[cfg(test)]

@@ -223,7 +223,12 @@ fn read(path: &std::path::Path) -> io::Result<Document> {
         return rootfs::read_to_end_bounded(&file, TABLE_LIMIT).map(Document::new);
     }
     let n = usize::try_from(len).map_err(|_| rootfs::too_large(TABLE_LIMIT))?;
-    let mut bytes = vec![0u8; n];
+    // Private anonymous memory, not the file mapped: a file cut short while mapped would
+    // kill the process (SIGBUS); this is read into like any buffer.
+    let mut bytes = memmap2::MmapOptions::new().len(n).map_anon()?;
+    // Huge pages where the kernel gives them on request (THP in "madvise" mode, Debian's
+    // default): 15 faults for 30 MB instead of 7,000. Only advice: without it, 4 KiB pages.
+    let _ = bytes.advise(memmap2::Advice::HugePage);
     let (a, b) = bytes.split_at_mut(n / 2);
     let f = &file;
     let halves = std::thread::scope(|s| {
@@ -243,10 +248,43 @@ fn read(path: &std::path::Path) -> io::Result<Document> {
     // A short read (the file shrank: an unban rewrote it) or a size change (a ban appended):
     // take one consistent read instead.
     match halves {
-        Ok(has_nul) if file.metadata()?.len() == len => Ok(Document::with_nul_flag(bytes, has_nul)),
+        Ok(has_nul) if file.metadata()?.len() == len => Ok(Document::mapped(bytes, has_nul)),
         _ => {
             drop(bytes);
             rootfs::read_regular(path, TABLE_LIMIT).map(Document::new)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A table past PARALLEL_READ is read by two threads into a mapping: the bytes and
+    /// the NUL flag must be those of the file, a NUL in either half included.
+    #[test]
+    fn a_large_table_reads_back_byte_for_byte_with_its_nul_flag() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let path = t.path().join("hosts.deny");
+        // Every line different: a half read from the wrong offset shows.
+        let mut bytes = Vec::new();
+        let mut i = 0u32;
+        while bytes.len() < PARALLEL_READ as usize + 4096 {
+            let [_, b, c, d] = i.to_be_bytes();
+            bytes.extend_from_slice(format!("sshd: 10.{b}.{c}.{d}\n").as_bytes());
+            i += 1;
+        }
+        std::fs::write(&path, &bytes).expect("write");
+        let doc = read(&path).expect("read");
+        assert_eq!(doc.bytes(), &bytes[..]);
+        assert!(!doc.has_nul());
+        for at in [10, bytes.len() - 10] {
+            bytes[at] = 0;
+            std::fs::write(&path, &bytes).expect("write");
+            let doc = read(&path).expect("read");
+            assert_eq!(doc.bytes(), &bytes[..]);
+            assert!(doc.has_nul(), "NUL at {at} not seen");
+            bytes[at] = b'1';
         }
     }
 }

@@ -29,7 +29,7 @@ pub const BUFLEN: usize = 2048;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Document {
     /// Shared: tables are cloned to evaluate planned changes, and a ban list is big.
-    bytes: std::sync::Arc<Vec<u8>>,
+    bytes: Storage,
     /// Whether the file has a NUL byte at all (most do not: the reader skips that search).
     has_nul: bool,
 }
@@ -72,11 +72,44 @@ impl PhysLine<'_> {
     }
 }
 
+/// Where a document's bytes live: on the heap, or, for a large table read from disk, in
+/// a private anonymous mapping the kernel may back with huge pages (a 30 MB ban list read
+/// into 4 KiB pages spent a third of the check faulting them in).
+#[derive(Debug, Clone)]
+enum Storage {
+    Heap(std::sync::Arc<Vec<u8>>),
+    Mapped(std::sync::Arc<memmap2::MmapMut>),
+}
+
+impl std::ops::Deref for Storage {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Storage::Heap(v) => v,
+            Storage::Mapped(m) => m,
+        }
+    }
+}
+
+impl Default for Storage {
+    fn default() -> Self {
+        Storage::Heap(Default::default())
+    }
+}
+
+impl PartialEq for Storage {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Storage {}
+
 impl Document {
     pub fn new(bytes: Vec<u8>) -> Self {
         let has_nul = memchr::memchr(0, &bytes).is_some();
         Document {
-            bytes: std::sync::Arc::new(bytes),
+            bytes: Storage::Heap(std::sync::Arc::new(bytes)),
             has_nul,
         }
     }
@@ -85,14 +118,18 @@ impl Document {
     /// and its verification reads them: one copy of a file a comment plan has tripled).
     pub fn shared(bytes: std::sync::Arc<Vec<u8>>) -> Self {
         let has_nul = memchr::memchr(0, &bytes).is_some();
-        Document { bytes, has_nul }
+        Document {
+            bytes: Storage::Heap(bytes),
+            has_nul,
+        }
     }
 
-    /// A document whose reader already searched every byte for NUL (in parallel).
-    pub(crate) fn with_nul_flag(bytes: Vec<u8>, has_nul: bool) -> Self {
+    /// A document read straight into a mapping by a reader that already searched every
+    /// byte for NUL (in parallel).
+    pub(crate) fn mapped(bytes: memmap2::MmapMut, has_nul: bool) -> Self {
         debug_assert_eq!(memchr::memchr(0, &bytes).is_some(), has_nul);
         Document {
-            bytes: std::sync::Arc::new(bytes),
+            bytes: Storage::Mapped(std::sync::Arc::new(bytes)),
             has_nul,
         }
     }
