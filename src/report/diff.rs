@@ -231,19 +231,18 @@ impl<'a> Forward<'a> {
     }
 
     /// The lines of `range`, which must not start before the end of the last range read.
-    fn range(&mut self, range: std::ops::Range<usize>) -> Vec<&'a [u8]> {
-        let mut out = Vec::with_capacity(range.len());
-        while self.at < range.end {
-            let Some(line) = self.rest.split_inclusive(|&b| b == b'\n').next() else {
-                break;
-            };
-            self.rest = &self.rest[line.len()..];
-            if self.at >= range.start {
-                out.push(line);
+    fn range(&mut self, range: std::ops::Range<usize>) -> impl Iterator<Item = &'a [u8]> + '_ {
+        std::iter::from_fn(move || {
+            while self.at < range.end {
+                let line = self.rest.split_inclusive(|&b| b == b'\n').next()?;
+                self.rest = &self.rest[line.len()..];
+                self.at += 1;
+                if self.at > range.start {
+                    return Some(line);
+                }
             }
-            self.at += 1;
-        }
-        out
+            None
+        })
     }
 }
 
@@ -274,6 +273,7 @@ pub fn write_changes<W: Write + ?Sized>(
         return Ok(());
     }
     let mut old_lines = Forward::new(old.unwrap_or_default());
+    let total = old_lines.len();
     let from = if old.is_some() { path } else { "/dev/null" };
     writeln!(out, "{}", p.bold(&format!("--- {from}")))?;
     writeln!(out, "{}", p.bold(&format!("+++ {path} ({label})")))?;
@@ -294,10 +294,9 @@ pub fn write_changes<W: Write + ?Sized>(
             j += 1;
         }
         let first = changes[i].start.saturating_sub(CONTEXT);
-        let end_old = (changes[j].start + changes[j].old_lines + CONTEXT).min(old_lines.len());
+        let end_old = (changes[j].start + changes[j].old_lines + CONTEXT).min(total);
         let hunk = &changes[i..=j];
         // The hunk's old lines, in order: context before each change, then what it removes.
-        let total = old_lines.len();
         let gone = |c: &Change<'_>| c.start.min(total)..(c.start + c.old_lines).min(total);
         // Counted first, so the header goes before the body straight into `out` (a comment
         // plan for a ban list is one diff of 200,000 lines).

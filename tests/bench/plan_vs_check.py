@@ -150,7 +150,7 @@ def main():
                 "yes comment": ["--yes", "--strategy", "comment"],
             }
             times = {m: [] for m in modes}
-            fsyncs = {m: [] for m in modes}
+            nosync_times = {m: [] for m in modes}  # each --yes run again, fsync a no-op
             codes = {}
             peaks = {}
             for _ in range(args.runs):
@@ -162,7 +162,7 @@ def main():
                     if m.startswith("yes") and nosync:
                         root = fresh()
                         cmd = [wrapfix, "--root", root, "--client", CLIENT, "--json"] + extra
-                        fsyncs[m].append(wall_env(cmd, dict(os.environ, LD_PRELOAD=nosync)))
+                        nosync_times[m].append(wall_env(cmd, dict(os.environ, LD_PRELOAD=nosync)))
             for m, extra in modes.items():
                 root = fresh()
                 peaks[m] = peak_rss([wrapfix, "--root", root, "--client", CLIENT, "--json"] + extra)
@@ -175,8 +175,8 @@ def main():
                 mark = ""
                 extra = ""
                 judged = ratio
-                if fsyncs[m]:
-                    without = statistics.median(fsyncs[m])
+                if nosync_times[m]:
+                    without = statistics.median(nosync_times[m])
                     judged = without / check
                     extra = f"  (fsync {(med - without)*1000:6.1f} ms: x{judged:5.2f} without)"
                 elif m.startswith("yes"):
