@@ -221,8 +221,9 @@ pub(super) fn write_all(
     mut planned: Vec<Planned>,
 ) -> Result<Option<Applied>, Error> {
     let mut done: Vec<AppliedFile> = Vec::new();
-    let mut changed = vec![false; planned.len()];
-    for i in 0..planned.len() {
+    let count = planned.len();
+    let mut changed = vec![false; count];
+    for i in 0..count {
         let Planned { target, pending } = &mut planned[i];
         let written = {
             let mut rebase = |snap: &Snapshot| -> Result<Desired, Error> {
@@ -245,7 +246,9 @@ pub(super) fn write_all(
         match written {
             Ok(w) => {
                 changed[i] = !w.unchanged;
-                if let Err(error) = record(job, &mut set, i, pending, &w) {
+                // The last file's record is saved by the final save, which follows at once.
+                let last = i + 1 == count;
+                if let Err(error) = record(job, &mut set, i, pending, &w, !last) {
                     return Err(fail(job, set, &planned, &changed, i, error));
                 }
                 if !w.unchanged {
@@ -284,7 +287,9 @@ pub(super) fn write_all(
     }))
 }
 
-/// Update file `i` of the manifest with what was really written (salvage included). The
+/// Update file `i` of the manifest with what was really written (salvage included), and
+/// save it if `save` (not when the final save follows at once: a manifest can be 12 MB,
+/// and a crash between the two saves leaves the same as a crash during the first). The
 /// one error returned is a failed rewrite of the backup after a salvage: the manifest then
 /// still records the planned bytes as "after", so that a rollback sees the file as changed
 /// since and undoes only wrapfix's edits, keeping the salvaged lines.
@@ -294,6 +299,7 @@ pub(super) fn record(
     i: usize,
     p: &PendingWrite,
     w: &Written,
+    save: bool,
 ) -> Result<(), Error> {
     // The other failures here lose nothing: the backup written before the target was
     // touched is intact, and the final save reports its own error.
@@ -315,7 +321,9 @@ pub(super) fn record(
         }
         set.set_after(i, w.after.as_deref(), &w.salvaged, w.in_place);
     }
-    let _ = set.save(false);
+    if save {
+        let _ = set.save(false);
+    }
     Ok(())
 }
 

@@ -254,7 +254,7 @@ pub(super) fn set_file(dir: &Path, f: &FileEntry, owners: &Owners) -> Result<Set
         sha256_after: f.sha256_after.clone(),
         size: f.size,
         meta,
-        edits: f.edits.as_deref().cloned(),
+        edits: f.edits.as_ref().map(|e| e.records.as_ref().clone()),
         backup,
         salvaged: unhex(&f.salvaged).ok_or_else(|| damaged("has bad salvaged bytes"))?,
         in_place: f.in_place,

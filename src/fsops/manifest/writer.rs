@@ -119,7 +119,7 @@ impl SetWriter {
             xattr_values: BTreeMap::new(),
             salvaged: String::new(),
             in_place: false,
-            edits: Some(edits),
+            edits: Some(Edits::new(edits)),
         });
         let i = self.manifest.files.len() - 1;
         self.set_before(i, snap.bytes.as_deref(), snap.meta.as_ref(), after)?;
@@ -178,7 +178,7 @@ impl SetWriter {
     /// The edits recorded for file `i` (a rollback's: its line diff, made again after a
     /// rebase or a salvage).
     pub fn set_edits(&mut self, i: usize, edits: Records) {
-        self.manifest.files[i].edits = Some(edits);
+        self.manifest.files[i].edits = Some(Edits::new(edits));
     }
 
     /// What file `i` holds after wrapfix wrote it, the bytes salvaged into it, and how.
