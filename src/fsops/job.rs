@@ -204,7 +204,7 @@ pub(super) fn creation_meta(root: &Root, target: &FileChange) -> Meta {
 /// Step 4: the backup of every file and the manifest, synced, before any target is touched.
 pub(super) fn back_up(job: &Job, set: &mut SetWriter, planned: &[Planned]) -> Result<(), Error> {
     for p in planned {
-        let after = p.pending.desired.bytes.as_deref();
+        let after = write::slice(&p.pending.desired.bytes);
         // Shared with the manifest, not copied: a comment plan records 50,000 edits.
         let edits = job
             .derived(p.pending.snap.bytes.as_deref(), after)
@@ -233,9 +233,11 @@ pub(super) fn write_all(
                     i,
                     snap.bytes.as_deref(),
                     snap.meta.as_ref(),
-                    desired.bytes.as_deref(),
+                    write::slice(&desired.bytes),
                 )?;
-                if let Some(edits) = job.derived(snap.bytes.as_deref(), desired.bytes.as_deref()) {
+                if let Some(edits) =
+                    job.derived(snap.bytes.as_deref(), write::slice(&desired.bytes))
+                {
                     set.set_edits(i, Records::new(edits));
                 }
                 set.save(false)?;
@@ -313,13 +315,13 @@ pub(super) fn record(
                 i,
                 w.before.as_deref(),
                 p.snap.meta.as_ref(),
-                w.after.as_deref(),
+                write::slice(&w.after),
             )?;
-            if let Some(edits) = job.derived(w.before.as_deref(), w.after.as_deref()) {
+            if let Some(edits) = job.derived(w.before.as_deref(), write::slice(&w.after)) {
                 set.set_edits(i, Records::new(edits));
             }
         }
-        set.set_after(i, w.after.as_deref(), &w.salvaged, w.in_place);
+        set.set_after(i, write::slice(&w.after), &w.salvaged, w.in_place);
     }
     if save {
         let _ = set.save(false);

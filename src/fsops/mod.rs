@@ -35,6 +35,7 @@ use crate::error::Error;
 use crate::rootfs::Root;
 use manifest::{SetWriter, sha256_hex};
 use sys::Snapshot;
+pub use write::Shared;
 use write::{Desired, Failed, PendingWrite, Written};
 
 mod job;
@@ -72,7 +73,7 @@ impl FileChange {
 
 /// The caller's plan for one file: given its current bytes (`None`: absent), the new bytes,
 /// or `Err(reason)` when the plan no longer applies (after another program changed it).
-pub type Rebase<'a> = &'a dyn Fn(&str, Option<&[u8]>) -> Result<Vec<u8>, String>;
+pub type Rebase<'a> = &'a dyn Fn(&str, Option<&[u8]>) -> Result<Shared, String>;
 
 /// Undo only wrapfix's own `edits` in a file that other programs changed since: given the
 /// path, its current bytes and the recorded edits, the bytes to write, or `Err(reason)`.

@@ -153,7 +153,6 @@ pub(super) fn check_exact(req: &RollbackRequest) -> Result<(), Error> {
     })
 }
 
-/// What the rollback of one file writes, given what the file holds now.
 /// What rolling back `f` would leave in the file, given its current bytes (`None`: the
 /// file is removed), or why only wrapfix's edits cannot be undone. For showing the rollback
 /// before it is done; [`rollback`] decides the same way.
@@ -163,7 +162,7 @@ pub fn planned_restore(
     exact: bool,
     revert: Revert,
 ) -> Result<Option<Vec<u8>>, String> {
-    restore_plan(f, current, exact, revert).map(|d| d.bytes)
+    restore_plan(f, current, exact, revert).map(|d| d.bytes.map(Shared::unwrap_or_clone))
 }
 
 pub(super) fn restore_plan(
@@ -173,7 +172,7 @@ pub(super) fn restore_plan(
     revert: Revert,
 ) -> Result<Desired, String> {
     let restore = Desired {
-        bytes: f.backup.clone(),
+        bytes: f.backup.clone().map(Shared::new),
         meta: f.meta.clone(),
     };
     let now = current.map(sha256_hex);
@@ -183,7 +182,7 @@ pub(super) fn restore_plan(
     if now == f.sha256_before {
         // Already back to what it was (e.g. the fix never reached this file).
         return Ok(Desired {
-            bytes: current.map(<[u8]>::to_vec),
+            bytes: current.map(|c| Shared::new(c.to_vec())),
             meta: None,
         });
     }
@@ -195,7 +194,7 @@ pub(super) fn restore_plan(
     let bytes = if !f.existed && bytes.is_empty() {
         None
     } else {
-        Some(bytes)
+        Some(Shared::new(bytes))
     };
     Ok(Desired { bytes, meta: None })
 }

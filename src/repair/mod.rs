@@ -18,6 +18,7 @@ use crate::config::{ClientSource, Config};
 use crate::diagnose::analysis::{Analysis, Context, Diagnostics};
 use crate::diagnose::detect::Kind;
 use crate::error::{Error, Exit, Result};
+use crate::fsops::Shared;
 use crate::model::tables::{PerTable, Role, Tables};
 use crate::report::{self, Paint, wrap};
 use crate::report::{screen, term};
@@ -396,12 +397,17 @@ fn apply_plan(
     // The tables rebased on bytes another program wrote after the plan was made, and
     // whether that was only lines appended at the end.
     let rebased: std::cell::RefCell<Vec<(Role, bool)>> = std::cell::RefCell::new(Vec::new());
-    let rebase = |path: &str, current: Option<&[u8]>| -> std::result::Result<Vec<u8>, String> {
+    let rebase = |path: &str, current: Option<&[u8]>| -> std::result::Result<Shared, String> {
         // fsops asks only about the files it was given: the two tables.
         let role = Role::of_system_path(path).ok_or("not one of the tables")?;
         let current = current.unwrap_or_default();
-        let new = plan::rebase(&plan.edits, role, original(role), current)?;
-        if current != original(role) {
+        let new = Shared::new(plan::rebase(&plan.edits, role, original(role), current)?);
+        if current == original(role) {
+            // The bytes the plan verified, shared rather than held twice while written.
+            if let Some(planned) = plan.new[role].as_ref().filter(|p| **p == new) {
+                return Ok(Shared::clone(planned));
+            }
+        } else {
             let appended = clean_append(original(role), current);
             if !config.yes && !appended {
                 return Err("it changed after you said yes (not only by lines appended at its end), so the diff you saw no longer says what would be written; run wrapfix again to see the plan for what it holds now".into());
@@ -411,7 +417,7 @@ fn apply_plan(
             let mut now = PerTable::default();
             now[role] = Some(std::sync::Arc::new(current.to_vec()));
             let mut planned = plan.new.clone();
-            planned[role] = Some(std::sync::Arc::new(new.clone()));
+            planned[role] = Some(Shared::clone(&new));
             let now = plan::planned_tables(&before.tables, &now);
             let after = plan::planned_tables(&before.tables, &planned);
             plan::verify_rebased(ctx, &now, &after)

@@ -10,13 +10,16 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use serde_json::{Value, json};
 use wrapfix::error::Error;
-use wrapfix::fsops::{self, Applied, ChangeRequest, FileChange};
+use wrapfix::fsops::{self, Applied, ChangeRequest, FileChange, Shared};
 use wrapfix::model::bytes::Bytes;
 use wrapfix::model::edit::{EditRecord, RecordKind};
 use wrapfix::rootfs::Root;
 
 use crate::support;
 use crate::support::system::System;
+
+/// What a test's plan makes of a file's current bytes ([`fsops::Rebase`], unshared).
+pub type Plan<'a> = &'a dyn Fn(&str, Option<&[u8]>) -> Result<Vec<u8>, String>;
 
 /// A scratch system: `ROOT/etc`, and a backup directory inside the root as by default.
 pub struct Scratch {
@@ -89,16 +92,17 @@ impl Scratch {
             .collect()
     }
 
-    pub fn apply(&self, files: &[&str], rebase: fsops::Rebase) -> Result<Option<Applied>, Error> {
+    pub fn apply(&self, files: &[&str], rebase: Plan) -> Result<Option<Applied>, Error> {
         self.apply_in_place(files, rebase, false)
     }
 
     pub fn apply_in_place(
         &self,
         files: &[&str],
-        rebase: fsops::Rebase,
+        rebase: Plan,
         allow_in_place: bool,
     ) -> Result<Option<Applied>, Error> {
+        let rebase = |path: &str, current: Option<&[u8]>| rebase(path, current).map(Shared::new);
         let req = ChangeRequest {
             root: &self.root,
             backup_dir: &self.backup,
@@ -112,7 +116,7 @@ impl Scratch {
                     create_like: Some("/etc/hosts.deny".into()),
                 })
                 .collect(),
-            rebase,
+            rebase: &rebase,
             allow_in_place,
             id: None,
             command: &fsops::plain_command,

@@ -62,8 +62,11 @@ fn a_table_link_through_a_change_set_cannot_replace_a_file_outside_the_root() {
             &format!("/var/backups/wrapfix/{id}/../../../../../outside/victim"),
         );
     let root = wrapfix::rootfs::Root::new(s.path());
-    let plan =
-        |_: &str, cur: Option<&[u8]>| Ok([cur.unwrap_or_default(), b"sshd: 192.0.2.1\n"].concat());
+    let plan = |_: &str, cur: Option<&[u8]>| {
+        Ok(wrapfix::fsops::Shared::new(
+            [cur.unwrap_or_default(), b"sshd: 192.0.2.1\n"].concat(),
+        ))
+    };
     let req = ChangeRequest {
         root: &root,
         backup_dir: &s.at("/var/backups/wrapfix"),

@@ -132,7 +132,7 @@ pub(super) fn write_in_place(p: &PendingWrite, new: &[u8], meta: &Meta) -> Resul
         .as_ref()
         .map(|b| [b.as_slice(), &appended].concat());
     Ok(Written {
-        after: Some(written),
+        after: Some(Shared::new(written)),
         before,
         salvaged: appended,
         in_place: true,

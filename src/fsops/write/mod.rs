@@ -33,17 +33,26 @@ const WRITER_WAIT: Duration = Duration::from_secs(5);
 /// Without leases, how long the old file's size must stay the same before the salvage.
 const SETTLE: Duration = Duration::from_millis(100);
 
+/// A file's new bytes, shared: a comment plan's are megabytes, and the plan, its
+/// verification, the write and the record of what was written all hold the same ones.
+pub type Shared = std::sync::Arc<Vec<u8>>;
+
+/// The bytes of an optional [`Shared`], as a slice.
+pub(crate) fn slice(bytes: &Option<Shared>) -> Option<&[u8]> {
+    bytes.as_deref().map(Vec::as_slice)
+}
+
 /// What a file should become. `bytes: None` removes it; `meta: None` keeps the metadata the
 /// file has (or, for a new file, the creation default).
 #[derive(Debug, Clone)]
 pub(crate) struct Desired {
-    pub bytes: Option<Vec<u8>>,
+    pub bytes: Option<Shared>,
     pub meta: Option<Meta>,
 }
 
 impl Desired {
     pub fn is_noop(&self, snap: &Snapshot) -> bool {
-        self.bytes == snap.bytes
+        self.bytes.as_deref() == snap.bytes.as_ref()
             && self
                 .meta
                 .as_ref()
@@ -65,7 +74,7 @@ pub(crate) struct PendingWrite {
 #[derive(Debug, Default)]
 pub(crate) struct Written {
     /// The bytes wrapfix left at the path (the plan, plus the salvage), `None` if removed.
-    pub after: Option<Vec<u8>>,
+    pub after: Option<Shared>,
     /// The old file's final bytes: what it held when it was replaced, salvage included.
     pub before: Option<Vec<u8>>,
     pub salvaged: Vec<u8>,
@@ -118,13 +127,8 @@ pub(crate) fn commit(
                 ..Written::default()
             });
         }
-        // Lent to `replace`, not copied: a comment plan's bytes are megabytes.
-        let step = match p.desired.bytes.take() {
-            Some(new) => {
-                let step = replace(p, &new, allow_in_place);
-                p.desired.bytes = Some(new);
-                step?
-            }
+        let step = match p.desired.bytes.clone() {
+            Some(new) => replace(p, &new, allow_in_place)?,
             None => remove(p)?,
         };
         match step {
@@ -184,7 +188,7 @@ fn target_meta(p: &PendingWrite) -> Meta {
         .unwrap_or_else(|| p.create_meta.clone())
 }
 
-fn replace(p: &mut PendingWrite, new: &[u8], allow_in_place: bool) -> Result<Step, Failed> {
+fn replace(p: &mut PendingWrite, new: &Shared, allow_in_place: bool) -> Result<Step, Failed> {
     let dir = sys::parent(&p.host).map_err(untouched)?.to_path_buf();
     let meta = target_meta(p);
     let mut temp = prepare_temp(&dir, new, &meta).map_err(untouched)?;
@@ -239,11 +243,10 @@ fn replace(p: &mut PendingWrite, new: &[u8], allow_in_place: bool) -> Result<Ste
     let mut warnings = hard_link_warning(p);
     sys::sync_dir(&dir).map_err(touched)?;
     // Copied only when lines were carried over: a comment plan's bytes are megabytes.
-    let written: std::borrow::Cow<'_, [u8]> = if carried.glue.is_empty() && carried.bytes.is_empty()
-    {
-        std::borrow::Cow::Borrowed(new)
+    let written = if carried.glue.is_empty() && carried.bytes.is_empty() {
+        Shared::clone(new)
     } else {
-        std::borrow::Cow::Owned([new, &carried.glue, &carried.bytes].concat())
+        Shared::new([new.as_slice(), &carried.glue, &carried.bytes].concat())
     };
     let Salvage {
         bytes: late,
@@ -265,9 +268,9 @@ fn replace(p: &mut PendingWrite, new: &[u8], allow_in_place: bool) -> Result<Ste
         .as_ref()
         .map(|b| [b.as_slice(), &salvaged].concat());
     let after = Some(if appended.is_empty() {
-        written.into_owned()
+        written
     } else {
-        [&written[..], &appended].concat()
+        Shared::new([written.as_slice(), &appended].concat())
     });
     Ok(Step::Done(Written {
         after,

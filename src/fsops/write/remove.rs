@@ -46,7 +46,7 @@ pub(super) fn finish_removal(p: &mut PendingWrite, dir: &Path) -> Result<Written
     if !salvaged.is_empty() {
         // Someone appended to the file while we removed it: their lines stay.
         put_back(&p.host, dir, &salvaged, &target_meta(p))?;
-        after = Some(salvaged.clone());
+        after = Some(Shared::new(salvaged.clone()));
     }
     let before = p
         .snap
