@@ -300,8 +300,8 @@ fn move_candidates(
     // a comment plan has 50,000, and a table of their shifts was 2 MB).
     let shift = |e: &Edit| {
         (
-            e.after.len() as i64 - e.before.len() as i64,
-            lines(&e.after) - lines(&e.before),
+            e.after_len() as i64 - e.before.len() as i64,
+            lines(&e.after_bytes()) - lines(&e.before),
         )
     };
     // Edits are sorted and never overlap: those wholly before an entry are a prefix.
@@ -344,7 +344,7 @@ fn move_candidates(
             let (b, l) = shift(e);
             db += b;
             dl += l;
-            let mut entries = doc.entries_between(flavor, start, sline, start + e.after.len());
+            let mut entries = doc.entries_between(flavor, start, sline, start + e.after_len());
             loop {
                 let (pos, line) = entries.position();
                 let Some(entry) = entries.next() else { break };

@@ -4,6 +4,7 @@
 use similar::{Algorithm, DiffTag};
 
 use crate::model::bytes::{common_head, common_tail, lines};
+use crate::model::edit::Edit;
 use std::fmt::{self, Write};
 
 use crate::model::syntax::{escape, write_escaped};
@@ -251,7 +252,30 @@ impl<'a> Forward<'a> {
 pub struct Change<'a> {
     pub start: usize,
     pub old_lines: usize,
-    pub new: &'a [u8],
+    pub new: New<'a>,
+}
+
+/// A change's new lines: bytes, or the edit that spells them out as they are written (a
+/// comment plan's 50,000 commented rules are never all spelled out at once).
+pub enum New<'a> {
+    Bytes(&'a [u8]),
+    Edit(&'a Edit),
+}
+
+impl New<'_> {
+    fn line_count(&self) -> usize {
+        match self {
+            New::Bytes(b) => b.split_inclusive(|&b| b == b'\n').count(),
+            New::Edit(e) => e.after_lines(),
+        }
+    }
+
+    fn bytes(&self) -> std::borrow::Cow<'_, [u8]> {
+        match self {
+            New::Bytes(b) => std::borrow::Cow::Borrowed(b),
+            New::Edit(e) => e.after_bytes(),
+        }
+    }
 }
 
 /// The unified diff of `changes` (in file order, not overlapping) made to `old`, without
@@ -304,7 +328,7 @@ pub fn write_changes<W: Write + ?Sized>(
         let mut at = first;
         for c in hunk {
             let context = c.start - at.min(c.start);
-            let added = c.new.split_inclusive(|&b| b == b'\n').count();
+            let added = c.new.line_count();
             n_old += context + gone(c).len();
             n_new += context + added;
             at = c.start + c.old_lines;
@@ -330,7 +354,8 @@ pub fn write_changes<W: Write + ?Sized>(
             for l in old_lines.range(gone) {
                 push_line(out, p, '-', l)?;
             }
-            let added = lines(c.new);
+            let new = c.new.bytes();
+            let added = lines(&new);
             for l in &added {
                 push_line(out, p, '+', l)?;
             }
@@ -371,7 +396,7 @@ mod tests {
                 vec![Change {
                     start: 1,
                     old_lines: 1,
-                    new: b"# m\n#b\n",
+                    new: New::Bytes(b"# m\n#b\n"),
                 }],
                 b"a\n# m\n#b\nc\nd\ne\nf\ng\nh\ni\nj\nk\nl\nm\nn\n".to_vec(),
             ),
@@ -380,12 +405,12 @@ mod tests {
                     Change {
                         start: 0,
                         old_lines: 0,
-                        new: b"# x\nsshd: 1.2.3.4\n",
+                        new: New::Bytes(b"# x\nsshd: 1.2.3.4\n"),
                     },
                     Change {
                         start: 12,
                         old_lines: 1,
-                        new: b"#m\n",
+                        new: New::Bytes(b"#m\n"),
                     },
                 ],
                 b"# x\nsshd: 1.2.3.4\na\nb\nc\nd\ne\nf\ng\nh\ni\nj\nk\nl\n#m\nn\n".to_vec(),
@@ -395,12 +420,12 @@ mod tests {
                     Change {
                         start: 2,
                         old_lines: 1,
-                        new: b"#c\n",
+                        new: New::Bytes(b"#c\n"),
                     },
                     Change {
                         start: 6,
                         old_lines: 1,
-                        new: b"#g\n",
+                        new: New::Bytes(b"#g\n"),
                     },
                 ],
                 b"a\nb\n#c\nd\ne\nf\n#g\nh\ni\nj\nk\nl\nm\nn\n".to_vec(),

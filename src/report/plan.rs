@@ -31,7 +31,7 @@ impl std::fmt::Display for PlanDiff<'_> {
                 .map(|e| diff::Change {
                     start: e.line.saturating_sub(1) as usize,
                     old_lines: crate::model::bytes::lines(&e.before).len(),
-                    new: &e.after,
+                    new: diff::New::Edit(e),
                 })
                 .collect();
             diff::write_changes(
@@ -117,8 +117,17 @@ pub struct EditOut<'a> {
     line: u32,
     kind: &'static str,
     before: bytes::BytesRef<'a>,
-    after: bytes::BytesRef<'a>,
+    after: AfterOut<'a>,
     why: &'a str,
+}
+
+/// An edit's `after`, spelled out only while it is written.
+pub struct AfterOut<'a>(&'a Edit);
+
+impl Serialize for AfterOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        bytes::BytesRef(&self.0.after_bytes()).serialize(s)
+    }
 }
 
 /// A plan's edits in the JSON document, each made into its [`EditOut`] as it is written
@@ -132,7 +141,7 @@ impl Serialize for EditsOut<'_> {
             line: e.line,
             kind: e.kind.name(),
             before: bytes::BytesRef(&e.before),
-            after: bytes::BytesRef(&e.after),
+            after: AfterOut(e),
             why: &e.why,
         }))
     }

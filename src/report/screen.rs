@@ -115,7 +115,8 @@ fn change_line(plan: &Plan) -> String {
         .iter()
         .map(|e| match e.kind {
             EditKind::Insert => {
-                let rule = String::from_utf8_lossy(&e.after);
+                let after = e.after_bytes();
+                let rule = String::from_utf8_lossy(&after);
                 let rule = rule.lines().last().unwrap_or_default().to_string();
                 format!(
                     "add `{rule}` to {} at line {}",

@@ -13,7 +13,7 @@ use crate::diagnose::analysis::{Analysis, Context};
 use crate::eval::{Access, How, RuleLoc, TableProblem};
 use crate::model::bytes::Bytes;
 use crate::model::client::Client;
-use crate::model::edit::{EditRecord, RecordKind};
+use crate::model::edit::{After, EditRecord, RecordKind};
 use crate::model::flavor::Flavor;
 use crate::model::options::Op;
 use crate::model::pattern;

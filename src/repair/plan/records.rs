@@ -27,13 +27,13 @@ pub fn rebase(
         // Sized at once: a comment plan for a ban list more than doubles the file.
         let grows: usize = at
             .iter()
-            .map(|(_, e)| e.after.len().saturating_sub(e.before.len()))
+            .map(|(_, e)| e.after_len().saturating_sub(e.before.len()))
             .sum();
         let mut out = Vec::with_capacity(base.len() + grows);
         let mut pos = 0;
         for (offset, e) in at {
             out.extend_from_slice(base.get(pos..*offset).ok_or_else(overlap)?);
-            out.extend_from_slice(&e.after);
+            e.write_after(&mut out);
             pos = offset + e.before.len();
         }
         out.extend_from_slice(base.get(pos..).ok_or_else(overlap)?);
@@ -89,7 +89,7 @@ pub fn records(edits: &[Edit], role: Role) -> Vec<EditRecord> {
         kind: e.kind.record(),
         line: u64::from(e.line),
         before: Bytes::from(&e.before[..]),
-        after: Bytes::from(&e.after[..]),
+        after: Bytes(e.after_bytes().into_owned()),
         next: None,
         why: e.why.to_string(),
     }));

@@ -30,7 +30,7 @@ pub fn render(tables: &Tables, edits: &[Edit]) -> NewBytes {
         // Exactly: a comment plan for a ban list more than doubles the file.
         let grows: usize = mine
             .iter()
-            .map(|e| e.after.len().saturating_sub(e.before.len()))
+            .map(|e| e.after_len().saturating_sub(e.before.len()))
             .sum();
         let mut new = Vec::with_capacity(old.len() + grows);
         let mut pos = 0;
@@ -42,7 +42,7 @@ pub fn render(tables: &Tables, edits: &[Edit]) -> NewBytes {
                 continue;
             };
             new.extend_from_slice(keep);
-            new.extend_from_slice(&e.after);
+            e.write_after(&mut new);
             pos = e.at + e.before.len();
         }
         new.extend_from_slice(old.get(pos..).unwrap_or_default());

@@ -44,14 +44,14 @@ pub fn refuses_no_one_new(
         if tables.get(e.role).document().is_some_and(Document::has_nul) {
             return Err(format!("{} has a NUL byte", e.role));
         }
-        if e.after
+        if e.after_bytes()
             .split_inclusive(|&b| b == b'\n')
             .any(|l| l.len() >= syntax::BUFLEN)
         {
             return Err(format!("an edited line of {} would be too long", e.role));
         }
         let doc = Document::new(match e.kind {
-            EditKind::Insert => e.after.to_vec(),
+            EditKind::Insert => e.after_bytes().into_owned(),
             _ => e.before.to_vec(),
         });
         let rules: Vec<Entry<'_>> = doc
