@@ -208,7 +208,7 @@ pub(super) fn back_up(job: &Job, set: &mut SetWriter, planned: &[Planned]) -> Re
         // Shared with the manifest, not copied: a comment plan records 50,000 edits.
         let edits = job
             .derived(p.pending.snap.bytes.as_deref(), after)
-            .map_or_else(|| p.target.edits.clone(), Records::new);
+            .map_or_else(|| p.target.edits.clone(), EditList::from);
         set.add(&p.target.system_path, &p.pending.snap, after, edits)?;
     }
     set.save(false)
@@ -238,7 +238,7 @@ pub(super) fn write_all(
                 if let Some(edits) =
                     job.derived(snap.bytes.as_deref(), write::slice(&desired.bytes))
                 {
-                    set.set_edits(i, Records::new(edits));
+                    set.set_edits(i, EditList::from(edits));
                 }
                 set.save(false)?;
                 Ok(desired)
@@ -318,7 +318,7 @@ pub(super) fn record(
                 write::slice(&w.after),
             )?;
             if let Some(edits) = job.derived(w.before.as_deref(), write::slice(&w.after)) {
-                set.set_edits(i, Records::new(edits));
+                set.set_edits(i, EditList::from(edits));
             }
         }
         set.set_after(i, write::slice(&w.after), &w.salvaged, w.in_place);

@@ -28,7 +28,7 @@ use serde_json::Value;
 
 use crate::model::edit::EditRecord;
 
-pub use manifest::{ChangeSet, ChangeSetInfo, SetFile, free_id, list, load, new_id};
+pub use manifest::{ChangeSet, ChangeSetInfo, EditList, SetFile, free_id, list, load, new_id};
 pub use sys::Meta;
 
 use crate::error::Error;
@@ -55,7 +55,7 @@ pub struct FileChange {
     pub system_path: String,
     /// The edits the plan makes to it, recorded verbatim in the manifest for a later
     /// rollback (which hands them back to [`Revert`]).
-    pub edits: Records,
+    pub edits: EditList,
     /// When the file does not exist and is created: copy mode and owner from this file
     /// (system path, e.g. the sibling `/etc/hosts.deny`) if it exists; else 0644 root:root.
     pub create_like: Option<String>,

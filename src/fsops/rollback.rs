@@ -79,7 +79,7 @@ pub fn rollback_with(req: &RollbackRequest) -> Result<Option<Applied>, Error> {
         .map(|f| FileChange {
             system_path: f.system_path.clone(),
             // Replaced by the line diff of what the rollback really writes.
-            edits: Records::default(),
+            edits: EditList::default(),
             create_like: None,
         })
         .collect();

@@ -40,6 +40,15 @@ pub enum After {
     Commented(Arc<[u8]>),
 }
 
+/// An edit's `after` in JSON (as [`Bytes`] is), spelled out only while it is written.
+pub struct AfterRef<'a>(pub &'a Edit);
+
+impl Serialize for AfterRef<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        crate::model::bytes::BytesRef(&self.0.after_bytes()).serialize(s)
+    }
+}
+
 impl From<&[u8]> for After {
     fn from(bytes: &[u8]) -> After {
         After::Bytes(bytes.into())

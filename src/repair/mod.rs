@@ -380,13 +380,19 @@ fn apply_plan(
         .into_iter()
         .filter(|r| plan.new[*r].is_some())
         .map(|r| {
-            let mut t = fsops::FileChange::new(r.system_path(), plan::records(&plan.edits, r));
-            if r == Role::Allow {
-                t.create_like = Some(Role::Deny.system_path().into());
-            }
-            t
+            let edits = plan::recorded(&plan.edits, r).map_err(|e| {
+                Error::Unsafe(format!(
+                    "cannot encode the edits of {} for the manifest ({e}); nothing was changed",
+                    r.system_path()
+                ))
+            })?;
+            Ok(fsops::FileChange {
+                system_path: r.system_path().into(),
+                edits,
+                create_like: (r == Role::Allow).then(|| Role::Deny.system_path().into()),
+            })
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let original = |r: Role| {
         before
             .tables

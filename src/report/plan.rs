@@ -1,7 +1,7 @@
 //! A plan, shown: its diff file by file, the summary lines, and its JSON object.
 
 use super::*;
-use crate::model::edit::Edit;
+use crate::model::edit::{AfterRef, Edit};
 use crate::repair::plan::Proposal;
 use crate::report::screen;
 
@@ -117,17 +117,8 @@ pub struct EditOut<'a> {
     line: u32,
     kind: &'static str,
     before: bytes::BytesRef<'a>,
-    after: AfterOut<'a>,
+    after: AfterRef<'a>,
     why: &'a str,
-}
-
-/// An edit's `after`, spelled out only while it is written.
-pub struct AfterOut<'a>(&'a Edit);
-
-impl Serialize for AfterOut<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        bytes::BytesRef(&self.0.after_bytes()).serialize(s)
-    }
 }
 
 /// A plan's edits in the JSON document, each made into its [`EditOut`] as it is written
@@ -141,7 +132,7 @@ impl Serialize for EditsOut<'_> {
             line: e.line,
             kind: e.kind.name(),
             before: bytes::BytesRef(&e.before),
-            after: AfterOut(e),
+            after: AfterRef(e),
             why: &e.why,
         }))
     }

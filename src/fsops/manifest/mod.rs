@@ -11,9 +11,7 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use serde_json::value::RawValue;
 
-use crate::fsops::Records;
 use crate::model::bytes::{hex, unhex};
 use crate::model::edit::EditRecord;
 use sha2::{Digest, Sha256};
@@ -25,9 +23,12 @@ use crate::model::tables::TABLE_LIMIT;
 use crate::rootfs::{self, Root};
 
 mod reader;
+mod recorded;
 mod writer;
 
 pub use reader::*;
+pub use recorded::EditList;
+use recorded::Edits;
 pub use writer::*;
 
 /// `YYYYMMDDTHHMMSSZ`, UTC (docs/write-protocol.md): sorts as text, no `:` for scp and shells.
@@ -85,58 +86,6 @@ struct FileEntry {
     /// only `--exact` can roll back.
     #[serde(default)]
     edits: Option<Edits>,
-}
-
-/// A file's edit records with their JSON, made once: a change set saves its manifest
-/// three times (before any target is touched, after each file, complete), and a comment
-/// plan records 50,000 edits (12 MB of JSON) whose encoding was most of each save.
-#[derive(Debug, Clone)]
-struct Edits {
-    records: Records,
-    json: std::sync::OnceLock<Box<RawValue>>,
-}
-
-impl Edits {
-    fn new(records: Records) -> Edits {
-        Edits {
-            records,
-            json: std::sync::OnceLock::new(),
-        }
-    }
-
-    /// One edit a line, indented as the pretty-printed manifest around it (a raw value is
-    /// written as it is): `grep` finds an edit, and a diff of two manifests is readable.
-    fn encode(&self) -> serde_json::Result<Box<RawValue>> {
-        const INDENT: &str = "        ";
-        let mut json = String::from("[");
-        for (n, record) in self.records.iter().enumerate() {
-            json.push_str(if n == 0 { "\n" } else { ",\n" });
-            json.push_str(INDENT);
-            json.push_str(&serde_json::to_string(record)?);
-        }
-        json.push_str(if self.records.is_empty() {
-            "]"
-        } else {
-            "\n      ]"
-        });
-        RawValue::from_string(json)
-    }
-}
-
-impl Serialize for Edits {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        if let Some(json) = self.json.get() {
-            return json.serialize(serializer);
-        }
-        let json = self.encode().map_err(serde::ser::Error::custom)?;
-        self.json.get_or_init(|| json).serialize(serializer)
-    }
-}
-
-impl<'de> Deserialize<'de> for Edits {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Records::deserialize(deserializer).map(Edits::new)
-    }
 }
 
 /// One change set as `--list-backups` shows it.

@@ -254,7 +254,12 @@ pub(super) fn set_file(dir: &Path, f: &FileEntry, owners: &Owners) -> Result<Set
         sha256_after: f.sha256_after.clone(),
         size: f.size,
         meta,
-        edits: f.edits.as_ref().map(|e| e.records.as_ref().clone()),
+        edits: f
+            .edits
+            .as_ref()
+            .map(Edits::records)
+            .transpose()
+            .map_err(|_| damaged("has a bad edit list"))?,
         backup,
         salvaged: unhex(&f.salvaged).ok_or_else(|| damaged("has bad salvaged bytes"))?,
         in_place: f.in_place,

@@ -103,7 +103,7 @@ impl SetWriter {
         system_path: &str,
         snap: &Snapshot,
         after: Option<&[u8]>,
-        edits: Records,
+        edits: EditList,
     ) -> Result<usize, Error> {
         self.manifest.files.push(FileEntry {
             path: system_path.to_string(),
@@ -177,7 +177,7 @@ impl SetWriter {
 
     /// The edits recorded for file `i` (a rollback's: its line diff, made again after a
     /// rebase or a salvage).
-    pub fn set_edits(&mut self, i: usize, edits: Records) {
+    pub fn set_edits(&mut self, i: usize, edits: EditList) {
         self.manifest.files[i].edits = Some(Edits::new(edits));
     }
 

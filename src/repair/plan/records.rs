@@ -81,6 +81,28 @@ pub fn rebase(
     apply_at(current, &at)
 }
 
+/// The edits of one file encoded as the change set records them: the JSON of their
+/// [`records`], made straight from the edits (50,000 records built only to be encoded
+/// held 14 MB).
+pub fn recorded(edits: &[Edit], role: Role) -> serde_json::Result<crate::fsops::EditList> {
+    /// An [`EditRecord`] borrowed from its edit: the same fields, in the same order.
+    #[derive(serde::Serialize)]
+    struct RecordRef<'a> {
+        kind: RecordKind,
+        line: u64,
+        before: crate::model::bytes::BytesRef<'a>,
+        after: crate::model::edit::AfterRef<'a>,
+        why: &'a str,
+    }
+    crate::fsops::EditList::encode(edits.iter().filter(|e| e.role == role).map(|e| RecordRef {
+        kind: e.kind.record(),
+        line: u64::from(e.line),
+        before: crate::model::bytes::BytesRef(&e.before),
+        after: crate::model::edit::AfterRef(e),
+        why: &e.why,
+    }))
+}
+
 /// The edits of one file as the change set records them (what [`revert`] reads back).
 pub fn records(edits: &[Edit], role: Role) -> Vec<EditRecord> {
     // Sized at once: a comment plan has 50,000 (grown by doubling, 1.6 MB of slack).

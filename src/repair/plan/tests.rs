@@ -197,3 +197,31 @@ fn a_damaged_edit_record_is_refused_not_guessed() {
         Err("the manifest has no edit list for /etc/hosts.allow".to_string())
     );
 }
+
+#[test]
+fn edits_encoded_straight_from_the_plan_are_the_records_encoded() {
+    let mut commented = edit(EditKind::Comment, 3, b"ALL: \xff \\\r\n  x\r\n", b"");
+    commented.after = After::Commented(b"# wrapfix X: commented out: w\r\n"[..].into());
+    commented.why = "w".into();
+    let edits = [
+        edit(EditKind::Insert, 1, b"", b"# m\nsshd: 192.0.2.1\n"),
+        commented,
+        edit(EditKind::FinalNewline, 9, b"ALL: ALL", b"ALL: ALL\n"),
+    ];
+    let text = |list: crate::fsops::EditList| match list {
+        crate::fsops::EditList::Encoded(json) => json.get().to_string(),
+        other => panic!("not encoded: {other:?}"),
+    };
+    let straight = text(recorded(&edits, Role::Deny).unwrap());
+    let via_records =
+        text(crate::fsops::EditList::encode(records(&edits, Role::Deny).iter()).unwrap());
+    assert_eq!(straight, via_records);
+    let parsed: Vec<EditRecord> = serde_json::from_str(&straight).unwrap();
+    assert_eq!(parsed, records(&edits, Role::Deny));
+    assert_eq!(parsed[1].after.as_slice(), &edits[1].after_bytes()[..]);
+    assert_eq!(
+        straight.lines().count(),
+        2 + edits.len(),
+        "one edit a line:\n{straight}"
+    );
+}
