@@ -407,10 +407,17 @@ fn apply_plan(
         // fsops asks only about the files it was given: the two tables.
         let role = Role::of_system_path(path).ok_or("not one of the tables")?;
         let current = current.unwrap_or_default();
+        // The bytes the plan verified, shared rather than made again and held twice.
+        let planned = plan.new[role].as_ref();
+        if current == original(role)
+            && plan::applies_as_planned(&plan.edits, role, current)
+            && let Some(planned) = planned
+        {
+            return Ok(Shared::clone(planned));
+        }
         let new = Shared::new(plan::rebase(&plan.edits, role, original(role), current)?);
         if current == original(role) {
-            // The bytes the plan verified, shared rather than held twice while written.
-            if let Some(planned) = plan.new[role].as_ref().filter(|p| **p == new) {
+            if let Some(planned) = planned.filter(|p| **p == new) {
                 return Ok(Shared::clone(planned));
             }
         } else {

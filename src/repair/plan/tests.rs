@@ -225,3 +225,37 @@ fn edits_encoded_straight_from_the_plan_are_the_records_encoded() {
         "one edit a line:\n{straight}"
     );
 }
+
+#[test]
+fn the_planned_bytes_are_reused_only_where_rebase_would_make_them_again() {
+    let original = b"# h\nALL: ALL\nsshd: 10.0.0.1\n";
+    let at = |e: Edit, at: usize| Edit { at, ..e };
+    let first = at(
+        edit(EditKind::Comment, 2, b"ALL: ALL\n", b"# m\n#ALL: ALL\n"),
+        4,
+    );
+    let second = at(
+        edit(
+            EditKind::Comment,
+            3,
+            b"sshd: 10.0.0.1\n",
+            b"#sshd: 10.0.0.1\n",
+        ),
+        13,
+    );
+    let fits = [first.clone(), second.clone()];
+    assert!(applies_as_planned(&fits, Role::Deny, original));
+    assert_eq!(
+        rebase(&fits, Role::Deny, original, original).unwrap(),
+        b"# h\n# m\n#ALL: ALL\n#sshd: 10.0.0.1\n"
+    );
+    // Overlapping, or past the end: rebase refuses, so the rendering is not the answer.
+    let overlapping = [first.clone(), at(second.clone(), 8)];
+    assert!(!applies_as_planned(&overlapping, Role::Deny, original));
+    assert!(rebase(&overlapping, Role::Deny, original, original).is_err());
+    let beyond = [at(second, 20)];
+    assert!(!applies_as_planned(&beyond, Role::Deny, original));
+    assert!(rebase(&beyond, Role::Deny, original, original).is_err());
+    // No final newline: rebase anchors by content instead; it is made again.
+    assert!(!applies_as_planned(&[first], Role::Deny, b"# h\nALL: ALL"));
+}
