@@ -5,7 +5,9 @@ use crate::config::Config;
 use crate::diagnose::detect::{self, Finding};
 use crate::diagnose::logs::Refused;
 use crate::diagnose::scan;
-use crate::eval::{self, Access, Candidates, Env, Mode, Verdict};
+use std::sync::Arc;
+
+use crate::eval::{self, Access, Candidates, Env, Mode, Refuser, Verdict};
 use crate::model::accounts::FileAccounts;
 use crate::model::client::Client;
 use crate::model::edit::{Edit, EditKind};
@@ -48,6 +50,9 @@ pub struct Analysis {
     /// where the edits put them, without scanning the tables again.
     pub candidates: Vec<Candidates>,
     pub generic_candidates: Vec<Candidates>,
+    /// With [`Context::refusers_ahead`] and a single target: what
+    /// [`eval::refusers`] gives for `verdicts[0]`, found alongside its verdict.
+    pub refusers: Option<Arc<(Verdict, Vec<Refuser>)>>,
 }
 
 impl Analysis {
@@ -68,6 +73,10 @@ pub struct Context {
     /// More clients to evaluate for verification only (the addresses and names the files
     /// mention); their verdicts go to [`Analysis::extra`], not into reports.
     pub extra: Vec<Client>,
+    /// A comment plan comes next: for a single target, find the rules that refuse it
+    /// ([`Analysis::refusers`]) on a second thread while its verdict is explored. The two
+    /// explorations are independent, and the plan's was a sixth of a 100,000-rule run.
+    pub refusers_ahead: bool,
 }
 
 impl Context {
@@ -79,6 +88,7 @@ impl Context {
             daemons: config.daemons.clone(),
             clients: config.clients.clone(),
             extra: Vec::new(),
+            refusers_ahead: false,
         }
     }
 
@@ -91,6 +101,7 @@ impl Context {
             daemons: self.daemons.clone(),
             clients: self.clients.clone(),
             extra,
+            refusers_ahead: false,
         }
     }
 
@@ -158,7 +169,23 @@ impl Context {
                 jobs.push((d, at, client));
             }
         }
-        let verdicts = par_map(&jobs, |&(d, at, client)| verdict_of(d, at, client));
+        let ahead = match jobs[..] {
+            [(d, at, _)] if self.refusers_ahead => Some((d, at)),
+            _ => None,
+        };
+        let (verdicts, refusers) = std::thread::scope(|s| {
+            let refusers = ahead.map(|(d, at)| {
+                let (tables, scan, probed, env) = (&tables, &scan, &probed, &env);
+                s.spawn(move || {
+                    let candidates = Some(scan.probe(d, at, n));
+                    eval::refusers(tables, candidates, &self.daemons[d], &probed[at], env)
+                })
+            });
+            let verdicts = par_map(&jobs, |&(d, at, client)| verdict_of(d, at, client));
+            let refusers = refusers
+                .map(|h| Arc::new(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))));
+            (verdicts, refusers)
+        });
         let mut extra = Vec::new();
         for d in 0..self.daemons.len() {
             for (at, client) in probed.iter().enumerate().skip(self.clients.len()) {
@@ -195,6 +222,7 @@ impl Context {
             generic,
             candidates,
             generic_candidates,
+            refusers,
         }
     }
 
@@ -280,6 +308,7 @@ impl Context {
             generic: before.generic.clone(),
             candidates: Vec::new(),
             generic_candidates: Vec::new(),
+            refusers: None,
         }
     }
 }

@@ -97,6 +97,9 @@ fn newline_offer(config: &Config, before: &Analysis, plan: &Plan) -> Result<Opti
 pub fn repair(config: &Config, apply: bool) -> Result<Exit> {
     let mut ctx = Context::from_config(config);
     let mut strategy = config.strategy;
+    // A comment plan will follow (as `round` decides): find its refusers alongside.
+    ctx.refusers_ahead =
+        strategy == Some(Strategy::Comment) || (strategy.is_none() && ctx.clients.is_empty());
     let tables = load(config)?;
     // The first analysis, with the findings from beyond the tables made alongside.
     let (first, mut diagnostics) = ctx.analyse_system(tables.clone());
@@ -166,7 +169,7 @@ fn round(
     ctx: &Context,
     strategy: Option<Strategy>,
     apply: bool,
-    before: Analysis,
+    mut before: Analysis,
     details_shown: bool,
 ) -> Result<Option<Exit>> {
     let strategy = strategy.unwrap_or(if ctx.clients.is_empty() {
@@ -176,6 +179,8 @@ fn round(
     });
     let id = fsops::free_id(&config.root, &config.backup_dir)?;
     let outcome = plan::make(ctx, &before, strategy, &id);
+    // Used by the plan alone; not held through the write and the report.
+    before.refusers = None;
     let offer = match &outcome {
         Proposal::Plan(p) => newline_offer(config, &before, p)?,
         _ => None,

@@ -26,6 +26,7 @@ fn context(clients: Vec<Client>) -> Context {
         daemons: vec!["sshd".to_string()],
         clients,
         extra: Vec::new(),
+        refusers_ahead: false,
     }
 }
 
@@ -64,8 +65,26 @@ fn plans_vouched_for_by_construction_pass_the_full_verification_too() {
             ] {
                 let ctx = context(clients);
                 let before = ctx.analyse(tables.clone());
-                let Proposal::Plan(p) = plan::make(&ctx, &before, strategy, "20261201T000000Z")
-                else {
+                let made = plan::make(&ctx, &before, strategy, "20261201T000000Z");
+                if strategy == Strategy::Comment {
+                    // The refusers found alongside the verdict make the same plan.
+                    let ahead = Context {
+                        refusers_ahead: true,
+                        ..context(ctx.clients.clone())
+                    };
+                    let early = ahead.analyse(tables.clone());
+                    assert!(early.refusers.is_some(), "one target: found alongside");
+                    let also = plan::make(&ahead, &early, strategy, "20261201T000000Z");
+                    if format!("{also:?}") != format!("{made:?}") {
+                        failures.push(format!(
+                            "seed {seed:#x} set {i}: the refusers found alongside the verdict plan differently for {:?}\n  hosts.allow: {}\n  hosts.deny:  {}",
+                            ctx.clients,
+                            show_table(set.allow.as_deref()),
+                            show_table(set.deny.as_deref()),
+                        ));
+                    }
+                }
+                let Proposal::Plan(p) = made else {
                     continue;
                 };
                 plans += 1;

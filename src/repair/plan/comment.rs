@@ -16,21 +16,30 @@ pub(super) fn comment_edits(
         .verdicts
         .iter()
         .zip(&before.candidates)
-        .filter(|(tv, _)| tv.verdict.access != Access::Granted);
-    for (tv, candidates) in refused {
+        .enumerate()
+        .filter(|(_, (tv, _))| tv.verdict.access != Access::Granted);
+    for (i, (tv, candidates)) in refused {
         let who = tv
             .target
             .client
             .as_ref()
             .map_or("any client".to_string(), |c| c.addr.clone());
         let daemon = &tv.target.daemon;
-        let (after, refusers) = crate::eval::refusers(
-            &before.tables,
-            Some(candidates),
-            daemon,
-            &tv.evaluated,
-            &env,
-        );
+        // Found with the verdict when the analysis was asked to (a single target).
+        let found;
+        let (after, refusers) = match before.refusers.as_deref().filter(|_| i == 0) {
+            Some((after, refusers)) => (after, refusers),
+            None => {
+                found = crate::eval::refusers(
+                    &before.tables,
+                    Some(candidates),
+                    daemon,
+                    &tv.evaluated,
+                    &env,
+                );
+                (&found.0, &found.1)
+            }
+        };
         let why = format!("it refused {daemon} to {who}");
         let what = format!("commented out: {why}");
         // One marker line per line ending, shared by every rule commented out for this
