@@ -75,7 +75,7 @@ pub struct Context {
     pub extra: Vec<Client>,
     /// A comment plan comes next: for a single target, find the rules that refuse it
     /// ([`Analysis::refusers`]) on a second thread while its verdict is explored. The two
-    /// explorations are independent, and the plan's was a sixth of a 100,000-rule run.
+    /// explorations are independent, and the plan's was an eighth of a 100,000-rule run.
     pub refusers_ahead: bool,
 }
 
