@@ -413,19 +413,14 @@ fn apply_plan(
         let role = Role::of_system_path(path).ok_or("not one of the tables")?;
         let current = current.unwrap_or_default();
         // The bytes the plan verified, shared rather than made again and held twice.
-        let planned = plan.new[role].as_ref();
         if current == original(role)
             && plan::applies_as_planned(&plan.edits, role, current)
-            && let Some(planned) = planned
+            && let Some(planned) = &plan.new[role]
         {
             return Ok(Shared::clone(planned));
         }
         let new = Shared::new(plan::rebase(&plan.edits, role, original(role), current)?);
-        if current == original(role) {
-            if let Some(planned) = planned.filter(|p| **p == new) {
-                return Ok(Shared::clone(planned));
-            }
-        } else {
+        if current != original(role) {
             let appended = clean_append(original(role), current);
             if !config.yes && !appended {
                 return Err("it changed after you said yes (not only by lines appended at its end), so the diff you saw no longer says what would be written; run wrapfix again to see the plan for what it holds now".into());

@@ -39,13 +39,12 @@ fn read_after(host: &Path, prefix: &[u8]) -> io::Result<Option<Vec<u8>>> {
     let mut piece = vec![0u8; 64 * 1024];
     let mut at = 0;
     while at < prefix.len() {
-        let want = (prefix.len() - at).min(piece.len());
-        let n = match file.read(&mut piece[..want]) {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if n == 0 || piece[..n] != prefix[at..at + n] {
+        let n = (prefix.len() - at).min(piece.len());
+        match file.read_exact(&mut piece[..n]) {
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+            read => read?,
+        }
+        if piece[..n] != prefix[at..at + n] {
             return Ok(None);
         }
         at += n;

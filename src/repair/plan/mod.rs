@@ -11,7 +11,6 @@ use std::sync::Arc;
 use crate::config::Strategy;
 use crate::diagnose::analysis::{Analysis, Context};
 use crate::eval::{Access, How, RuleLoc, TableProblem};
-use crate::model::bytes::Bytes;
 use crate::model::client::Client;
 use crate::model::edit::{After, EditRecord, RecordKind};
 use crate::model::flavor::Flavor;

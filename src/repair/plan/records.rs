@@ -103,7 +103,7 @@ pub fn applies_as_planned(edits: &[Edit], role: Role, original: &[u8]) -> bool {
 }
 
 /// The edits of one file encoded as the change set records them: the JSON of their
-/// [`records`], made straight from the edits (50,000 records built only to be encoded
+/// [`EditRecord`]s, made straight from the edits (50,000 records built only to be encoded
 /// held 14 MB).
 pub fn recorded(edits: &[Edit], role: Role) -> serde_json::Result<crate::fsops::EditList> {
     /// An [`EditRecord`] borrowed from its edit: the same fields, in the same order.
@@ -122,21 +122,6 @@ pub fn recorded(edits: &[Edit], role: Role) -> serde_json::Result<crate::fsops::
         after: crate::model::edit::AfterRef(e),
         why: &e.why,
     }))
-}
-
-/// The edits of one file as the change set records them (what [`revert`] reads back).
-pub fn records(edits: &[Edit], role: Role) -> Vec<EditRecord> {
-    // Sized at once: a comment plan has 50,000 (grown by doubling, 1.6 MB of slack).
-    let mut out = Vec::with_capacity(edits.iter().filter(|e| e.role == role).count());
-    out.extend(edits.iter().filter(|e| e.role == role).map(|e| EditRecord {
-        kind: e.kind.record(),
-        line: u64::from(e.line),
-        before: Bytes::from(&e.before[..]),
-        after: Bytes(e.after_bytes().into_owned()),
-        next: None,
-        why: e.why.to_string(),
-    }));
-    out
 }
 
 /// Undo wrapfix's own edits in `current`, keeping whatever other programs changed since:

@@ -1,4 +1,20 @@
 use super::*;
+use crate::model::bytes::Bytes;
+
+/// The edits of one file as [`EditRecord`]s (what [`revert`] reads back from a manifest).
+fn records(edits: &[Edit], role: Role) -> Vec<EditRecord> {
+    // Sized at once: a comment plan has 50,000 (grown by doubling, 1.6 MB of slack).
+    let mut out = Vec::with_capacity(edits.iter().filter(|e| e.role == role).count());
+    out.extend(edits.iter().filter(|e| e.role == role).map(|e| EditRecord {
+        kind: e.kind.record(),
+        line: u64::from(e.line),
+        before: Bytes::from(&e.before[..]),
+        after: Bytes(e.after_bytes().into_owned()),
+        next: None,
+        why: e.why.to_string(),
+    }));
+    out
+}
 
 fn edit(kind: EditKind, line: u32, before: &[u8], after: &[u8]) -> Edit {
     Edit {
