@@ -28,7 +28,9 @@ use serde_json::Value;
 
 use crate::model::edit::EditRecord;
 
-pub use manifest::{ChangeSet, ChangeSetInfo, EditList, SetFile, free_id, list, load, new_id};
+pub use manifest::{
+    ChangeSet, ChangeSetInfo, EditList, SetFile, Stream, free_id, list, load, new_id, write_list,
+};
 pub use sys::Meta;
 
 use crate::error::Error;

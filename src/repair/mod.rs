@@ -384,20 +384,12 @@ fn apply_plan(
     let files: Vec<fsops::FileChange> = Role::BOTH
         .into_iter()
         .filter(|r| plan.new[*r].is_some())
-        .map(|r| {
-            let edits = plan::recorded(&plan.edits, r).map_err(|e| {
-                Error::Unsafe(format!(
-                    "cannot encode the edits of {} for the manifest ({e}); nothing was changed",
-                    r.system_path()
-                ))
-            })?;
-            Ok(fsops::FileChange {
-                system_path: r.system_path().into(),
-                edits,
-                create_like: (r == Role::Allow).then(|| Role::Deny.system_path().into()),
-            })
+        .map(|r| fsops::FileChange {
+            system_path: r.system_path().into(),
+            edits: plan::recorded(&plan.edits, r),
+            create_like: (r == Role::Allow).then(|| Role::Deny.system_path().into()),
         })
-        .collect::<Result<_>>()?;
+        .collect();
     let original = |r: Role| {
         before
             .tables

@@ -83,7 +83,7 @@ pub fn plan_human(
         Strategy::Comment => "comment out the refusing rules",
     };
     writeln!(out, "\n{} {strategy}", p.bold("Plan:"))?;
-    for e in &plan.edits {
+    for e in plan.edits.iter() {
         let what = match e.kind {
             EditKind::Insert => "insert before line",
             EditKind::Comment => "comment out line",

@@ -1,6 +1,9 @@
-//! The edits a manifest records for each file: given as records, or already encoded by the
-//! caller, and encoded once however often the manifest is saved.
+//! The edits a manifest records for each file: given as records, or streamed by the caller
+//! straight from edits of its own, so that a comment plan's 50,000 edits (12.5 MB of JSON)
+//! are never held encoded.
 
+use std::fmt;
+use std::io::{self, Write};
 use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
@@ -12,9 +15,16 @@ use crate::fsops::Records;
 #[derive(Debug, Clone)]
 pub enum EditList {
     Records(Records),
-    /// Encoded by the caller from edits of its own ([`EditList::encode`]): a comment plan's
-    /// 50,000 records, built only to be encoded, held 14 MB.
-    Encoded(Arc<Box<RawValue>>),
+    /// Written into each save by the caller ([`Stream`]): a comment plan's records, built
+    /// only to be encoded, held 14 MB, and their JSON, held from the first save to the last,
+    /// 12.5 MB.
+    Streamed(Arc<dyn Stream>),
+}
+
+/// Edits that write themselves as a manifest's list of one file's edits: the JSON array of
+/// their [`EditRecord`](crate::model::edit::EditRecord)s, laid out by [`write_list`].
+pub trait Stream: fmt::Debug + Send + Sync {
+    fn write_to(&self, out: &mut dyn Write) -> io::Result<()>;
 }
 
 impl Default for EditList {
@@ -29,36 +39,44 @@ impl From<Vec<crate::model::edit::EditRecord>> for EditList {
     }
 }
 
-impl EditList {
-    /// `items`, each serialized as an [`EditRecord`](crate::model::edit::EditRecord) is,
-    /// laid out as the manifest keeps them: one edit a line, indented as the
-    /// pretty-printed manifest around them (a raw value is written as it is), so that
-    /// `grep` finds an edit and a diff of two manifests is readable.
-    pub fn encode<T: Serialize>(
-        items: impl IntoIterator<Item = T>,
-    ) -> serde_json::Result<EditList> {
-        encode(items).map(|json| EditList::Encoded(Arc::new(json)))
-    }
-}
-
-fn encode<T: Serialize>(items: impl IntoIterator<Item = T>) -> serde_json::Result<Box<RawValue>> {
+/// `items`, each serialized as an [`EditRecord`](crate::model::edit::EditRecord) is, laid
+/// out as the manifest keeps them: one edit a line, indented as the pretty-printed manifest
+/// around them, so that `grep` finds an edit and a diff of two manifests is readable.
+pub fn write_list<T: Serialize>(
+    items: impl IntoIterator<Item = T>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     const INDENT: &[u8] = b"        ";
-    let mut json = b"[".to_vec();
+    out.write_all(b"[")?;
     let mut empty = true;
     for item in items {
-        json.extend_from_slice(if empty { b"\n" } else { b",\n" });
-        json.extend_from_slice(INDENT);
-        serde_json::to_writer(&mut json, &item)?;
+        out.write_all(if empty { b"\n" } else { b",\n" })?;
+        out.write_all(INDENT)?;
+        serde_json::to_writer(&mut *out, &item)?;
         empty = false;
     }
-    json.extend_from_slice(if empty { b"]" } else { b"\n      ]" });
+    out.write_all(if empty { b"]" } else { b"\n      ]" })
+}
+
+fn encode(list: &EditList) -> serde_json::Result<Box<RawValue>> {
+    let mut json = Vec::new();
+    match list {
+        EditList::Records(records) => write_list(records.iter(), &mut json),
+        EditList::Streamed(stream) => stream.write_to(&mut json),
+    }
+    .map_err(serde_json::Error::io)?;
     let json = String::from_utf8(json).map_err(serde::ser::Error::custom)?;
     RawValue::from_string(json)
 }
 
-/// A manifest's `edits` of one file, encoded at most once: a change set saves its
-/// manifest two or three times (before any target is touched, after each file but the
-/// last, complete), and encoding 50,000 edits (12 MB of JSON) was most of each save.
+/// What a manifest's text holds where a streamed list goes: a JSON string serde_json never
+/// writes for a string of its own (it escapes no letter), so it cannot be a path or a
+/// client in the manifest.
+pub(super) const STREAM_MARK: &str = r#""\u0045dits written here""#;
+
+/// A manifest's `edits` of one file, encoded at most once when given as records (a change
+/// set saves its manifest two or three times: before any target is touched, after each
+/// file but the last, complete).
 #[derive(Debug, Clone)]
 pub(super) struct Edits {
     pub(super) list: EditList,
@@ -73,25 +91,34 @@ impl Edits {
         }
     }
 
-    /// The records, parsed again if they came encoded.
+    /// The records, parsed again if they were streamed.
     pub(super) fn records(&self) -> serde_json::Result<Vec<crate::model::edit::EditRecord>> {
         match &self.list {
             EditList::Records(records) => Ok(records.as_ref().clone()),
-            EditList::Encoded(json) => serde_json::from_str(json.get()),
+            EditList::Streamed(_) => serde_json::from_str(encode(&self.list)?.get()),
+        }
+    }
+
+    /// The streamed list, which the manifest's writer puts where [`STREAM_MARK`] is.
+    pub(super) fn streamed(&self) -> Option<&Arc<dyn Stream>> {
+        match &self.list {
+            EditList::Streamed(s) => Some(s),
+            EditList::Records(_) => None,
         }
     }
 }
 
 impl Serialize for Edits {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let records = match &self.list {
-            EditList::Encoded(json) => return json.serialize(serializer),
-            EditList::Records(records) => records,
-        };
+        if self.streamed().is_some() {
+            let mark: &RawValue =
+                serde_json::from_str(STREAM_MARK).map_err(serde::ser::Error::custom)?;
+            return mark.serialize(serializer);
+        }
         if let Some(json) = self.json.get() {
             return json.serialize(serializer);
         }
-        let json = encode(records.iter()).map_err(serde::ser::Error::custom)?;
+        let json = encode(&self.list).map_err(serde::ser::Error::custom)?;
         self.json.get_or_init(|| json).serialize(serializer)
     }
 }

@@ -42,7 +42,8 @@ pub use crate::model::edit::{Edit, EditKind};
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub strategy: Strategy,
-    pub edits: Vec<Edit>,
+    /// Shared with the change request, which streams them into the manifest.
+    pub edits: Arc<[Edit]>,
     /// The planned bytes of each table (allow, deny); `None` when it does not change.
     pub new: NewBytes,
     /// The verdicts after the change.
@@ -94,7 +95,7 @@ pub fn make(ctx: &Context, before: &Analysis, strategy: Strategy, id: &str) -> P
     match check(ctx, before, planned, &edits) {
         Ok((after, verified)) => Proposal::Plan(Box::new(Plan {
             strategy,
-            edits,
+            edits: edits.into(),
             new,
             after,
             verified,

@@ -102,26 +102,52 @@ pub fn applies_as_planned(edits: &[Edit], role: Role, original: &[u8]) -> bool {
     pos <= original.len()
 }
 
-/// The edits of one file encoded as the change set records them: the JSON of their
-/// [`EditRecord`]s, made straight from the edits (50,000 records built only to be encoded
-/// held 14 MB).
-pub fn recorded(edits: &[Edit], role: Role) -> serde_json::Result<crate::fsops::EditList> {
-    /// An [`EditRecord`] borrowed from its edit: the same fields, in the same order.
-    #[derive(serde::Serialize)]
-    struct RecordRef<'a> {
-        kind: RecordKind,
-        line: u64,
-        before: crate::model::bytes::BytesRef<'a>,
-        after: crate::model::edit::AfterRef<'a>,
-        why: &'a str,
-    }
-    crate::fsops::EditList::encode(edits.iter().filter(|e| e.role == role).map(|e| RecordRef {
-        kind: e.kind.record(),
-        line: u64::from(e.line),
-        before: crate::model::bytes::BytesRef(&e.before),
-        after: crate::model::edit::AfterRef(e),
-        why: &e.why,
+/// The edits of one file as the change set records them: streamed into each save of the
+/// manifest straight from the plan's edits ([`PlanRecords`]).
+pub fn recorded(edits: &Arc<[Edit]>, role: Role) -> crate::fsops::EditList {
+    crate::fsops::EditList::Streamed(Arc::new(PlanRecords {
+        edits: Arc::clone(edits),
+        role,
     }))
+}
+
+/// One table's edits of a plan, written as their [`EditRecord`]s without building them
+/// (50,000 records built only to be encoded held 14 MB, and their JSON 12.5 MB).
+pub struct PlanRecords {
+    edits: Arc<[Edit]>,
+    role: Role,
+}
+
+impl std::fmt::Debug for PlanRecords {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.edits.iter().filter(|e| e.role == self.role).count();
+        write!(f, "{n} edits of {}", self.role.system_path())
+    }
+}
+
+impl crate::fsops::Stream for PlanRecords {
+    fn write_to(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        /// An [`EditRecord`] borrowed from its edit: the same fields, in the same order.
+        #[derive(serde::Serialize)]
+        struct RecordRef<'a> {
+            kind: RecordKind,
+            line: u64,
+            before: crate::model::bytes::BytesRef<'a>,
+            after: crate::model::edit::AfterRef<'a>,
+            why: &'a str,
+        }
+        let mine = self.edits.iter().filter(|e| e.role == self.role);
+        crate::fsops::write_list(
+            mine.map(|e| RecordRef {
+                kind: e.kind.record(),
+                line: u64::from(e.line),
+                before: crate::model::bytes::BytesRef(&e.before),
+                after: crate::model::edit::AfterRef(e),
+                why: &e.why,
+            }),
+            out,
+        )
+    }
 }
 
 /// Undo wrapfix's own edits in `current`, keeping whatever other programs changed since:

@@ -215,23 +215,25 @@ fn a_damaged_edit_record_is_refused_not_guessed() {
 }
 
 #[test]
-fn edits_encoded_straight_from_the_plan_are_the_records_encoded() {
+fn edits_streamed_straight_from_the_plan_are_the_records_encoded() {
     let mut commented = edit(EditKind::Comment, 3, b"ALL: \xff \\\r\n  x\r\n", b"");
     commented.after = After::Commented(b"# wrapfix X: commented out: w\r\n"[..].into());
     commented.why = "w".into();
-    let edits = [
+    let edits: std::sync::Arc<[Edit]> = vec![
         edit(EditKind::Insert, 1, b"", b"# m\nsshd: 192.0.2.1\n"),
         commented,
         edit(EditKind::FinalNewline, 9, b"ALL: ALL", b"ALL: ALL\n"),
-    ];
-    let text = |list: crate::fsops::EditList| match list {
-        crate::fsops::EditList::Encoded(json) => json.get().to_string(),
-        other => panic!("not encoded: {other:?}"),
-    };
-    let straight = text(recorded(&edits, Role::Deny).unwrap());
-    let via_records =
-        text(crate::fsops::EditList::encode(records(&edits, Role::Deny).iter()).unwrap());
-    assert_eq!(straight, via_records);
+    ]
+    .into();
+    let mut streamed = Vec::new();
+    match recorded(&edits, Role::Deny) {
+        crate::fsops::EditList::Streamed(s) => s.write_to(&mut streamed).unwrap(),
+        other => panic!("not streamed: {other:?}"),
+    }
+    let straight = String::from_utf8(streamed).unwrap();
+    let mut via_records = Vec::new();
+    crate::fsops::write_list(records(&edits, Role::Deny).iter(), &mut via_records).unwrap();
+    assert_eq!(straight.as_bytes(), via_records);
     let parsed: Vec<EditRecord> = serde_json::from_str(&straight).unwrap();
     assert_eq!(parsed, records(&edits, Role::Deny));
     assert_eq!(parsed[1].after.as_slice(), &edits[1].after_bytes()[..]);
